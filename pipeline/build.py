@@ -1,0 +1,204 @@
+"""The build, start to finish: read, validate, render, check the budget, write.
+
+:func:`build_issue` is the editor's main job; :func:`build_all` rebuilds every issue of the
+archive. Both gather every problem first and write nothing unless the whole build succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from . import feeds as feeds_mod
+from . import render as r
+from .config import Config, load_config
+from .content import list_issues, load_contributors, load_issue
+from .errors import ContentError, Problem, Problems, UsageError
+from .model import Contributor, Issue
+from .seasons import IssueId, IssueIdError
+from .writer import Output, Written, write_all
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build made, and what it noticed on the way."""
+
+    issues: tuple[Issue, ...]
+    written: tuple[Written, ...]
+    problems: tuple[Problem, ...]
+    email_sizes: dict[str, int]
+    feeds_written: bool
+
+
+@dataclass(frozen=True)
+class _Site:
+    config: Config
+    people: dict[str, Contributor] | None
+    folders: dict[IssueId, Path]
+    env: jinja2.Environment
+
+
+def _open_site(root: Path, problems: Problems) -> _Site:
+    config = load_config(root)
+    people = load_contributors(root, problems)
+    folders = dict(list_issues(config, problems))
+    return _Site(config, people, folders, r.environment(config))
+
+
+def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
+    """An issue id from an argument that is an id or the path of an issue folder."""
+    name = Path(ref).name if ("/" in ref or Path(ref).is_dir()) else ref
+    try:
+        issue_id = IssueId.parse(name)
+    except IssueIdError as exc:
+        raise UsageError(str(exc)) from None
+    if issue_id not in folders:
+        known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
+        raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
+                         f"(newsletter calendar lists the coming ids) — existing issues: {known}")
+    return issue_id
+
+
+def build_issue(
+    root: Path, ref: str, out: Path | None = None, drafts: bool = False, strict: bool = False
+) -> BuildResult:
+    """Build one issue, the archive page and (unless previewing drafts) the feeds."""
+    problems = Problems(strict=strict)
+    site = _open_site(root, problems)
+    issue_id = resolve_issue(ref, site.config, site.folders)
+    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
+                       drafts=drafts)
+    if not issue.pieces:
+        problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
+                       "(see the pieces left out below)")
+    earlier = [
+        load_issue(i, site.folders[i], site.config, site.people, problems)
+        for i in sorted(site.folders) if i < issue_id
+    ]
+    published = [i for i in earlier if i.pieces]
+    return _build(site, [issue], published, out, problems, feeds=not drafts)
+
+
+def build_all(root: Path, out: Path | None = None, strict: bool = False) -> BuildResult:
+    """Build every issue of the archive that has a ready piece, the archive and the feeds."""
+    problems = Problems(strict=strict)
+    site = _open_site(root, problems)
+    issues = [load_issue(i, site.folders[i], site.config, site.people, problems)
+              for i in sorted(site.folders)]
+    return _build(site, [i for i in issues if i.pieces], [], out, problems, feeds=True)
+
+
+def _build(
+    site: _Site, targets: list[Issue], others: list[Issue], out: Path | None,
+    problems: Problems, feeds: bool,
+) -> BuildResult:
+    config, env = site.config, site.env
+    out_dir = out or config.output_dir
+    problems.raise_if_errors()  # no point rendering content that failed validation
+
+    outputs: list[Output] = []
+    sizes: dict[str, int] = {}
+    rendered_targets = [r.render_issue(issue, config, problems) for issue in targets]
+    for rendered in rendered_targets:
+        outputs.extend(_issue_outputs(rendered, config, env, out_dir, problems, sizes))
+
+    newest_target = max((i.issue_id for i in targets), default=None)
+    feed_pool = [i for i in others if newest_target is None or i.issue_id <= newest_target]
+    entries_source = [*(ri for ri in rendered_targets if not _has_drafts(ri.issue))]
+    if feeds:
+        latest = sorted(feed_pool, key=lambda i: i.issue_id, reverse=True)
+        room = max(config.feed_issues - len(entries_source), 0)
+        entries_source += [r.render_issue(i, config, problems) for i in latest[:room]]
+        entries = [_entry(ri, config, env) for ri in entries_source]
+        for name, data in feeds_mod.all_feeds(entries, config).items():
+            outputs.append(Output(config.feeds_dir, name, data))
+    archive_issues = [i for i in [*feed_pool, *targets] if any(not p.is_draft for p in i.pieces)]
+    outputs.append(Output(out_dir, "index.html",
+                          _template(lambda: r.archive(_archive(archive_issues), config, env))))
+    outputs.append(Output(out_dir, "style.css", _template(lambda: r.stylesheet(env))))
+    problems.raise_if_errors()
+    written = write_all(outputs)
+    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds)
+
+
+def _has_drafts(issue: Issue) -> bool:
+    return any(p.is_draft for p in issue.pieces)
+
+
+def _template(make: object) -> bytes:
+    """Run a template render, turning a template mistake into a located error."""
+    assert callable(make)
+    try:
+        return str(make()).encode("utf-8")
+    except jinja2.TemplateSyntaxError as exc:
+        raise ContentError([Problem(Path(exc.filename or exc.name or "template"), exc.lineno,
+                                    "error", f"template syntax error: {exc.message}")]) from None
+    except jinja2.TemplateError as exc:
+        raise ContentError([Problem(Path("templates"), None, "error",
+                                    f"template error: {exc}")]) from None
+
+
+def _issue_outputs(
+    rendered: r.RenderedIssue, config: Config, env: jinja2.Environment, out_dir: Path,
+    problems: Problems, sizes: dict[str, int],
+) -> Iterable[Output]:
+    issue = rendered.issue
+    folder = str(issue.issue_id)
+    html = _template(lambda: r.email_html(rendered, config, env))
+    _check_budget(rendered, html, config, problems)
+    sizes[folder] = len(html)
+    yield Output(out_dir, f"{folder}/email.html", html)
+    yield Output(out_dir, f"{folder}/email.txt", _template(
+        lambda: r.email_text(rendered, config, env)))
+    yield Output(out_dir, f"{folder}/index.html", _template(
+        lambda: r.web_issue(rendered, config, env)))
+    for asset in rendered.assets:
+        yield Output(out_dir, f"{folder}/{asset.relative_to(issue.path.resolve()).as_posix()}",
+                     asset.read_bytes())
+
+
+def _check_budget(
+    rendered: r.RenderedIssue, html: bytes, config: Config, problems: Problems
+) -> None:
+    budget = config.size_budget_kb * 1024
+    if len(html) <= budget:
+        return
+    largest = sorted(rendered.pieces, key=lambda p: len(p.body.html_absolute), reverse=True)
+    names = ", ".join(f"{p.piece.path.name} ({len(p.body.html_absolute.encode()) / 1024:.1f} KB)"
+                      for p in largest[:3])
+    problems.error(rendered.issue.path, None,
+                   f"the HTML email is {len(html) / 1024:.1f} KB, over the "
+                   f"{config.size_budget_kb} KB budget (Gmail clips messages over 102 KB); "
+                   f"the largest pieces: {names}. Shorten them, link to the web edition for "
+                   "detail, or raise email.size_budget_kb in newsletter.toml")
+
+
+def _entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -> feeds_mod.Entry:
+    issue = rendered.issue
+    authors: dict[str, None] = {}
+    categories: dict[str, None] = {}
+    for p in rendered.pieces:
+        authors.update(dict.fromkeys(a.name for a in p.piece.authors))
+        categories.update(dict.fromkeys([p.piece.section, *p.piece.tags]))
+    return feeds_mod.Entry(
+        url=rendered.url, title=issue.full_title, summary=issue.summary,
+        content_html=_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
+        published=issue.moment, updated=issue.moment, authors=tuple(authors),
+        categories=tuple(categories),
+    )
+
+
+def _archive(issues: list[Issue]) -> list[r.ArchiveEntry]:
+    entries = []
+    for issue in issues:
+        ready = [p for p in issue.pieces if not p.is_draft]
+        contributors = issue.contributors()
+        entries.append(r.ArchiveEntry(
+            issue_id=str(issue.issue_id), name=issue.name, title=issue.title,
+            summary=issue.summary, moment=issue.moment, pieces=len(ready),
+            contributors=len(contributors), teams=len(issue.teams()),
+        ))
+    return entries

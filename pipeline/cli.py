@@ -1,0 +1,265 @@
+"""The ``newsletter`` command (and ``build-issue``, the same as ``newsletter build-issue``).
+
+Exit status: 0 success, 1 a problem with the content or the run, 2 bad usage. Problems go to
+stderr as ``path:line: level: message``; what a command made goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import __version__
+from .build import BuildResult, build_all, build_issue
+from .config import CONFIG_NAME, load_config
+from .errors import ContentError, PipelineError, Problem, UsageError, display_path
+from .seasons import NAMINGS, Naming, calendar
+
+_COLOURS = {"error": "31", "warning": "33", "note": "36"}
+
+
+class _Console:
+    """Prints results to stdout and problems to stderr, in colour only on a terminal."""
+
+    def __init__(self, verbosity: int, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+        self.verbosity = verbosity
+        self.out, self.err = out, err
+        self.colour = err.isatty() and "NO_COLOR" not in os.environ
+
+    def result(self, line: str) -> None:
+        if self.verbosity >= 0:
+            print(line, file=self.out)
+
+    def problem(self, problem: Problem) -> None:
+        if problem.level == "note" and self.verbosity < 0:
+            return
+        text = problem.format()
+        if self.colour:
+            level = f"{problem.level}:"
+            text = text.replace(level, f"\033[{_COLOURS[problem.level]}m{level}\033[0m", 1)
+        print(text, file=self.err)
+
+    def message(self, level: str, text: str) -> None:
+        if self.colour:
+            level = f"\033[{_COLOURS.get(level, '0')}m{level}\033[0m"
+        print(f"{level}: {text}", file=self.err)
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default: object = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--root", type=Path, default=default, metavar="DIR",
+                        help="the newsletter's folder (default: the current folder)")
+    parser.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity",
+                        default=argparse.SUPPRESS if suppress else 0,
+                        help="print only problems")
+    parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
+                        default=argparse.SUPPRESS if suppress else 0,
+                        help="also print unchanged files and notes")
+
+
+def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("issue", metavar="ISSUE",
+                        help="an issue id such as 2026-12-solstice, or the path of its folder")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write the issue and the archive (default: output_dir "
+                             "of newsletter.toml, usually <root>/public)")
+    parser.add_argument("--drafts", action="store_true",
+                        help="include draft pieces, marked DRAFT (a preview: feeds are not "
+                             "written)")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (unknown authors, images without alt text, ...) "
+                             "as errors")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsletter",
+        description="Build and publish the Ethics & Society newsletter: four issues a year, "
+                    "at each equinox and solstice, written by people from every team.",
+        epilog="Run 'newsletter COMMAND --help' for a command's options. Exit status: 0 "
+               "success, 1 a problem with the content, 2 bad usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    build = commands.add_parser(
+        "build-issue", help="build one issue: HTML and text email, web edition, archive, feeds",
+        description="Build one issue into <out>/<issue_id>/email.html, email.txt and "
+                    "index.html, the archive <out>/index.html, and the feeds in "
+                    "<root>/feeds/. Nothing is written unless the whole build succeeds.")
+    _common(build, suppress=True)
+    _build_issue_parser(build)
+    build.set_defaults(run=_run_build_issue)
+
+    everything = commands.add_parser(
+        "build", help="rebuild every issue of the archive, the archive page and the feeds",
+        description="Rebuild every issue that has a ready piece, the archive and the feeds.")
+    _common(everything, suppress=True)
+    everything.add_argument("--out", type=Path, metavar="DIR",
+                            help="where to write (default: output_dir of newsletter.toml)")
+    everything.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    everything.set_defaults(run=_run_build_all)
+
+    cal = commands.add_parser(
+        "calendar", help="the coming issues: ids, names, moments, publication days, deadlines",
+        description="List the coming issues with the moment of each equinox or solstice, its "
+                    "publication day in the newsletter's time zone and the submission "
+                    "deadline. Works without a newsletter.toml (UTC, 14 days' lead).")
+    _common(cal, suppress=True)
+    cal.add_argument("--from", dest="start", type=_parse_date, metavar="DATE",
+                     help="first day to consider, YYYY-MM-DD (default: today)")
+    cal.add_argument("--count", type=_positive, default=4, metavar="N",
+                     help="how many issues (default: 4)")
+    cal.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the newsletter's)")
+    cal.add_argument("--naming", choices=NAMINGS, help="season names (default: the newsletter's)")
+    cal.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    cal.set_defaults(run=_run_calendar)
+    return parser
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _root(args: argparse.Namespace) -> Path:
+    if args.root is not None:
+        if not args.root.is_dir():
+            raise UsageError(f"--root {args.root}: no such folder")
+        return Path(args.root)
+    issue = getattr(args, "issue", None)
+    if issue and Path(issue).is_dir():
+        # `build-issue path/to/root/issues/2026-12-solstice` finds its own root.
+        candidate = Path(issue).resolve().parent.parent
+        if (candidate / CONFIG_NAME).is_file() and not (Path.cwd() / CONFIG_NAME).is_file():
+            return candidate
+    return Path.cwd()
+
+
+def _report(result: BuildResult, console: _Console) -> None:
+    for problem in result.problems:
+        console.problem(problem)
+    for issue in result.issues:
+        for left in issue.left_out:
+            console.problem(Problem(left.path, None, "note", f"left out: {left.reason}"))
+    for written in result.written:
+        if written.changed or console.verbosity > 0:
+            state = "wrote" if written.changed else "unchanged"
+            console.result(f"{state} {display_path(written.path)} ({written.size / 1024:.1f} KB)")
+    for issue_id, size in result.email_sizes.items():
+        console.result(f"{issue_id}: HTML email {size / 1024:.1f} KB")
+    if not result.feeds_written:
+        console.result("feeds not written: a --drafts build is a preview")
+
+
+def _run_build_issue(args: argparse.Namespace, console: _Console) -> int:
+    result = build_issue(_root(args), args.issue, out=args.out, drafts=args.drafts,
+                         strict=args.strict)
+    _report(result, console)
+    return 0
+
+
+def _run_build_all(args: argparse.Namespace, console: _Console) -> int:
+    result = build_all(_root(args), out=args.out, strict=args.strict)
+    _report(result, console)
+    return 0
+
+
+def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
+    root = _root(args)
+    tz_name, lead, naming = "UTC", 14, "neutral"
+    if (root / CONFIG_NAME).is_file():
+        config = load_config(root)
+        tz_name, lead, naming = config.time_zone.key, config.submission_lead_days, \
+            config.season_names
+    if args.tz:
+        tz_name = args.tz
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz {tz_name}: unknown time zone; use an IANA name such as "
+                         "Europe/London") from None
+    chosen: Naming = args.naming or naming
+    start = args.start or datetime.now(tz).date()
+    entries = calendar(start, args.count, tz, lead, chosen)
+    if args.json:
+        console.result(json.dumps([e.as_json() for e in entries], indent=2))
+        return 0
+    console.result(f"{'issue':<18} {'name':<26} {'moment (UTC)':<20} {'published':<11} deadline")
+    for e in entries:
+        console.result(f"{e.issue_id!s:<18} {e.name:<26} {e.moment_utc:%Y-%m-%d %H:%M:%S}  "
+                       f"{e.publication_date.isoformat():<11} {e.deadline.isoformat()}")
+    console.result(f"(publication days and deadlines in {tz.key})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``newsletter`` command; returns the exit status."""
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    console = _Console(args.verbosity)
+    run: Callable[[argparse.Namespace, _Console], int] = args.run
+    try:
+        return run(args, console)
+    except ContentError as exc:
+        for problem in exc.problems:
+            console.problem(problem)
+        console.message("error", f"{exc}; nothing was written")
+        return exc.exit_code
+    except UsageError as exc:
+        console.message("error", str(exc))
+        return exc.exit_code
+    except PipelineError as exc:
+        console.message("error", str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.message("error", "interrupted; nothing was half-written")
+        return 130
+
+
+def build_issue_main(argv: Sequence[str] | None = None) -> int:
+    """``build-issue ...`` is ``newsletter build-issue ...``."""
+    parser = argparse.ArgumentParser(
+        prog="build-issue",
+        description="Build one issue (the same as 'newsletter build-issue'): HTML and "
+                    "plain-text email, web edition, archive and feeds.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _common(parser, suppress=False)
+    _build_issue_parser(parser)
+    args = parser.parse_args(argv)
+    return main(["build-issue", *_as_argv(args)])
+
+
+def _as_argv(args: argparse.Namespace) -> list[str]:
+    argv = [args.issue]
+    if args.root is not None:
+        argv += ["--root", str(args.root)]
+    if args.out is not None:
+        argv += ["--out", str(args.out)]
+    argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict
+    argv += {-1: ["-q"], 0: [], 1: ["-v"]}[args.verbosity]
+    return argv
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""``newsletter.toml``: one declared table of options, validated on load.
+
+Every problem is reported at once as ``newsletter.toml:LINE: message``; unknown keys are rejected
+with a suggestion. The result is a frozen :class:`Config`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import ContentError, Problems, did_you_mean
+from .seasons import NAMINGS, Naming
+
+CONFIG_NAME = "newsletter.toml"
+_LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration of one newsletter root."""
+
+    root: Path
+    title: str
+    description: str
+    base_url: str
+    language: str
+    time_zone: ZoneInfo
+    sections: tuple[str, ...]
+    season_names: Naming
+    submission_lead_days: int
+    output_dir: Path
+    sender: str
+    editors_address: str | None
+    size_budget_kb: int
+    feed_issues: int
+
+    @property
+    def issues_dir(self) -> Path:
+        return self.root / "issues"
+
+    @property
+    def feeds_dir(self) -> Path:
+        return self.root / "feeds"
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    def issue_url(self, issue_id: object) -> str:
+        return f"{self.base_url}/{issue_id}/"
+
+    def feed_url(self, name: str) -> str:
+        return f"{self.base_url}/feeds/{name}"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of ``newsletter.toml``: its type, default and what it is for."""
+
+    key: str
+    kind: type
+    default: Any
+    help: str
+    check: Callable[[Any], str | None] | None = None
+
+
+def _check_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an absolute http(s) URL, e.g. https://newsletter.example.org"
+    if parts.query or parts.fragment:
+        return "must not have a query or fragment"
+    return None
+
+
+def _check_zone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone '{value}': use an IANA name such as Europe/London"
+    return None
+
+
+def _check_language(value: str) -> str | None:
+    return None if _LANG_RE.match(value) else "must be a BCP 47 language tag such as en or en-GB"
+
+
+def _check_address(value: str) -> str | None:
+    address = value.rsplit("<", 1)[-1].rstrip(">").strip()
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"'{address}' is not a valid email address: {exc}"
+    return None
+
+
+def _check_sections(value: list[Any]) -> str | None:
+    if not value:
+        return "must list at least one section"
+    if not all(isinstance(s, str) and s.strip() for s in value):
+        return "must be a list of section names (text)"
+    if len(set(value)) != len(value):
+        return "lists a section twice"
+    return None
+
+
+def _positive(value: int) -> str | None:
+    return None if value > 0 else "must be a positive number"
+
+
+def _not_negative(value: int) -> str | None:
+    return None if value >= 0 else "must be zero or more"
+
+
+def _naming(value: str) -> str | None:
+    return None if value in NAMINGS else f"must be one of {', '.join(NAMINGS)}"
+
+
+def _nonempty(value: str) -> str | None:
+    return None if value.strip() else "must not be empty"
+
+
+REQUIRED = object()
+
+#: Every key of newsletter.toml. A dotted key lives in a table (``[email]``, ``[feeds]``).
+OPTIONS: tuple[Option, ...] = (
+    Option("title", str, REQUIRED, "The newsletter's name.", _nonempty),
+    Option("description", str, "", "One sentence for feeds and the archive page."),
+    Option("base_url", str, REQUIRED, "Where public/ is served, e.g. https://news.example.org.",
+           _check_url),
+    Option("language", str, "en", "BCP 47 language of the content (the pages' lang).",
+           _check_language),
+    Option("time_zone", str, "UTC", "IANA time zone that decides each publication day.",
+           _check_zone),
+    Option("sections", list, REQUIRED, "The ordered sections; pieces name one of them.",
+           _check_sections),
+    Option("season_names", str, "neutral",
+           "neutral ('December Solstice 2026'), northern or southern ('Winter Solstice 2026').",
+           _naming),
+    Option("submission_lead_days", int, 14,
+           "Days before publication that submissions close.", _not_negative),
+    Option("output_dir", str, "public", "Where built issues go, relative to the root."),
+    Option("email.sender", str, REQUIRED, "From address, e.g. 'Ethics & Society <news@x.org>'.",
+           _check_address),
+    Option("email.editors_address", str, None,
+           "Address readers can write to (shown in the footer).", _check_address),
+    Option("email.size_budget_kb", int, 95,
+           "Largest HTML email in KB (Gmail clips at 102).", _positive),
+    Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
+)
+_BY_KEY = {option.key: option for option in OPTIONS}
+_TABLES = {key.split(".")[0] for key in _BY_KEY if "." in key}
+
+_HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def key_lines(text: str) -> dict[str, int]:
+    """Map each dotted key of a TOML document to the line it is set on (for messages).
+
+    This only locates lines for error messages; the document itself is parsed by tomllib.
+    """
+    lines: dict[str, int] = {}
+    table = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER_RE.match(line)
+        if header:
+            table = header[1].replace('"', "").replace(" ", "")
+            lines.setdefault(table, number)
+            continue
+        key = _KEY_RE.match(line)
+        if key:
+            name = key[1].replace('"', "").replace("'", "").replace(" ", "")
+            lines.setdefault(f"{table}.{name}" if table else name, number)
+    return lines
+
+
+def load_config(root: Path) -> Config:
+    """Read and validate ``<root>/newsletter.toml``; raise ContentError with every problem."""
+    path = root / CONFIG_NAME
+    problems = Problems()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        problems.error(path, None, f"no {CONFIG_NAME} here: is {root} a newsletter root? "
+                       "Pass --root DIR or run the command inside the newsletter's folder")
+        raise ContentError(problems.items) from None
+    except UnicodeDecodeError as exc:
+        problems.error(path, None, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
+        raise ContentError(problems.items) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
+        raise ContentError(problems.items) from None
+
+    lines = key_lines(text)
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TABLES and isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat[f"{key}.{sub}"] = subvalue
+        else:
+            flat[key] = value
+
+    values: dict[str, Any] = {}
+    for key, value in flat.items():
+        line = lines.get(key)
+        option = _BY_KEY.get(key)
+        if option is None:
+            problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, _BY_KEY)}")
+            continue
+        if option.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            problems.error(path, line, f"'{key}' must be a whole number, not {value!r}")
+            continue
+        if not isinstance(value, option.kind):
+            kind = {str: "text in quotes", list: "a list like [\"a\", \"b\"]"}[option.kind]
+            problems.error(path, line, f"'{key}' must be {kind}, not {value!r}")
+            continue
+        message = option.check(value) if option.check else None
+        if message:
+            problems.error(path, line, f"'{key}' {message}")
+            continue
+        values[key] = value
+    for option in OPTIONS:
+        if option.default is REQUIRED and option.key not in flat:
+            problems.error(path, None, f"missing required key '{option.key}': {option.help}")
+    problems.raise_if_errors()
+
+    def get(key: str) -> Any:
+        return values.get(key, _BY_KEY[key].default)
+
+    return Config(
+        root=root,
+        title=get("title").strip(),
+        description=get("description").strip(),
+        base_url=get("base_url").rstrip("/"),
+        language=get("language"),
+        time_zone=ZoneInfo(get("time_zone")),
+        sections=tuple(s.strip() for s in get("sections")),
+        season_names=get("season_names"),
+        submission_lead_days=get("submission_lead_days"),
+        output_dir=root / get("output_dir"),
+        sender=get("email.sender"),
+        editors_address=get("email.editors_address"),
+        size_budget_kb=get("email.size_budget_kb"),
+        feed_issues=get("feeds.issues"),
+    )

@@ -1,0 +1,406 @@
+"""Read and validate the newsletter's content: contributors, issue folders, pieces.
+
+Front matter is split and parsed with python-frontmatter's YAML handler and checked against one
+declared table of fields (:data:`PIECE_FIELDS`, :data:`ISSUE_FIELDS`). Every problem is
+collected with the line of the offending key, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import frontmatter
+import yaml
+
+from .config import Config, key_lines
+from .errors import Problems, did_you_mean
+from .model import Contributor, Issue, LeftOut, Piece
+from .seasons import IssueId, IssueIdError
+
+CONTRIBUTORS_NAME = "contributors.toml"
+ISSUE_FILE = "issue.md"
+STATUSES = ("draft", "ready")
+
+Kind = Literal["text", "names", "number", "status"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One front-matter key: its kind, whether it is required, and what it is for."""
+
+    key: str
+    kind: Kind
+    required: Literal["always", "ready", "no"]
+    help: str
+    example: str
+
+
+#: The front matter of a piece. ``new-piece`` writes these, in this order, with their help.
+PIECE_FIELDS: tuple[Field, ...] = (
+    Field("title", "text", "always", "the headline readers see", "Consent is not a checkbox"),
+    Field("authors", "names", "always", "names or ids from contributors.toml",
+          "[Ada Example, Grace Example]"),
+    Field("team", "text", "no", "your team; optional when contributors.toml knows you",
+          "Policy"),
+    Field("section", "text", "no", "one of the sections in newsletter.toml", "Research"),
+    Field("summary", "text", "ready", "one or two sentences: teaser, preheader and feed text",
+          "One or two sentences."),
+    Field("status", "status", "no", "draft while writing, ready to publish", "draft"),
+    Field("order", "number", "no", "position within the section (lower comes first)", "20"),
+    Field("tags", "names", "no", "a few topic words", "[consent, data]"),
+    Field("reviewed_by", "names", "no", "who read it before it went in (not an author)",
+          "[Lin Example]"),
+    Field("content_note", "text", "no", "shown before the piece, e.g. a sensitive topic",
+          "Discusses online harassment"),
+    Field("ai_disclosure", "text", "no", "how AI tools were or were not used",
+          "Drafted without AI tools"),
+)
+
+#: The front matter of ``issue.md``; its body is the editor's letter.
+ISSUE_FIELDS: tuple[Field, ...] = (
+    Field("title", "text", "no", "the issue's theme", "The cost of computation"),
+    Field("summary", "text", "no", "one or two sentences about the whole issue",
+          "What our models cost the planet, and who pays."),
+    Field("editors", "names", "no", "who edited this issue", "[Ada Example]"),
+)
+
+_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(text: str) -> str:
+    """A lowercase ASCII slug: ``Consent is not a checkbox`` -> ``consent-is-not-a-checkbox``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _SLUG_STRIP.sub("-", ascii_text.lower()).strip("-") or "piece"
+
+
+# --------------------------------------------------------------------------- reading text
+
+
+def read_text(path: Path, problems: Problems) -> str | None:
+    """The file as text with LF line endings, or None (and an error) if it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problems.error(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                       f"{exc.start}); save the file as UTF-8")
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@dataclass(frozen=True)
+class Document:
+    """A Markdown file split into its front matter (with each key's line) and its body."""
+
+    meta: dict[str, Any]
+    lines: dict[str, int]
+    body: str
+    body_line: int
+
+
+_YAML = frontmatter.YAMLHandler()
+
+
+def split_document(path: Path, text: str, problems: Problems) -> Document | None:
+    """Split and parse the front matter; None (with errors recorded) when it cannot be read."""
+    stripped = text.lstrip("\n")
+    offset = len(text) - len(stripped)
+    if not _YAML.detect(stripped):
+        problems.error(path, 1, "no front matter: start the file with a line '---', then "
+                       "'title: ...' and the other keys, then another '---'")
+        return None
+    try:
+        fm_text, body = _YAML.split(stripped)
+    except ValueError:
+        problems.error(path, offset + 1, "the front matter is not closed: add a line '---' "
+                       "after its last key")
+        return None
+    first = offset + 2  # the line after the opening ---
+    try:
+        node = yaml.compose(fm_text, Loader=yaml.SafeLoader)
+        meta = _YAML.load(fm_text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first + mark.line if mark else first
+        problems.error(path, line, f"YAML syntax error: {exc.problem or exc.context}; "
+                       "check the quoting and indentation of this line (text with ': ' or "
+                       "a leading special character needs quotes)")
+        return None
+    except yaml.YAMLError as exc:
+        problems.error(path, first, f"YAML error: {exc}")
+        return None
+    if meta is None:
+        meta, node = {}, None
+    if not isinstance(meta, dict):
+        problems.error(path, first, "the front matter must be 'key: value' lines")
+        return None
+    lines: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, _ in node.value:
+            key = str(key_node.value)
+            if key in lines:
+                problems.error(path, first + key_node.start_mark.line,
+                               f"'{key}' is given twice (first on line {lines[key]}); keep one")
+            lines.setdefault(key, first + key_node.start_mark.line)
+    body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
+    return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
+
+
+def check_fields(
+    path: Path, doc: Document, fields: Sequence[Field], problems: Problems, ready: bool
+) -> dict[str, Any]:
+    """Validate ``doc.meta`` against ``fields``; return the good values (lists as tuples)."""
+    known = {f.key: f for f in fields}
+    values: dict[str, Any] = {}
+    for key, value in doc.meta.items():
+        line = doc.lines.get(key)
+        field = known.get(key)
+        if field is None:
+            problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, known)}; "
+                           f"the keys are: {', '.join(known)}")
+            continue
+        checked = _check_value(field, value)
+        if isinstance(checked, _Bad):
+            problems.error(path, line, f"'{key}' {checked.message}")
+        elif checked is not None:
+            values[key] = checked
+    for field in fields:
+        needed = field.required == "always" or (field.required == "ready" and ready)
+        if needed and field.key not in values and field.key not in doc.meta:
+            when = "" if field.required == "always" else " once the piece is ready"
+            problems.error(path, 1, f"missing '{field.key}' ({field.help}), required{when}; "
+                           f"add e.g. '{field.key}: {field.example}'")
+    return values
+
+
+@dataclass(frozen=True)
+class _Bad:
+    message: str
+
+
+def _check_value(field: Field, value: Any) -> Any:
+    if field.kind == "text":
+        if isinstance(value, str):
+            return value.strip() or _Bad("is empty; write some text or remove the key")
+        if value is None:
+            return _Bad("is empty; write some text or remove the key")
+        return _Bad(f"must be text, not {type(value).__name__} {value!r}; put it in quotes")
+    if field.kind == "names":
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            return _Bad(f"must be a list like [First Name, Other Name], not {value!r}")
+        if not all(isinstance(i, str) and i.strip() for i in items):
+            return _Bad(f"must be a list of names (text), not {value!r}")
+        return tuple(i.strip() for i in items)
+    if field.kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return _Bad(f"must be a whole number such as 10, not {value!r}")
+        return value
+    if value not in STATUSES:
+        hint = did_you_mean(str(value).strip().lower(), STATUSES) or " — use 'draft' or 'ready'"
+        return _Bad(f"must be 'draft' or 'ready', not {value!r}{hint}")
+    return value
+
+
+# --------------------------------------------------------------------------- contributors
+
+
+def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] | None:
+    """Contributors by id and by case-folded name, or None when the root has no file."""
+    path = root / CONTRIBUTORS_NAME
+    if not path.exists():
+        return None
+    text = read_text(path, problems)
+    if text is None:
+        return {}
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
+        return {}
+    lines = key_lines(text)
+    people: dict[str, Contributor] = {}
+    allowed = ("name", "team", "pronouns", "link")
+    for person_id, entry in data.items():
+        line = lines.get(person_id)
+        if not isinstance(entry, dict):
+            problems.error(path, line, f"'{person_id}' must be a table: [{person_id}] followed "
+                           "by name = \"...\" and team = \"...\"")
+            continue
+        good = True
+        for key, value in entry.items():
+            if key not in allowed:
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"unknown key '{key}'{did_you_mean(key, allowed)} in "
+                               f"[{person_id}]; the keys are: {', '.join(allowed)}")
+                good = False
+            elif not isinstance(value, str) or not value.strip():
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"'{key}' of [{person_id}] must be text in quotes")
+                good = False
+        for key in ("name", "team"):
+            if key not in entry:
+                problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"")
+                good = False
+        if not good:
+            continue
+        person = Contributor(
+            name=entry["name"].strip(), team=entry["team"].strip(), id=person_id,
+            pronouns=entry.get("pronouns"), link=entry.get("link"),
+        )
+        folded = person.name.casefold()
+        if folded in people and people[folded].id != person_id:
+            problems.error(path, line, f"the name '{person.name}' is also used by "
+                           f"[{people[folded].id}]; give each person one entry")
+        people[person_id] = person
+        people[folded] = person
+    return people
+
+
+def resolve_people(
+    names: Sequence[str], people: dict[str, Contributor] | None, fallback_team: str | None,
+    path: Path, line: int | None, problems: Problems,
+) -> tuple[Contributor, ...]:
+    """Look names (or ids) up in contributors.toml; an unknown one is a warning."""
+    resolved = []
+    for name in names:
+        person = None
+        if people is not None:
+            person = people.get(name) or people.get(name.casefold())
+        if person is None:
+            if people is not None:
+                known = sorted({p.name for p in people.values()})
+                problems.warning(path, line, f"'{name}' is not in {CONTRIBUTORS_NAME}"
+                                 f"{did_you_mean(name, known)}; add them there (name and "
+                                 "team) so the issue can credit them")
+            person = Contributor(name=name, team=fallback_team, known=False)
+        resolved.append(person)
+    return tuple(resolved)
+
+
+# --------------------------------------------------------------------------- issues
+
+
+def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]]:
+    """Every issue folder under ``issues/``, oldest first; misnamed folders are warned about."""
+    found = []
+    if not config.issues_dir.is_dir():
+        return []
+    for entry in sorted(config.issues_dir.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            try:
+                found.append((IssueId.parse(entry.name), entry))
+            except IssueIdError as exc:
+                problems.warning(entry, None, f"not an issue folder, so nothing in it is "
+                                 f"published: {exc}")
+        elif entry.suffix.lower() in (".md", ".markdown"):
+            problems.warning(entry, None, "pieces go inside an issue folder such as "
+                             "issues/2026-12-solstice/; move this file there")
+    return sorted(found)
+
+
+def load_issue(
+    issue_id: IssueId, folder: Path, config: Config, people: dict[str, Contributor] | None,
+    problems: Problems, drafts: bool = False,
+) -> Issue:
+    """Read and validate one issue folder: ``issue.md`` and every piece in it."""
+    pieces: list[Piece] = []
+    left_out: list[LeftOut] = []
+    letter, letter_path, letter_line = "", None, 1
+    meta: dict[str, Any] = {}
+    issue_file = folder / ISSUE_FILE
+    if issue_file.is_file():
+        text = read_text(issue_file, problems)
+        doc = split_document(issue_file, text, problems) if text is not None else None
+        if doc is not None:
+            meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
+            letter, letter_path, letter_line = doc.body, issue_file, doc.body_line
+    editors = resolve_people(meta.get("editors", ()), people, None, issue_file,
+                             None, problems)
+
+    slugs: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.is_dir() or path.name == ISSUE_FILE:
+            continue
+        if path.suffix != ".md":
+            hint = " — rename it to .md" if path.suffix.lower() in (".markdown", ".mdown",
+                                                                       ".txt", ".md") else ""
+            left_out.append(LeftOut(path, f"not a .md file{hint}"))
+            continue
+        piece = load_piece(path, config, people, problems)
+        if piece is None:
+            continue
+        if piece.slug in slugs:
+            problems.error(path, 1, f"its anchor '{piece.slug}' is the same as "
+                           f"{slugs[piece.slug].name}'s; rename one of the files")
+            continue
+        slugs[piece.slug] = path
+        if piece.is_draft and not drafts:
+            left_out.append(LeftOut(path, "status is draft (set status: ready to publish it; "
+                                          "--drafts previews it)"))
+            continue
+        pieces.append(piece)
+
+    section_rank = {name: i for i, name in enumerate(config.sections)}
+    pieces.sort(key=lambda p: (section_rank[p.section], p.order is None, p.order or 0,
+                               p.title.casefold()))
+    name = issue_id.name(config.season_names)
+    summary = meta.get("summary") or (pieces[0].summary if pieces else "")
+    return Issue(
+        issue_id=issue_id, path=folder, name=name, moment=issue_id.moment(),
+        publication_date=issue_id.publication_date(config.time_zone),
+        title=meta.get("title", name), summary=summary, editors=editors,
+        letter=letter, letter_path=letter_path, letter_line=letter_line,
+        pieces=tuple(pieces), left_out=tuple(left_out),
+    )
+
+
+def load_piece(
+    path: Path, config: Config, people: dict[str, Contributor] | None, problems: Problems
+) -> Piece | None:
+    """Read and validate one piece; None (with the errors recorded) when it is invalid."""
+    before = len(problems.items)
+    text = read_text(path, problems)
+    doc = split_document(path, text, problems) if text is not None else None
+    if doc is None:
+        return None
+    status = doc.meta.get("status", "draft")
+    values = check_fields(path, doc, PIECE_FIELDS, problems, ready=status == "ready")
+    section = values.get("section", config.sections[0])
+    if section not in config.sections:
+        problems.error(path, doc.lines.get("section"), f"unknown section '{section}'"
+                       f"{did_you_mean(section, config.sections)}; the sections are: "
+                       f"{', '.join(config.sections)}")
+    if not doc.body.strip():
+        problems.warning(path, doc.body_line, "the piece has no text after its front matter")
+    if any(p.level == "error" for p in problems.items[before:]):
+        return None
+
+    team = values.get("team")
+    authors = resolve_people(values["authors"], people, team, path,
+                             doc.lines.get("authors"), problems)
+    if team is None:
+        team = next((a.team for a in authors if a.team), None)
+    if team is None:
+        problems.warning(path, doc.lines.get("authors"), "no team for this piece: add "
+                         "'team: ...' or list its authors in contributors.toml")
+    reviewers = resolve_people(values.get("reviewed_by", ()), people, None, path,
+                               doc.lines.get("reviewed_by"), problems)
+    return Piece(
+        slug=slugify(path.stem), path=path, title=values["title"], authors=authors,
+        team=team, section=section, summary=values.get("summary", ""),
+        status=values.get("status", "draft"), order=values.get("order"),
+        tags=values.get("tags", ()), reviewed_by=reviewers,
+        content_note=values.get("content_note"), ai_disclosure=values.get("ai_disclosure"),
+        body=doc.body, body_line=doc.body_line,
+    )

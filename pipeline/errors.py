@@ -1,0 +1,100 @@
+"""Problems found in a newsletter, and the exceptions the CLI knows how to print.
+
+Every stage collects :class:`Problem` values instead of stopping at the first one, so a build
+reports everything that is wrong in one run. A stage that cannot go on raises
+:class:`ContentError` carrying all the problems found so far; the CLI prints each as
+``path:line: level: message`` and exits 1. :class:`UsageError` is a bad command line (exit 2).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Level = Literal["error", "warning", "note"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding, located in a file (and a line of it where there is one)."""
+
+    path: Path
+    line: int | None
+    level: Level
+    message: str
+
+    def format(self, cwd: Path | None = None) -> str:
+        """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
+        shown = display_path(self.path, cwd)
+        where = f"{shown}:{self.line}" if self.line else shown
+        return f"{where}: {self.level}: {self.message}"
+
+
+def display_path(path: Path, cwd: Path | None = None) -> str:
+    """The path as a user would type it: relative to the working folder when inside it."""
+    base = cwd or Path.cwd()
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+class PipelineError(Exception):
+    """Base of every error the CLI prints without a traceback."""
+
+    exit_code = 1
+
+
+class ContentError(PipelineError):
+    """The newsletter's content or configuration has errors; nothing was written."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        errors = sum(1 for p in self.problems if p.level == "error")
+        super().__init__(f"{errors} error{'s' if errors != 1 else ''}")
+
+
+class UsageError(PipelineError):
+    """The command line asks for something that cannot be done (exit 2)."""
+
+    exit_code = 2
+
+
+class Problems:
+    """A collector of problems that a stage appends to and then checks."""
+
+    def __init__(self, strict: bool = False) -> None:
+        self.strict = strict
+        self.items: list[Problem] = []
+
+    def error(self, path: Path, line: int | None, message: str) -> None:
+        self.items.append(Problem(path, line, "error", message))
+
+    def warning(self, path: Path, line: int | None, message: str) -> None:
+        """A warning, which ``--strict`` turns into an error."""
+        self.items.append(Problem(path, line, "error" if self.strict else "warning", message))
+
+    def note(self, path: Path, line: int | None, message: str) -> None:
+        self.items.append(Problem(path, line, "note", message))
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.items.extend(problems)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.level == "error" for p in self.items)
+
+    def raise_if_errors(self) -> None:
+        if self.has_errors:
+            raise ContentError(self.items)
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` — did you mean 'x'?`` for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,168 @@
+"""RSS 2.0, Atom 1.0 and JSON Feed 1.1 over the archive, one entry per issue, newest first.
+
+The XML feeds are built as element trees with the standard library and serialised by it, never
+by string concatenation; characters that XML 1.0 forbids are removed first. Every URL is
+absolute; ids are the issues' permalinks, so they never change.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from . import __version__
+from .config import Config
+
+ATOM = "http://www.w3.org/2005/Atom"
+CONTENT = "http://purl.org/rss/1.0/modules/content/"
+DC = "http://purl.org/dc/elements/1.1/"
+GENERATOR = "Ethics & Society newsletter pipeline"
+FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
+
+_XML_FORBIDDEN = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot carry (control characters, lone
+    surrogates, U+FFFE/U+FFFF)."""
+    return _XML_FORBIDDEN.sub("", text)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One issue as the feeds see it."""
+
+    url: str
+    title: str
+    summary: str
+    content_html: str
+    published: datetime
+    updated: datetime
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: xml_safe(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = xml_safe(text)
+    return element
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _serialise(root: ET.Element) -> bytes:
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+
+def _newest(entries: list[Entry]) -> datetime:
+    return max((e.updated for e in entries), default=datetime(1970, 1, 1, tzinfo=UTC))
+
+
+def rss(entries: list[Entry], config: Config) -> bytes:
+    """RSS 2.0 with ``content:encoded`` and an ``atom:link rel="self"``."""
+    ET.register_namespace("atom", ATOM)
+    ET.register_namespace("content", CONTENT)
+    ET.register_namespace("dc", DC)
+    root = ET.Element("rss", {"version": "2.0"})
+    channel = _sub(root, "channel")
+    _sub(channel, "title", config.title)
+    _sub(channel, "link", config.base_url + "/")
+    _sub(channel, "description", config.description or config.title)
+    _sub(channel, "language", config.language)
+    _sub(channel, f"{{{ATOM}}}link", href=config.feed_url("rss.xml"), rel="self",
+         type="application/rss+xml")
+    _sub(channel, "lastBuildDate", format_datetime(_newest(entries), usegmt=True))
+    _sub(channel, "generator", f"{GENERATOR} {__version__}")
+    _sub(channel, "docs", "https://www.rssboard.org/rss-specification")
+    for entry in entries:
+        item = _sub(channel, "item")
+        _sub(item, "title", entry.title)
+        _sub(item, "link", entry.url)
+        _sub(item, "guid", entry.url, isPermaLink="true")
+        _sub(item, "pubDate", format_datetime(entry.published.astimezone(UTC), usegmt=True))
+        _sub(item, "description", entry.summary)
+        _sub(item, f"{{{CONTENT}}}encoded", entry.content_html)
+        for author in entry.authors:
+            _sub(item, f"{{{DC}}}creator", author)
+        for category in entry.categories:
+            _sub(item, "category", category)
+    return _serialise(root)
+
+
+def atom(entries: list[Entry], config: Config) -> bytes:
+    """Atom 1.0 (RFC 4287)."""
+    ET.register_namespace("", ATOM)
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        return _sub(parent, f"{{{ATOM}}}{tag}", text, **attrs)
+
+    root = ET.Element(f"{{{ATOM}}}feed", {"xml:lang": config.language})
+    sub(root, "title", config.title)
+    if config.description:
+        sub(root, "subtitle", config.description)
+    sub(root, "id", config.base_url + "/")
+    sub(root, "link", rel="self", type="application/atom+xml", href=config.feed_url("atom.xml"))
+    sub(root, "link", rel="alternate", type="text/html", href=config.base_url + "/")
+    sub(root, "updated", _rfc3339(_newest(entries)))
+    sub(sub(root, "author"), "name", config.title)
+    sub(root, "generator", GENERATOR, version=__version__)
+    for entry in entries:
+        element = sub(root, "entry")
+        sub(element, "title", entry.title)
+        sub(element, "id", entry.url)
+        sub(element, "link", rel="alternate", type="text/html", href=entry.url)
+        sub(element, "published", _rfc3339(entry.published))
+        sub(element, "updated", _rfc3339(entry.updated))
+        for author in entry.authors:
+            sub(sub(element, "author"), "name", author)
+        for category in entry.categories:
+            sub(element, "category", term=category)
+        sub(element, "summary", entry.summary)
+        sub(element, "content", entry.content_html, type="html")
+    return _serialise(root)
+
+
+def json_feed(entries: list[Entry], config: Config) -> bytes:
+    """JSON Feed 1.1."""
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": config.title,
+        "home_page_url": config.base_url + "/",
+        "feed_url": config.feed_url("feed.json"),
+        "description": config.description,
+        "language": config.language,
+        "authors": [{"name": config.title}],
+        "items": [
+            {
+                "id": entry.url,
+                "url": entry.url,
+                "title": entry.title,
+                "summary": entry.summary,
+                "content_html": entry.content_html,
+                "date_published": _rfc3339(entry.published),
+                "date_modified": _rfc3339(entry.updated),
+                "authors": [{"name": name} for name in entry.authors],
+                "tags": list(entry.categories),
+            }
+            for entry in entries
+        ],
+    }
+    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def all_feeds(entries: list[Entry], config: Config) -> dict[str, bytes]:
+    """The three feeds by file name, entries newest first, at most ``config.feed_issues``."""
+    chosen = sorted(entries, key=lambda e: e.published, reverse=True)[: config.feed_issues]
+    return {
+        "rss.xml": rss(chosen, config),
+        "atom.xml": atom(chosen, config),
+        "feed.json": json_feed(chosen, config),
+    }

@@ -1,0 +1,175 @@
+"""Markdown to safe HTML: Python-Markdown for the syntax, nh3 (Ammonia) for the safety.
+
+One fresh converter per piece. Headings are shifted so a piece's highest heading sits below
+its title (level 4). The HTML is sanitised once: scripts, event handlers, iframes, styles and
+``javascript:`` URLs never survive. During sanitising, ids are prefixed with the piece's slug
+so many pieces can share a page, relative links are resolved against the issue folder (a link
+to ``other-piece.md`` becomes that piece's anchor) and the files they name are collected for
+copying. A second, cheap pass makes every relative URL absolute for the email and the feeds.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.treeprocessors import Treeprocessor
+
+from . import plaintext
+from .content import slugify
+from .errors import Problems
+
+TOP_HEADING = 4
+EXTENSIONS_CONFIG = {
+    "tables": {"use_align_attribute": True},
+    "footnotes": {"BACKLINK_TITLE": "Back to the text of note %d"},
+    "toc": {"permalink": False},
+}
+EXTENSIONS = ["tables", "fenced_code", "footnotes", "attr_list", "sane_lists", "toc",
+              "def_list", "abbr", "md_in_html"]
+URL_SCHEMES = {"http", "https", "mailto"}
+ALLOWED_TAGS = (nh3.ALLOWED_TAGS - {"center", "map", "area"}) | {"figure", "figcaption"}
+ALLOWED_ATTRIBUTES = {
+    "*": {"id", "lang", "dir", "title"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "th": {"align", "colspan", "rowspan", "scope"},
+    "td": {"align", "colspan", "rowspan"},
+    "ol": {"start", "reversed"},
+    "blockquote": {"cite"},
+    "abbr": set(),
+    "time": {"datetime"},
+}
+ALLOWED_CLASSES = {
+    "div": {"footnote"},
+    "a": {"footnote-ref", "footnote-backref"},
+    "sup": {"footnote-ref"},
+}
+
+
+class _ShiftHeadings(Treeprocessor):
+    """Renumber headings so the highest one in the piece becomes ``<h4>`` (at most h6)."""
+
+    def run(self, root: ET.Element) -> None:
+        headings = [el for el in root.iter() if el.tag in ("h1", "h2", "h3", "h4", "h5", "h6")]
+        if not headings:
+            return
+        shift = TOP_HEADING - min(int(el.tag[1]) for el in headings)
+        for el in headings:
+            el.tag = f"h{min(max(int(el.tag[1]) + shift, 1), 6)}"
+
+
+class _ShiftHeadingsExtension(Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+        md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 1)
+
+
+@dataclass(frozen=True)
+class Body:
+    """A piece's body in every form the outputs need."""
+
+    html: str  # for the web edition: URLs relative to the issue page
+    html_absolute: str  # for the email and the feeds: every URL absolute
+    text: str  # the plain-text edition, with [n] link references
+    links: tuple[str, ...]  # the URLs of those references, in order
+    assets: tuple[Path, ...]  # files of the issue folder that the body uses
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where a body lives: its issue folder, its issue page URL, and its anchor."""
+
+    issue_dir: Path
+    issue_url: str
+    slug: str
+    path: Path
+    first_line: int
+
+
+def to_html(source: str) -> str:
+    """Markdown to (not yet sanitised) HTML with a fresh converter."""
+    converter = markdown.Markdown(
+        extensions=[*EXTENSIONS, _ShiftHeadingsExtension()],
+        extension_configs=EXTENSIONS_CONFIG,
+        output_format="html",
+    )
+    return converter.convert(source)
+
+
+def render(source: str, ctx: Context, problems: Problems) -> Body:
+    """Render one piece's Markdown to a :class:`Body`, recording problems with their lines."""
+    assets: dict[Path, None] = {}
+    missing: list[str] = []
+
+    def resolve(tag: str, attr: str, value: str) -> str | None:
+        if attr == "id":
+            return f"{ctx.slug}-{value}"
+        if attr not in ("href", "src"):
+            return value
+        parts = urlsplit(value)
+        if parts.scheme or parts.netloc:
+            return value
+        if not parts.path:
+            return f"#{ctx.slug}-{parts.fragment}" if parts.fragment else None
+        target = posixpath.normpath(unquote(parts.path))
+        if target.startswith("/"):
+            return value  # a site-absolute link: left for the browser to resolve
+        if target.endswith(".md"):
+            if not (ctx.issue_dir / target).is_file():
+                missing.append(value)
+            anchor = "#" + slugify(posixpath.basename(target)[:-3])
+            folder = posixpath.dirname(target)
+            return anchor if folder in ("", ".") else f"{folder}/{anchor}"
+        local = (ctx.issue_dir / target).resolve()
+        if not local.exists():
+            missing.append(value)
+        elif local.is_relative_to(ctx.issue_dir.resolve()) and local.is_file():
+            assets[local] = None
+        return target + (f"#{parts.fragment}" if parts.fragment else "")
+
+    html = nh3.clean(
+        to_html(source), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+        allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, attribute_filter=resolve,
+        link_rel=None,
+    )
+
+    def absolute(tag: str, attr: str, value: str) -> str | None:
+        if attr in ("href", "src") and not value.startswith("#"):
+            return urljoin(ctx.issue_url, value)
+        return value
+
+    html_absolute = nh3.clean(
+        html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
+        url_schemes=URL_SCHEMES, attribute_filter=absolute, link_rel=None,
+    )
+    text, links = plaintext.to_text(html_absolute)
+    _check_images(html, source, ctx, problems)
+    for value in missing:
+        problems.error(ctx.path, _line_of(value, source, ctx.first_line),
+                       f"'{value}' is not a file in the issue folder {ctx.issue_dir.name}/; "
+                       "check the name, or put the file there")
+    return Body(html, html_absolute, text, links, tuple(assets))
+
+
+def _check_images(html: str, source: str, ctx: Context, problems: Problems) -> None:
+    for img in plaintext.parse(html).iter("img"):
+        alt = img.attrs.get("alt", "").strip()
+        if not alt:
+            src = img.attrs.get("src", "")
+            problems.warning(ctx.path, _line_of(src, source, ctx.first_line),
+                             f"image '{src}' has no alt text; describe it for readers who "
+                             "cannot see it: ![what the image shows](path)")
+
+
+def _line_of(needle: str, source: str, first_line: int) -> int:
+    """The file line of the first source line mentioning ``needle`` (else the body's start)."""
+    for index, line in enumerate(source.split("\n")):
+        if needle and needle in line:
+            return first_line + index
+    return first_line

@@ -1,0 +1,95 @@
+"""The content model: frozen values that every later stage reads and none changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from .seasons import IssueId
+
+
+@dataclass(frozen=True)
+class Contributor:
+    """A person credited in an issue. ``known`` is False for a name not in contributors.toml."""
+
+    name: str
+    team: str | None = None
+    id: str | None = None
+    pronouns: str | None = None
+    link: str | None = None
+    known: bool = True
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One Markdown piece of an issue, validated."""
+
+    slug: str
+    path: Path
+    title: str
+    authors: tuple[Contributor, ...]
+    team: str | None
+    section: str
+    summary: str
+    status: str
+    order: int | None
+    tags: tuple[str, ...]
+    reviewed_by: tuple[Contributor, ...]
+    content_note: str | None
+    ai_disclosure: str | None
+    body: str
+    body_line: int
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == "draft"
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A file of an issue folder that is not in the build, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One issue: its season, the editor's letter and its pieces in reading order."""
+
+    issue_id: IssueId
+    path: Path
+    name: str
+    moment: datetime
+    publication_date: date
+    title: str
+    summary: str
+    editors: tuple[Contributor, ...]
+    letter: str
+    letter_path: Path | None
+    letter_line: int
+    pieces: tuple[Piece, ...]
+    left_out: tuple[LeftOut, ...]
+
+    @property
+    def full_title(self) -> str:
+        """``December Solstice 2026: The cost of computation``."""
+        return f"{self.name}: {self.title}" if self.title != self.name else self.name
+
+    def contributors(self) -> tuple[Contributor, ...]:
+        """Everyone who wrote, reviewed or edited this issue, each once, in order of credit."""
+        seen: dict[str, Contributor] = {}
+        for piece in self.pieces:
+            for person in (*piece.authors, *piece.reviewed_by):
+                if person.name not in seen:
+                    team = person.team or (piece.team if person in piece.authors else None)
+                    seen[person.name] = Contributor(
+                        person.name, team, person.id, person.pronouns, person.link, person.known
+                    )
+        for person in self.editors:
+            seen.setdefault(person.name, person)
+        return tuple(seen.values())
+
+    def teams(self) -> tuple[str, ...]:
+        return tuple(sorted({p.team for p in self.contributors() if p.team}))

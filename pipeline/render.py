@@ -1,0 +1,203 @@
+"""Rendering: an :class:`~pipeline.model.Issue` in, strings out. Nothing here touches the disk
+except to read templates.
+
+The pieces' Markdown is rendered once (:func:`render_issue`); the HTML email, the plain-text
+email, the web edition and the archive page are Jinja2 templates over that one result. The
+email's CSS is inlined with css-inline, keeping the ``@media`` rules for dark mode and narrow
+screens in a ``<style>`` block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import css_inline
+import jinja2
+
+from . import __version__, plaintext
+from .config import Config
+from .errors import Problems
+from .markup import Body, Context, render
+from .model import Contributor, Issue, Piece
+
+#: Delivery replaces this with each subscriber's signed unsubscribe URL.
+UNSUBSCRIBE_PLACEHOLDER = "%%unsubscribe_url%%"
+PREHEADER_LENGTH = 150
+
+
+@dataclass(frozen=True)
+class RenderedPiece:
+    piece: Piece
+    body: Body
+
+    @property
+    def anchor(self) -> str:
+        return self.piece.slug
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    pieces: tuple[RenderedPiece, ...]
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """An issue with every body rendered, grouped by section: what the templates see."""
+
+    issue: Issue
+    letter: Body | None
+    sections: tuple[Section, ...]
+    url: str
+
+    @property
+    def pieces(self) -> tuple[RenderedPiece, ...]:
+        return tuple(p for s in self.sections for p in s.pieces)
+
+    @property
+    def assets(self) -> tuple[Path, ...]:
+        found: dict[Path, None] = {}
+        bodies = [p.body for p in self.pieces] + ([self.letter] if self.letter else [])
+        for body in bodies:
+            found.update(dict.fromkeys(body.assets))
+        return tuple(found)
+
+
+def default_templates_dir() -> Path:
+    """The templates that ship with the pipeline (used when a root has no templates/)."""
+    return Path(__file__).resolve().parent / "templates"
+
+
+def environment(config: Config) -> jinja2.Environment:
+    """The Jinja2 environment: the root's templates/ first, then the shipped defaults."""
+    loaders: list[jinja2.BaseLoader] = []
+    if config.templates_dir.is_dir():
+        loaders.append(jinja2.FileSystemLoader(config.templates_dir))
+    loaders.append(jinja2.FileSystemLoader(default_templates_dir()))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["credit"] = credit
+    env.filters["underline"] = plaintext.underline
+    env.filters["wrap"] = plaintext.wrap
+    env.filters["links"] = plaintext.link_list
+    env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
+    return env
+
+
+def credit(people: tuple[Contributor, ...]) -> str:
+    """``Ada Example and Grace Example`` / ``A, B and C``."""
+    names = [p.name for p in people]
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def render_issue(issue: Issue, config: Config, problems: Problems) -> RenderedIssue:
+    """Render the letter and every piece's Markdown once."""
+    url = config.issue_url(issue.issue_id)
+    letter = None
+    if issue.letter.strip() and issue.letter_path is not None:
+        letter = render(issue.letter, Context(issue.path, url, "letter", issue.letter_path,
+                                              issue.letter_line), problems)
+    sections = []
+    for name in config.sections:
+        pieces = tuple(
+            RenderedPiece(piece, render(piece.body, Context(
+                issue.path, url, piece.slug, piece.path, piece.body_line), problems))
+            for piece in issue.pieces if piece.section == name
+        )
+        if pieces:
+            sections.append(Section(name, pieces))
+    return RenderedIssue(issue, letter, tuple(sections), url)
+
+
+def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
+    issue = rendered.issue
+    contributors = issue.contributors()
+    return {
+        "config": config,
+        "issue": issue,
+        "r": rendered,
+        "contributors": contributors,
+        "teams": issue.teams(),
+        "preheader": preheader(rendered),
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "feeds": {
+            "RSS": config.feed_url("rss.xml"),
+            "Atom": config.feed_url("atom.xml"),
+            "JSON Feed": config.feed_url("feed.json"),
+        },
+        "version": __version__,
+    }
+
+
+def preheader(rendered: RenderedIssue) -> str:
+    """The inbox preview line: the issue's summary, then the pieces' titles."""
+    parts = [rendered.issue.summary] + [p.piece.title for p in rendered.pieces]
+    text = " · ".join(part for part in parts if part)
+    if len(text) > PREHEADER_LENGTH:
+        text = text[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+    """The HTML email with its CSS inlined (``@media`` rules kept in a style block)."""
+    html = env.get_template("email.html").render(_context(rendered, config))
+    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+    return str(inliner.inline(html))
+
+
+def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+    """The plain-text email."""
+    text = env.get_template("email.txt").render(_context(rendered, config))
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
+
+
+def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+    """The web edition of one issue, with a permalink anchor per piece."""
+    return env.get_template("issue.html").render(_context(rendered, config))
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    issue_id: str
+    name: str
+    title: str
+    summary: str
+    moment: datetime
+    pieces: int
+    contributors: int
+    teams: int
+
+
+def archive(entries: list[ArchiveEntry], config: Config, env: jinja2.Environment) -> str:
+    """The archive page of all published issues, newest first."""
+    ordered = sorted(entries, key=lambda e: e.issue_id, reverse=True)
+    return env.get_template("archive.html").render(
+        config=config, entries=ordered, version=__version__, feeds={
+            "RSS": config.feed_url("rss.xml"),
+            "Atom": config.feed_url("atom.xml"),
+            "JSON Feed": config.feed_url("feed.json"),
+        })
+
+
+def feed_content(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+    """The whole issue as one HTML fragment with absolute URLs, for the feeds."""
+    return env.get_template("feed_entry.html").render(_context(rendered, config)).strip()
+
+
+def stylesheet(env: jinja2.Environment) -> str:
+    """The web edition's stylesheet (``public/style.css``)."""
+    loader = env.loader
+    assert loader is not None
+    source, _, _ = loader.get_source(env, "web.css")
+    return source

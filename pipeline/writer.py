@@ -1,0 +1,71 @@
+"""The one module that writes built files.
+
+All files of a build are staged first (each as a temporary file beside its target, flushed to
+disk) and only then moved into place with :func:`os.replace`, which is atomic on POSIX. A build
+that fails before this point writes nothing; a failure while staging removes what it staged
+and leaves every previous output as it was. No file is ever written outside its root.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PipelineError
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file to write: ``relpath`` under ``root``."""
+
+    root: Path
+    relpath: str
+    data: bytes
+
+    @property
+    def target(self) -> Path:
+        root = self.root.resolve()
+        target = (root / self.relpath).resolve()
+        if not target.is_relative_to(root) or target == root:
+            raise PipelineError(f"refusing to write {self.relpath!r}: it is outside {root}")
+        return target
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    size: int
+    changed: bool
+
+
+def write_all(outputs: Iterable[Output]) -> list[Written]:
+    """Write every output atomically, or none of them; unchanged files are left untouched."""
+    planned = [(output, output.target) for output in outputs]
+    staged: list[tuple[Path, Path]] = []
+    results: list[Written] = []
+    try:
+        for output, target in planned:
+            if target.is_file() and target.read_bytes() == output.data:
+                results.append(Written(target, len(output.data), changed=False))
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                       dir=target.parent)
+            staged.append((Path(tmp), target))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(output.data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            results.append(Written(target, len(output.data), changed=True))
+    except OSError as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise PipelineError(f"could not write {exc.filename or 'the outputs'}: "
+                            f"{exc.strerror or exc}; nothing was changed") from None
+    for tmp, target in staged:
+        os.replace(tmp, target)
+    return results
