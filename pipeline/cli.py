@@ -187,7 +187,8 @@ def _run_build_all(args: argparse.Namespace, console: _Console) -> int:
 
 def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
     root = _root(args)
-    tz_name, lead, naming = "UTC", 14, "neutral"
+    tz_name, lead = "UTC", 14
+    naming: Naming = "neutral"
     if (root / CONFIG_NAME).is_file():
         config = load_config(root)
         tz_name, lead, naming = config.time_zone.key, config.submission_lead_days, \

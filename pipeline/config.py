@@ -224,7 +224,7 @@ def load_config(root: Path) -> Config:
             problems.error(path, line, f"'{key}' must be a whole number, not {value!r}")
             continue
         if not isinstance(value, option.kind):
-            kind = {str: "text in quotes", list: "a list like [\"a\", \"b\"]"}[option.kind]
+            kind = "text in quotes" if option.kind is str else 'a list like ["a", "b"]'
             problems.error(path, line, f"'{key}' must be {kind}, not {value!r}")
             continue
         message = option.check(value) if option.check else None

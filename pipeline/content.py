@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import frontmatter
+import frontmatter.default_handlers
 import yaml
 
 from .config import Config, key_lines
@@ -105,7 +105,7 @@ class Document:
     body_line: int
 
 
-_YAML = frontmatter.YAMLHandler()
+_YAML = frontmatter.default_handlers.YAMLHandler()
 
 
 def split_document(path: Path, text: str, problems: Problems) -> Document | None:

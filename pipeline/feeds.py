@@ -59,7 +59,8 @@ def _rfc3339(moment: datetime) -> str:
 
 def _serialise(root: ET.Element) -> bytes:
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
 
 
 def _newest(entries: list[Entry]) -> datetime:

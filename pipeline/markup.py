@@ -26,7 +26,7 @@ from .content import slugify
 from .errors import Problems
 
 TOP_HEADING = 4
-EXTENSIONS_CONFIG = {
+EXTENSIONS_CONFIG: dict[str, dict[str, object]] = {
     "tables": {"use_align_attribute": True},
     "footnotes": {"BACKLINK_TITLE": "Back to the text of note %d"},
     "toc": {"permalink": False},
@@ -66,7 +66,7 @@ class _ShiftHeadings(Treeprocessor):
 
 
 class _ShiftHeadingsExtension(Extension):
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 (Markdown's API)
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.treeprocessors.register(_ShiftHeadings(md), "shift_headings", 1)
 
 
@@ -125,7 +125,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
                 missing.append(value)
             anchor = "#" + slugify(posixpath.basename(target)[:-3])
             folder = posixpath.dirname(target)
-            return anchor if folder in ("", ".") else f"{folder}/{anchor}"
+            return f"./{anchor}" if folder in ("", ".") else f"{folder}/{anchor}"
         local = (ctx.issue_dir / target).resolve()
         if not local.exists():
             missing.append(value)

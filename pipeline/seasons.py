@@ -91,7 +91,7 @@ class IssueId:
     def moment(self) -> datetime:
         """The astronomical moment of this issue's equinox or solstice, in UTC."""
         start = ephem.Date(f"{self.year}/{self.month - 1}/1")
-        found = _NEXT_EVENT[self.month](start).datetime()
+        found: datetime = _NEXT_EVENT[self.month](start).datetime()
         return found.replace(tzinfo=UTC, microsecond=0) + timedelta(
             seconds=round(found.microsecond / 1_000_000)
         )

@@ -52,14 +52,14 @@ def write_all(outputs: Iterable[Output]) -> list[Written]:
                 results.append(Written(target, len(output.data), changed=False))
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                       dir=target.parent)
-            staged.append((Path(tmp), target))
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                            dir=target.parent)
+            staged.append((Path(tmp_name), target))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(output.data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp_name, 0o644)
             results.append(Written(target, len(output.data), changed=True))
     except OSError as exc:
         for tmp, _ in staged:
