@@ -71,9 +71,11 @@ def build_issue(
     issue_id = resolve_issue(ref, site.config, site.folders)
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
+    for left in issue.left_out:
+        problems.note(left.path, None, f"left out: {left.reason}")
     if not issue.pieces:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
-                       "(see the pieces left out below)")
+                       "(the notes say why each piece was left out)")
     earlier = [
         load_issue(i, site.folders[i], site.config, site.people, problems)
         for i in sorted(site.folders) if i < issue_id
@@ -88,6 +90,9 @@ def build_all(root: Path, out: Path | None = None, strict: bool = False) -> Buil
     site = _open_site(root, problems)
     issues = [load_issue(i, site.folders[i], site.config, site.people, problems)
               for i in sorted(site.folders)]
+    for issue in issues:
+        for left in issue.left_out:
+            problems.note(left.path, None, f"left out: {left.reason}")
     return _build(site, [i for i in issues if i.pieces], [], out, problems, feeds=True)
 
 

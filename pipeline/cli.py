@@ -28,10 +28,10 @@ _COLOURS = {"error": "31", "warning": "33", "note": "36"}
 class _Console:
     """Prints results to stdout and problems to stderr, in colour only on a terminal."""
 
-    def __init__(self, verbosity: int, out: TextIO = sys.stdout, err: TextIO = sys.stderr):
+    def __init__(self, verbosity: int, out: TextIO | None = None, err: TextIO | None = None):
         self.verbosity = verbosity
-        self.out, self.err = out, err
-        self.colour = err.isatty() and "NO_COLOR" not in os.environ
+        self.out, self.err = out or sys.stdout, err or sys.stderr
+        self.colour = self.err.isatty() and "NO_COLOR" not in os.environ
 
     def result(self, line: str) -> None:
         if self.verbosity >= 0:
@@ -159,9 +159,6 @@ def _root(args: argparse.Namespace) -> Path:
 def _report(result: BuildResult, console: _Console) -> None:
     for problem in result.problems:
         console.problem(problem)
-    for issue in result.issues:
-        for left in issue.left_out:
-            console.problem(Problem(left.path, None, "note", f"left out: {left.reason}"))
     for written in result.written:
         if written.changed or console.verbosity > 0:
             state = "wrote" if written.changed else "unchanged"

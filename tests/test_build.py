@@ -1,0 +1,261 @@
+"""build-issue end to end: what it writes, what the email contains, and what a failure leaves."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import frontmatter
+import pytest
+
+from pipeline.cli import build_issue_main
+from pipeline.errors import PipelineError
+from pipeline.plaintext import parse
+from pipeline.writer import Output, write_all
+
+from .conftest import RunCli, Scratch
+
+ISSUE = "2026-12-solstice"
+
+
+def outputs(root: Path) -> dict[str, bytes]:
+    """Every built file under the root (public/ and feeds/), by relative path."""
+    found = {}
+    for folder in ("public", "feeds"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                found[path.relative_to(root).as_posix()] = path.read_bytes()
+    return found
+
+
+@pytest.fixture
+def built(sample_copy: Path, cli: RunCli) -> tuple[Path, str, str]:
+    code, out, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
+    assert code == 0, err
+    return sample_copy, out, err
+
+
+def test_build_issue_writes_every_output_and_lists_them(built: tuple[Path, str, str]) -> None:
+    root, out, err = built
+    for name in (f"public/{ISSUE}/email.html", f"public/{ISSUE}/email.txt",
+                 f"public/{ISSUE}/index.html", f"public/{ISSUE}/images/training-run-energy.png",
+                 "public/index.html", "public/style.css", "feeds/rss.xml", "feeds/atom.xml",
+                 "feeds/feed.json"):
+        assert (root / name).is_file(), name
+        assert name.split("/")[-1] in out
+    # the draft piece is listed as left out, with the reason, on stderr
+    assert re.search(r"water-heat-and-the-data-centre-next-door\.md: note: left out: status is "
+                     r"draft", err)
+    assert "Water, heat" not in (root / f"public/{ISSUE}/email.html").read_text()
+
+
+def test_html_email_is_built_for_inboxes(built: tuple[Path, str, str]) -> None:
+    root = built[0]
+    html = (root / f"public/{ISSUE}/email.html").read_text(encoding="utf-8")
+    tree = parse(html)
+    assert tree.iter("html")[0].attrs["lang"] == "en"
+    tables = tree.iter("table")
+    layout = [t for t in tables if "frame" in t.attrs.get("class", "")
+              or "outer" in t.attrs.get("class", "")]
+    assert len(layout) == 2 and all(t.attrs.get("role") == "presentation" for t in layout)
+    assert "max-width: 600px" in layout[1].attrs["style"]
+    # CSS inlined; only @media rules stay in a style block
+    styles = tree.iter("style")
+    assert len(styles) == 1
+    css = styles[0].text()
+    assert "@media (prefers-color-scheme: dark)" in css and "@media (max-width: 620px)" in css
+    assert re.sub(r"@media[^{]*\{(?:[^{}]*\{[^}]*\})*[^}]*\}", "", css).strip() == ""
+    assert "font-family" in tree.iter("h3")[0].attrs.get("style", "") or \
+        "font-size" in tree.iter("h3")[0].attrs.get("style", "")
+    # nothing remote but links and the content's images, no tracking, no scripts
+    assert not tree.iter("link") and not tree.iter("script")
+    assert "@import" not in html and "@font-face" not in html and "url(" not in css
+    for img in tree.iter("img"):
+        assert img.attrs.get("alt", "").strip(), img.attrs
+        assert img.attrs["src"].startswith("https://ethics.example.org/2026-12-solstice/")
+        assert img.attrs.get("width") != "1"
+    # preheader: hidden, starts with the issue's summary
+    hidden = [d for d in tree.iter("div") if "display:none" in d.attrs.get("style", "")]
+    summary = frontmatter.load(root / f"issues/{ISSUE}/issue.md")["summary"]
+    assert hidden and hidden[0].text().startswith(str(summary)[:40])
+    assert "%%unsubscribe_url%%" in html
+    assert len(html.encode()) < 95 * 1024
+
+
+def test_email_order_and_credit(built: tuple[Path, str, str]) -> None:
+    root = built[0]
+    html = (root / f"public/{ISSUE}/email.html").read_text(encoding="utf-8")
+    text = re.sub(r"<[^>]+>", "", html)
+    letter = text.index("From the editors")
+    sections = [html.index(f">{name}</h2>") for name in ("Research", "Practice", "Policy",
+                                                         "Community")]
+    letter = html.index(">From the editors</h2>")
+    assert letter < sections[0] < sections[1] < sections[2] < sections[3]
+    assert "Content note:" not in text  # none in this issue
+    assert "AI disclosure:</strong> Drafted without AI tools" in html
+    match = re.search(r"(\d+) contributors from (\d+) teams", text)
+    assert match
+    colophon = [td for td in parse(html).iter("td") if "colophon" in td.attrs.get("class", "")]
+    items = [li.text() for li in colophon[0].iter("li")]
+    names = [tuple(re.sub(r" \(.*?\)", "", item).split(" · ")) for item in items]
+    assert len(names) == int(match[1])
+    assert len({team for _, team in names}) == int(match[2])
+    assert ("Kwame Mensah-Bonsu", "Infrastructure") in names
+
+
+def test_plain_text_email_is_real_text(built: tuple[Path, str, str]) -> None:
+    root = built[0]
+    text = (root / f"public/{ISSUE}/email.txt").read_text(encoding="utf-8")
+    assert "<" not in text.replace("<mailto", "")
+    assert "December Solstice 2026: The cost of computation\n=====" in text
+    assert "[Image: A bar chart comparing" in text
+    assert re.search(r"^\[1\] https://example\.org/", text, re.MULTILINE)
+    for line in text.splitlines():
+        if len(line) > 72:
+            assert "://" in line or line.startswith("    "), line
+
+
+def test_web_edition_has_permalinks_and_relative_images(built: tuple[Path, str, str]) -> None:
+    root = built[0]
+    html = (root / f"public/{ISSUE}/index.html").read_text(encoding="utf-8")
+    tree = parse(html)
+    ids = {el.attrs["id"] for el in tree.iter("article") if "id" in el.attrs}
+    assert {"what-a-training-run-really-costs", "datasheets-before-deployment"} <= ids
+    assert 'src="images/training-run-energy.png"' in html
+    assert 'href="./#datasheets-before-deployment"' in html
+    archive = (root / "public/index.html").read_text(encoding="utf-8")
+    assert archive.index(f'href="{ISSUE}/"') < archive.index('href="2026-09-equinox/"')
+
+
+def test_size_budget_fails_the_build_and_names_the_largest_pieces(
+    sample_copy: Path, cli: RunCli
+) -> None:
+    config = sample_copy / "newsletter.toml"
+    config.write_text(config.read_text().replace("size_budget_kb = 95", "size_budget_kb = 20"))
+    code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
+    assert code == 1
+    assert re.search(r"the HTML email is \d+\.\d KB, over the 20 KB budget", err)
+    assert "what-a-training-run-really-costs.md" in err or "datasheets-before-deployment.md" in err
+    assert not (sample_copy / "public").exists() and not (sample_copy / "feeds").exists()
+
+
+def test_a_failed_render_leaves_the_previous_outputs_intact(
+    built: tuple[Path, str, str], cli: RunCli
+) -> None:
+    root = built[0]
+    before = outputs(root)
+    piece = root / f"issues/{ISSUE}/the-smallest-model-that-works.md"
+    piece.write_text(piece.read_text().replace("title: ", "title: Changed "))
+    template = root / "templates/issue.html"
+    template.write_text(template.read_text().replace("{{ issue.title }}", "{{ issue.nope }}"))
+    code, _, err = cli("build-issue", ISSUE, "--root", str(root))
+    assert code == 1 and "template error" in err and "Traceback" not in err
+    assert outputs(root) == before
+
+
+def test_a_failed_write_leaves_the_previous_outputs_intact(
+    built: tuple[Path, str, str], cli: RunCli
+) -> None:
+    root = built[0]
+    piece = root / f"issues/{ISSUE}/the-smallest-model-that-works.md"
+    piece.write_text(piece.read_text().replace("title: ", "title: Changed "))
+    images = root / f"public/{ISSUE}/images"
+    for image in images.iterdir():
+        image.unlink()
+    images.rmdir()
+    images.write_text("in the way")  # staging the image now fails
+    before = outputs(root)
+    code, _, err = cli("build-issue", ISSUE, "--root", str(root))
+    assert code == 1 and "nothing was changed" in err
+    assert outputs(root) == before
+    assert not [p for p in root.rglob("*.tmp")]
+
+
+def test_the_writer_never_writes_outside_its_root(tmp_path: Path) -> None:
+    with pytest.raises(PipelineError, match="outside"):
+        write_all([Output(tmp_path / "out", "../escape.txt", b"x")])
+    assert not (tmp_path / "escape.txt").exists()
+
+
+def test_unchanged_files_are_not_rewritten(built: tuple[Path, str, str], cli: RunCli) -> None:
+    root = built[0]
+    email = root / f"public/{ISSUE}/email.html"
+    stamp = email.stat().st_mtime_ns
+    code, out, _ = cli("build-issue", ISSUE, "--root", str(root))
+    assert code == 0 and "wrote" not in out
+    assert email.stat().st_mtime_ns == stamp
+
+
+def test_drafts_preview_marks_drafts_and_skips_feeds(sample_copy: Path, cli: RunCli) -> None:
+    code, out, _ = cli("build-issue", ISSUE, "--root", str(sample_copy), "--drafts")
+    assert code == 0 and "feeds not written" in out
+    assert not (sample_copy / "feeds").exists()
+    html = (sample_copy / f"public/{ISSUE}/email.html").read_text()
+    assert re.search(r"DRAFT</span> Water, heat and the data centre next door", html)
+    text = (sample_copy / f"public/{ISSUE}/email.txt").read_text()
+    assert "[DRAFT] Water, heat and the data centre next door" in text
+
+
+def test_issue_as_a_path_and_out_dir(sample_copy: Path, cli: RunCli, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "site"
+    code, _, err = cli("build-issue", str(sample_copy / "issues" / ISSUE), "--out", str(out))
+    assert code == 0, err
+    assert (out / ISSUE / "email.html").is_file() and (out / "index.html").is_file()
+    assert not (sample_copy / "public").exists()
+
+
+def test_build_issue_command_is_the_same_as_the_subcommand(
+    sample_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert build_issue_main([ISSUE, "--root", str(sample_copy), "-q"]) == 0
+    assert capsys.readouterr().out == ""
+    assert (sample_copy / f"public/{ISSUE}/email.txt").is_file()
+
+
+def test_a_root_without_templates_uses_the_shipped_ones(scratch: Scratch, cli: RunCli) -> None:
+    assert not (scratch.root / "templates").exists()
+    scratch.piece("2026-09-equinox", "p", title="Hello")
+    assert cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))[0] == 0
+    html = (scratch.root / "public/2026-09-equinox/email.html").read_text()
+    assert "Scratch Weekly" in html and "Hello" in html
+    # one template overridden, the others still the shipped ones
+    scratch.write("templates/email.txt", "Custom text edition of {{ issue.name }}\n")
+    assert cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))[0] == 0
+    assert (scratch.root / "public/2026-09-equinox/email.txt").read_text() == \
+        "Custom text edition of September Equinox 2026\n"
+
+
+def test_season_names_follow_the_configuration(scratch: Scratch, cli: RunCli) -> None:
+    config = scratch.root / "newsletter.toml"
+    config.write_text(config.read_text().replace('time_zone = "UTC"',
+                                                 'time_zone = "UTC"\nseason_names = "southern"'))
+    scratch.piece("2026-12-solstice", "p")
+    assert cli("build-issue", ISSUE, "--root", str(scratch.root), "-q")[0] == 0
+    assert "Summer Solstice 2026" in (scratch.root / f"public/{ISSUE}/email.txt").read_text()
+
+
+def test_whole_archive_build(sample_copy: Path, cli: RunCli) -> None:
+    code, _, err = cli("build", "--root", str(sample_copy))
+    assert code == 0, err
+    for issue_id in ("2026-09-equinox", ISSUE):
+        assert (sample_copy / f"public/{issue_id}/email.html").is_file()
+    assert (sample_copy / "feeds/rss.xml").is_file()
+
+
+def test_an_issue_with_nothing_ready_is_an_error(scratch: Scratch, cli: RunCli) -> None:
+    scratch.piece("2026-09-equinox", "p", status="draft")
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
+    assert code == 1 and "nothing to publish" in err
+    assert "p.md: note: left out: status is draft" in err
+
+
+def test_version_and_help(cli: RunCli) -> None:
+    code, out, _ = cli("--version")
+    assert code == 0 and re.match(r"newsletter \d+\.\d+", out)
+    for command in ([], ["build-issue"], ["build"], ["calendar"]):
+        code, out, _ = cli(*command, "--help")
+        assert code == 0 and "usage:" in out
+    assert cli()[0] == 2
+    assert cli("build-issue")[0] == 2
