@@ -190,7 +190,7 @@ def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
         config = load_config(root)
         tz_name, lead, naming = config.time_zone.key, config.submission_lead_days, \
             config.season_names
-    if args.tz:
+    if args.tz is not None:
         tz_name = args.tz
     try:
         tz = ZoneInfo(tz_name)

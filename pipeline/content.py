@@ -375,6 +375,8 @@ def load_piece(
     if doc is None:
         return None
     status = doc.meta.get("status", "draft")
+    if "status" not in doc.meta:
+        problems.note(path, 1, "no 'status': the piece is a draft until it says 'status: ready'")
     values = check_fields(path, doc, PIECE_FIELDS, problems, ready=status == "ready")
     section = values.get("section", config.sections[0])
     if section not in config.sections:

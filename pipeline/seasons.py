@@ -1,9 +1,10 @@
 """Issue ids, equinoxes and solstices, and the publication calendar.
 
 An issue id is ``YYYY-MM-equinox`` or ``YYYY-MM-solstice``: March and September are equinoxes,
-June and December solstices. The moment of each event comes from PyEphem (the Sun's apparent
-right ascension crossing 0h, 6h, 12h or 18h), never typed by hand; the publication day is that
-moment in the newsletter's time zone.
+June and December solstices. The moment of each event comes from Astronomy Engine (the Sun's
+apparent geocentric ecliptic longitude reaching 0, 90, 180 or 270 degrees, converted to UTC with
+its Delta T model), never typed by hand; the publication day is that moment in the newsletter's
+time zone.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-import ephem
+import astronomy
 
 Naming = Literal["neutral", "northern", "southern"]
 NAMINGS: tuple[Naming, ...] = ("neutral", "northern", "southern")
@@ -25,12 +26,7 @@ _SEASON = {
     "northern": {3: "Spring", 6: "Summer", 9: "Autumn", 12: "Winter"},
     "southern": {3: "Autumn", 6: "Winter", 9: "Spring", 12: "Summer"},
 }
-_NEXT_EVENT = {
-    3: ephem.next_vernal_equinox,
-    6: ephem.next_summer_solstice,
-    9: ephem.next_autumnal_equinox,
-    12: ephem.next_winter_solstice,
-}
+_EVENT = {3: "mar_equinox", 6: "jun_solstice", 9: "sep_equinox", 12: "dec_solstice"}
 _ID_RE = re.compile(r"^(\d{4})-(\d{1,2})-([A-Za-z]+)$")
 MIN_YEAR, MAX_YEAR = 1900, 2200
 
@@ -69,16 +65,21 @@ class IssueId:
         year, month, kind = int(match[1]), int(match[2]), match[3].lower()
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise IssueIdError(f"'{text}': the year must be between {MIN_YEAR} and {MAX_YEAR}")
-        if kind not in ("equinox", "solstice"):
-            raise IssueIdError(f"'{text}': the last part must be 'equinox' or 'solstice'")
+        if not 1 <= month <= 12:
+            raise IssueIdError(f"'{text}': {month} is not a month; use 03, 06, 09 or 12")
         if month not in _KIND:
-            nearest = min(_KIND, key=lambda m: (abs(m - month), m))
-            right = cls(year, nearest)
+            # The nearest issue month, looking across the turn of the year too.
+            candidates = [(year - 1, 12), *((year, m) for m in _KIND), (year + 1, 3)]
+            near_year, near_month = min(
+                candidates, key=lambda c: (abs((c[0] - year) * 12 + c[1] - month), c))
             raise IssueIdError(
                 f"'{text}': issues come out in March, June, September and December; "
-                f"the nearest is '{right}'"
+                f"the nearest is '{cls(near_year, near_month)}'"
             )
         right = cls(year, month)
+        if kind not in ("equinox", "solstice"):
+            raise IssueIdError(f"'{text}': the last part must be 'equinox' or 'solstice'; "
+                               f"did you mean '{right}'?")
         if _KIND[month] != kind:
             raise IssueIdError(
                 f"'{text}': {_MONTH_NAME[month]} has the {_KIND[month]}, not the {kind}; "
@@ -90,8 +91,7 @@ class IssueId:
 
     def moment(self) -> datetime:
         """The astronomical moment of this issue's equinox or solstice, in UTC."""
-        start = ephem.Date(f"{self.year}/{self.month - 1}/1")
-        found: datetime = _NEXT_EVENT[self.month](start).datetime()
+        found: datetime = getattr(astronomy.Seasons(self.year), _EVENT[self.month]).Utc()
         return found.replace(tzinfo=UTC, microsecond=0) + timedelta(
             seconds=round(found.microsecond / 1_000_000)
         )
