@@ -106,6 +106,7 @@ class Document:
 
 
 _YAML = frontmatter.default_handlers.YAMLHandler()
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same parser frontmatter uses
 
 
 def split_document(path: Path, text: str, problems: Problems) -> Document | None:
@@ -124,7 +125,7 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         return None
     first = offset + 2  # the line after the opening ---
     try:
-        node = yaml.compose(fm_text, Loader=yaml.SafeLoader)
+        node = yaml.compose(fm_text, Loader=_COMPOSER)
         meta = _YAML.load(fm_text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

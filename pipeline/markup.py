@@ -10,9 +10,12 @@ copying. A second, cheap pass makes every relative URL absolute for the email an
 
 from __future__ import annotations
 
+import html as html_mod
 import posixpath
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -72,13 +75,25 @@ class _ShiftHeadingsExtension(Extension):
 
 @dataclass(frozen=True)
 class Body:
-    """A piece's body in every form the outputs need."""
+    """A piece's body in every form the outputs need (the plain text made when first asked)."""
 
     html: str  # for the web edition: URLs relative to the issue page
     html_absolute: str  # for the email and the feeds: every URL absolute
-    text: str  # the plain-text edition, with [n] link references
-    links: tuple[str, ...]  # the URLs of those references, in order
     assets: tuple[Path, ...]  # files of the issue folder that the body uses
+
+    @cached_property
+    def _plain(self) -> tuple[str, tuple[str, ...]]:
+        return plaintext.to_text(self.html_absolute)
+
+    @property
+    def text(self) -> str:
+        """The plain-text edition, with ``[n]`` link references."""
+        return self._plain[0]
+
+    @property
+    def links(self) -> tuple[str, ...]:
+        """The URLs of the ``[n]`` references, in order."""
+        return self._plain[1]
 
 
 @dataclass(frozen=True)
@@ -148,20 +163,24 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
         url_schemes=URL_SCHEMES, attribute_filter=absolute, link_rel=None,
     )
-    text, links = plaintext.to_text(html_absolute)
     _check_images(html, source, ctx, problems)
     for value in missing:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"'{value}' is not a file in the issue folder {ctx.issue_dir.name}/; "
                        "check the name, or put the file there")
-    return Body(html, html_absolute, text, links, tuple(assets))
+    return Body(html, html_absolute, tuple(assets))
+
+
+_IMG = re.compile(r"<img\b([^>]*)>")
+_ATTR = re.compile(r'\b(src|alt)="([^"]*)"')
 
 
 def _check_images(html: str, source: str, ctx: Context, problems: Problems) -> None:
-    for img in plaintext.parse(html).iter("img"):
-        alt = img.attrs.get("alt", "").strip()
-        if not alt:
-            src = img.attrs.get("src", "")
+    # ``html`` is nh3's serialisation: every attribute value is double-quoted and escaped.
+    for img in _IMG.finditer(html):
+        attrs = dict(_ATTR.findall(img[1]))
+        if not attrs.get("alt", "").strip():
+            src = html_mod.unescape(attrs.get("src", ""))
             problems.warning(ctx.path, _line_of(src, source, ctx.first_line),
                              f"image '{src}' has no alt text; describe it for readers who "
                              "cannot see it: ![what the image shows](path)")
