@@ -31,6 +31,7 @@ class BuildResult:
     problems: tuple[Problem, ...]
     email_sizes: dict[str, int]
     feeds_written: bool
+    budget_kb: int
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,8 @@ def _build(
     outputs.append(Output(out_dir, "style.css", _template(lambda: r.stylesheet(env))))
     problems.raise_if_errors()
     written = write_all(outputs)
-    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds)
+    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,
+                       config.size_budget_kb)
 
 
 def _has_drafts(issue: Issue) -> bool:

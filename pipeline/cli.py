@@ -163,10 +163,21 @@ def _report(result: BuildResult, console: _Console) -> None:
         if written.changed or console.verbosity > 0:
             state = "wrote" if written.changed else "unchanged"
             console.result(f"{state} {display_path(written.path)} ({written.size / 1024:.1f} KB)")
-    for issue_id, size in result.email_sizes.items():
-        console.result(f"{issue_id}: HTML email {size / 1024:.1f} KB")
+    for issue in result.issues:
+        size = result.email_sizes.get(str(issue.issue_id), 0)
+        people, teams = len(issue.contributors()), len(issue.teams())
+        left = len(issue.left_out)
+        console.result(
+            f"{issue.issue_id} ({issue.full_title}): {_n(len(issue.pieces), 'piece')} by "
+            f"{_n(people, 'contributor')} from {_n(teams, 'team')}; HTML email "
+            f"{size / 1024:.1f} KB of {result.budget_kb} KB"
+            + (f"; {_n(left, 'file')} left out" if left else ""))
     if not result.feeds_written:
         console.result("feeds not written: a --drafts build is a preview")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _run_build_issue(args: argparse.Namespace, console: _Console) -> int:
