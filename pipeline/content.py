@@ -123,7 +123,9 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         problems.error(path, offset + 1, "the front matter is not closed: add a line '---' "
                        "after its last key")
         return None
-    first = offset + 2  # the line after the opening ---
+    opening = _YAML.FM_BOUNDARY.match(stripped)
+    # The file line of the front matter's first line (the rest of the opening --- line).
+    first = offset + 1 + (stripped[: opening.end()].count("\n") if opening else 0)
     try:
         node = yaml.compose(fm_text, Loader=_COMPOSER)
         meta = _YAML.load(fm_text)
@@ -140,7 +142,7 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     if meta is None:
         meta, node = {}, None
     if not isinstance(meta, dict):
-        problems.error(path, first, "the front matter must be 'key: value' lines")
+        problems.error(path, first + 1, "the front matter must be 'key: value' lines")
         return None
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import markdown
 import nh3
@@ -121,6 +121,8 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     """Render one piece's Markdown to a :class:`Body`, recording problems with their lines."""
     assets: dict[Path, None] = {}
     missing: list[str] = []
+    unsafe: list[str] = []
+    piece_anchors: set[str] = set()
 
     def resolve(tag: str, attr: str, value: str) -> str | None:
         if attr == "id":
@@ -132,33 +134,54 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
             return value
         if not parts.path:
             return f"#{ctx.slug}-{parts.fragment}" if parts.fragment else None
-        target = posixpath.normpath(unquote(parts.path))
+        decoded = unquote(parts.path)
+        if _SCHEME_LIKE.match(decoded) or _CONTROL.search(decoded):
+            unsafe.append(value)
+            return None
+        target = posixpath.normpath(decoded)
         if target.startswith("/"):
             return value  # a site-absolute link: left for the browser to resolve
         if target.endswith(".md"):
-            if not (ctx.issue_dir / target).is_file():
+            if not _is_file(ctx.issue_dir / target):
                 missing.append(value)
-            anchor = "#" + slugify(posixpath.basename(target)[:-3])
+            anchor = slugify(posixpath.basename(target)[:-3])
             folder = posixpath.dirname(target)
-            return f"./{anchor}" if folder in ("", ".") else f"{folder}/{anchor}"
-        local = (ctx.issue_dir / target).resolve()
-        if not local.exists():
+            if folder in ("", "."):
+                piece_anchors.add(anchor)
+                return f"#{anchor}"
+            return f"{quote(folder)}/#{anchor}"
+        try:
+            local = (ctx.issue_dir / target).resolve()
+            exists = local.exists()
+        except (OSError, ValueError):
+            local, exists = ctx.issue_dir, False
+        if not exists:
             missing.append(value)
         elif local.is_relative_to(ctx.issue_dir.resolve()) and local.is_file():
             assets[local] = None
-        return target + (f"#{parts.fragment}" if parts.fragment else "")
-
-    html = nh3.clean(
-        to_html(source), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-        allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, attribute_filter=resolve,
-        link_rel=None,
-    )
+        return quote(target) + (f"#{parts.fragment}" if parts.fragment else "")
 
     def absolute(tag: str, attr: str, value: str) -> str | None:
-        if attr in ("href", "src") and not value.startswith("#"):
-            return urljoin(ctx.issue_url, value)
-        return value
+        if attr not in ("href", "src"):
+            return value
+        if value.startswith("#") and value[1:] not in piece_anchors:
+            return value  # an anchor within this piece (a footnote): kept in the email
+        return urljoin(ctx.issue_url, value)
 
+    try:
+        html = nh3.clean(
+            to_html(source), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+            allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, attribute_filter=resolve,
+            link_rel=None,
+        )
+    except RecursionError:
+        html = ""
+        problems.error(ctx.path, ctx.first_line, "the Markdown is nested too deeply to render; "
+                       "flatten the nested lists, quotes or emphasis")
+    if _depth(html) > MAX_DEPTH:
+        html = ""
+        problems.error(ctx.path, ctx.first_line, f"the text is nested more than {MAX_DEPTH} "
+                       "levels deep (lists, quotes or HTML); flatten it")
     html_absolute = nh3.clean(
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
         url_schemes=URL_SCHEMES, attribute_filter=absolute, link_rel=None,
@@ -168,7 +191,36 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"'{value}' is not a file in the issue folder {ctx.issue_dir.name}/; "
                        "check the name, or put the file there")
+    for value in unsafe:
+        problems.error(ctx.path, _line_of(value, source, ctx.first_line),
+                       f"the link '{value}' hides a URL scheme or control characters behind "
+                       "percent-encoding; write the full https:// URL or a plain file name")
     return Body(html, html_absolute, tuple(assets))
+
+
+MAX_DEPTH = 100
+_SCHEME_LIKE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*\s*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
+_VOID = frozenset({"br", "img", "hr", "wbr", "col", "input", "area", "source"})
+
+
+def _depth(html: str) -> int:
+    """How deeply the elements of nh3's (well-formed) output nest."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        if match[2].lower() in _VOID or match[3]:
+            continue
+        depth += -1 if match[1] else 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 _IMG = re.compile(r"<img\b([^>]*)>")

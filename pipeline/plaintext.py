@@ -22,6 +22,9 @@ _BLOCK = {
 }
 _UNDERLINE = {1: "=", 2: "=", 3: "-", 4: "~", 5: "~", 6: "~"}
 _SPACE = re.compile(r"[ \t\n\r\f]+")
+#: Joins words that must stay on one line (inside a code span, before a ``[n]``); wrap()
+#: turns it back into a space.
+GLUE = "\ue000"
 
 
 @dataclass
@@ -111,7 +114,7 @@ def wrap(text: str, width: int = WIDTH, first: str = "", rest: str = "") -> str:
             break_long_words=False, break_on_hyphens=False,
         )
         lines.append(wrapper.fill(part) if part.strip() else rest.rstrip())
-    return "\n".join(lines)
+    return "\n".join(lines).replace(GLUE, " ")
 
 
 def _inline(node: Node, links: _Links) -> str:
@@ -133,7 +136,7 @@ def _inline(node: Node, links: _Links) -> str:
         elif tag in ("em", "i"):
             out.append(f"_{_inline(child, links).strip()}_")
         elif tag == "code":
-            out.append(f"`{child.text()}`")
+            out.append("`" + _SPACE.sub(GLUE, child.text()) + "`")
         elif tag == "sup" and child.iter("a") and "footnote-ref" in child.iter("a")[0].attrs.get(
             "class", ""
         ):
@@ -155,7 +158,7 @@ def _link(node: Node, links: _Links) -> str:
     shown = href.removeprefix("mailto:")
     if text in (href, shown):
         return shown
-    return f"{text} [{links.number(href)}]"
+    return f"{text}{GLUE}[{links.number(href)}]"
 
 
 def _clean(text: str) -> str:
@@ -200,7 +203,7 @@ def _block(node: Node, width: int, links: _Links) -> list[str]:
     if tag in ("ul", "ol"):
         return [_list(node, width, links)]
     if tag == "blockquote":
-        inner = "\n\n".join(_blocks(node, width - 2, links))
+        inner = "\n\n".join(_blocks(node, max(width - 2, 20), links))
         return ["\n".join(("> " + line).rstrip() for line in inner.split("\n"))]
     if tag == "table":
         return [_table(node, width, links)]
@@ -216,13 +219,15 @@ def _block(node: Node, width: int, links: _Links) -> list[str]:
 
 def _list(node: Node, width: int, links: _Links) -> str:
     items = [c for c in node.children if isinstance(c, Node) and c.tag == "li"]
-    start = int(node.attrs.get("start", "1") or 1) if node.tag == "ol" else 1
+    start = node.attrs.get("start", "1").strip()
     out = []
-    for number, item in enumerate(items, start=start):
+    for number, item in enumerate(items, start=int(start) if start.isdigit() else 1):
         marker = f"{number}. " if node.tag == "ol" else "* "
         pad = " " * len(marker)
         body = _blocks(item, max(width - len(marker), 20), links)
-        lines = "\n\n".join(body).split("\n") if body else [""]
+        # A tight item (no paragraphs) keeps its nested list on the next line.
+        tight = not any(isinstance(c, Node) and c.tag == "p" for c in item.children)
+        lines = ("\n" if tight else "\n\n").join(body).split("\n") if body else [""]
         first = marker + lines[0]
         out.append("\n".join([first, *((pad + line).rstrip() for line in lines[1:])]))
     tight = all("\n\n" not in item for item in out)

@@ -106,7 +106,7 @@ def render_issue(issue: Issue, config: Config, problems: Problems) -> RenderedIs
     url = config.issue_url(issue.issue_id)
     letter = None
     if issue.letter.strip() and issue.letter_path is not None:
-        letter = render(issue.letter, Context(issue.path, url, "letter", issue.letter_path,
+        letter = render(issue.letter, Context(issue.path, url, "_letter", issue.letter_path,
                                               issue.letter_line), problems)
     sections = []
     for name in config.sections:

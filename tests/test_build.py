@@ -122,7 +122,9 @@ def test_web_edition_has_permalinks_and_relative_images(built: tuple[Path, str, 
     ids = {el.attrs["id"] for el in tree.iter("article") if "id" in el.attrs}
     assert {"what-a-training-run-really-costs", "datasheets-before-deployment"} <= ids
     assert 'src="images/training-run-energy.png"' in html
-    assert 'href="./#datasheets-before-deployment"' in html
+    assert 'href="#datasheets-before-deployment"' in html
+    email = (root / f"public/{ISSUE}/email.html").read_text(encoding="utf-8")
+    assert f'href="https://ethics.example.org/{ISSUE}/#datasheets-before-deployment"' in email
     archive = (root / "public/index.html").read_text(encoding="utf-8")
     assert archive.index(f'href="{ISSUE}/"') < archive.index('href="2026-09-equinox/"')
 
