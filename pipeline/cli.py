@@ -10,8 +10,9 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -19,8 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from . import __version__
 from .build import BuildResult, build_all, build_issue
 from .config import CONFIG_NAME, load_config
-from .errors import ContentError, PipelineError, Problem, UsageError, display_path
+from .delivery import Progress
+from .errors import ContentError, PipelineError, Problem, Problems, UsageError, display_path
 from .seasons import NAMINGS, Naming, calendar
+from .send import ENERGY_MODEL, SendOptions, send_issue
+from .store import STATUSES, NewSubscriber, open_store
+from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
 
 _COLOURS = {"error": "31", "warning": "33", "note": "36"}
 
@@ -122,6 +127,55 @@ def make_parser() -> argparse.ArgumentParser:
     cal.add_argument("--naming", choices=NAMINGS, help="season names (default: the newsletter's)")
     cal.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     cal.set_defaults(run=_run_calendar)
+
+    subs = commands.add_parser(
+        "subscribers", help="add, import, export, list or remove email subscribers",
+        description="Manage the subscriber database (SQLite; subscribers.database in "
+                    "newsletter.toml, or --db).")
+    _common(subs, suppress=True)
+    actions = subs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add one subscriber (active: they asked you directly)")
+    add.add_argument("email")
+    add.add_argument("--name")
+    add.add_argument("--status", choices=("active", "pending"), default="active")
+    add.add_argument("--source", default="added by an editor",
+                     help="how consent was given (kept with the subscriber)")
+    imp = actions.add_parser("import", help="import a CSV file with a header row; all or nothing")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--source", help="how these people consented (default: the file name)")
+    exp = actions.add_parser("export", help="export subscribers as CSV to stdout or --out")
+    exp.add_argument("--out", type=Path, metavar="FILE")
+    exp.add_argument("--status", choices=STATUSES)
+    lst = actions.add_parser("list", help="list subscribers")
+    lst.add_argument("--status", choices=STATUSES)
+    rem = actions.add_parser("remove", help="delete a subscriber and their send records")
+    rem.add_argument("email")
+    for action in (add, imp, exp, lst, rem):
+        _common(action, suppress=True)
+        action.add_argument("--db", type=Path, metavar="PATH",
+                            help="the database file (default: subscribers.database)")
+    subs.set_defaults(run=_run_subscribers)
+
+    send = commands.add_parser(
+        "send", help="send an issue to every active subscriber, resumably",
+        description="Rebuild the issue with strict checks, then send one personalised message "
+                    "per active subscriber over SMTP or into the outbox folder. Killed and run "
+                    "again, it resumes: nobody is skipped and nobody gets it twice.")
+    _common(send, suppress=True)
+    send.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
+    send.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:587"
+                      " or smtps://HOST:465 (default: delivery.smtp_url)")
+    send.add_argument("--outbox", type=Path, metavar="DIR",
+                      help="write .eml files here instead of sending over SMTP")
+    send.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
+    send.add_argument("--connections", type=_positive, metavar="N",
+                      help="parallel SMTP connections")
+    send.add_argument("--test-to", metavar="ADDRESS",
+                      help="send one copy to this address only (not recorded)")
+    send.add_argument("--dry-run", action="store_true",
+                      help="build every message and send nothing")
+    send.add_argument("--db", type=Path, metavar="PATH", help="the subscriber database")
+    send.set_defaults(run=_run_send)
     return parser
 
 
@@ -220,6 +274,132 @@ def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
                        f"{e.publication_date.isoformat():<11} {e.deadline.isoformat()}")
     console.result(f"(publication days and deadlines in {tz.key})")
     return 0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _run_subscribers(args: argparse.Namespace, console: _Console) -> int:
+    root = _root(args)
+    config = load_config(root)
+    store = open_store(args.db or config.delivery.database)
+    try:
+        if args.action == "add":
+            try:
+                email = normalise(args.email)
+            except AddressError as exc:
+                raise UsageError(f"{args.email}: {exc}") from None
+            person, created = store.add(NewSubscriber(
+                email, clean_name(args.name), args.status, _now().isoformat(timespec="seconds"),
+                args.source), _now())
+            console.result(f"{'added' if created else 'already subscribed'}: {person.email} "
+                           f"({person.status})")
+        elif args.action == "import":
+            problems = Problems()
+            if not args.file.is_file():
+                raise UsageError(f"{args.file}: no such file")
+            found = read_csv(args.file, args.source or f"import: {args.file.name}", problems)
+            for problem in problems.items:
+                console.problem(problem)
+            if problems.has_errors:
+                console.message("error", "nothing was imported; fix the rows above and run "
+                                         "the import again")
+                return 1
+            added, known = store.import_many(found, _now())
+            console.result(f"imported {added} subscriber{'s' * (added != 1)}; {known} already "
+                           "known were left as they were")
+        elif args.action == "export":
+            if args.out:
+                with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                    count = write_csv(store.subscribers(args.status), handle)
+                console.message("note", f"exported {count} subscribers to {args.out}")
+            else:
+                write_csv(store.subscribers(args.status), sys.stdout)
+        elif args.action == "list":
+            count = 0
+            for s in store.subscribers(args.status):
+                console.result(f"{s.email:<40} {s.status:<13} {s.name or ''}")
+                count += 1
+            console.message("note", f"{count} subscriber{'s' * (count != 1)}")
+        elif args.action == "remove":
+            try:
+                email = normalise(args.email)
+            except AddressError:
+                email = args.email.strip()
+            if not store.remove(email):
+                raise UsageError(f"{args.email} is not a subscriber")
+            console.result(f"removed {email} and their send records")
+    finally:
+        store.close()
+    return 0
+
+
+def _run_send(args: argparse.Namespace, console: _Console) -> int:
+    progress_line = _ProgressLine(console)
+    report = send_issue(
+        _root(args),
+        SendOptions(args.issue, smtp_url=args.smtp, outbox=args.outbox, rate=args.rate,
+                    connections=args.connections, test_to=args.test_to, dry_run=args.dry_run,
+                    db=args.db),
+        now=_now, monotonic=time.monotonic, on_progress=progress_line.update,
+    )
+    progress_line.finish()
+    size_mb = report.size / 1e6
+    if report.mode == "test":
+        console.result(f"sent a test copy of {report.issue.issue_id} to {args.test_to} via "
+                       f"{report.transport} ({report.size / 1024:.1f} KB); nothing recorded")
+        return 0
+    if report.mode == "dry-run":
+        console.result(f"dry run: built {report.recipients} messages ({size_mb:.1f} MB) in "
+                       f"{report.seconds:.1f} s; nothing sent")
+        return 0
+    done = report.sent + report.failed + report.skipped
+    console.result(
+        f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
+        f"failed, {report.skipped} skipped, {report.deferred} deferred, of {report.recipients} "
+        f"recipients ({report.this_run.sent} sent in this run, {report.seconds:.1f} s)")
+    console.result(f"delivered {size_mb:.2f} MB: about {report.kwh * 1000:.2f} Wh and "
+                   f"{report.grams_co2e:.2f} g CO2e ({ENERGY_MODEL})")
+    if done == report.recipients:
+        console.result("every recipient is done: nobody was skipped or sent twice")
+        return 0 if not report.failed else 1
+    console.message("warning", f"{report.recipients - done} recipients are not done yet "
+                               "(deferred); run the same command again to retry them")
+    return 1
+
+
+class _ProgressLine:
+    """A progress bar with rate and ETA on a terminal; a line per 10 % otherwise."""
+
+    def __init__(self, console: _Console) -> None:
+        self.console = console
+        self.tty = console.err.isatty() and console.verbosity >= 0
+        self.start = time.monotonic()
+        self.last_tenth = -1
+
+    def update(self, progress: Progress, total: int) -> None:
+        if self.console.verbosity < 0 or total == 0:
+            return
+        elapsed = max(time.monotonic() - self.start, 1e-6)
+        rate = progress.done / elapsed
+        remaining = total - progress.done
+        eta = remaining / rate if rate and remaining > 0 else 0.0
+        if self.tty:
+            width = 30
+            filled = int(width * min(progress.done, total) / total)
+            self.console.err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
+                                   f"{progress.done}/{total} {rate:.0f}/s ETA {eta:.0f}s ")
+            self.console.err.flush()
+            return
+        tenth = progress.done * 10 // total
+        if tenth > self.last_tenth:
+            self.last_tenth = tenth
+            self.console.err.write(f"progress: {progress.done}/{total} ({rate:.0f}/s)\n")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.console.err.write("\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,6 +25,28 @@ _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 
 @dataclass(frozen=True)
+class Delivery:
+    """How email reaches subscribers: ``[subscribers]`` and ``[delivery]`` of newsletter.toml.
+
+    Secrets are never here: only the names of the environment variables that hold them.
+    """
+
+    database: Path
+    smtp_url: str | None
+    outbox: Path
+    username_env: str
+    password_env: str
+    token_secret_env: str
+    rate: float
+    connections: int
+    retries: int
+    unsubscribe_url: str
+    unsubscribe_mailto: str | None
+    dkim_key: Path | None
+    dkim_selector: str | None
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one newsletter root."""
 
@@ -42,6 +64,7 @@ class Config:
     editors_address: str | None
     size_budget_kb: int
     feed_issues: int
+    delivery: Delivery
 
     @property
     def issues_dir(self) -> Path:
@@ -113,6 +136,27 @@ def _check_sections(value: list[Any]) -> str | None:
     return None
 
 
+def _check_smtp_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
+        return ("must look like smtp://HOST:PORT, smtp+starttls://HOST:587 or "
+                "smtps://HOST:465")
+    if parts.username or parts.password:
+        return "must not carry a login: put it in the environment variables username_env and " \
+               "password_env name"
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return "has a port that is not a number"
+    return None
+
+
+def _env_name(value: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        return None
+    return "must be the NAME of an environment variable (letters, digits, _), not its value"
+
+
 def _positive(value: int) -> str | None:
     return None if value > 0 else "must be a positive number"
 
@@ -156,6 +200,30 @@ OPTIONS: tuple[Option, ...] = (
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
     Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
+    Option("subscribers.database", str, "subscribers.sqlite3",
+           "SQLite file of subscribers and the send ledger, relative to the root."),
+    Option("delivery.smtp_url", str, None,
+           "smtp://HOST:PORT (plain, for a local relay), smtp+starttls://HOST:587 or "
+           "smtps://HOST:465; without it, messages go to the outbox folder.", _check_smtp_url),
+    Option("delivery.outbox", str, "outbox", "Folder of .eml files when there is no SMTP URL."),
+    Option("delivery.username_env", str, "NEWSLETTER_SMTP_USERNAME",
+           "Environment variable holding the SMTP login name (unset: no login).", _env_name),
+    Option("delivery.password_env", str, "NEWSLETTER_SMTP_PASSWORD",
+           "Environment variable holding the SMTP password.", _env_name),
+    Option("delivery.token_secret_env", str, "NEWSLETTER_TOKEN_SECRET",
+           "Environment variable holding the key that signs unsubscribe tokens.", _env_name),
+    Option("delivery.rate", int, 0, "Messages per second at most (0: no limit).",
+           _not_negative),
+    Option("delivery.connections", int, 1, "Parallel SMTP connections.", _positive),
+    Option("delivery.retries", int, 5,
+           "Tries for a message that gets a temporary (4xx) reply.", _positive),
+    Option("delivery.unsubscribe_url", str, None,
+           "One-click unsubscribe endpoint (default: <base_url>/unsubscribe).", _check_url),
+    Option("delivery.unsubscribe_mailto", str, None,
+           "Address for mailto: unsubscribe requests in List-Unsubscribe.", _check_address),
+    Option("delivery.dkim_key", str, None,
+           "Path of the PEM private key for DKIM signing (with dkim_selector)."),
+    Option("delivery.dkim_selector", str, None, "DKIM selector, e.g. 'news2026'.", _nonempty),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 _TABLES = {key.split(".")[0] for key in _BY_KEY if "." in key}
@@ -235,16 +303,37 @@ def load_config(root: Path) -> Config:
     for option in OPTIONS:
         if option.default is REQUIRED and option.key not in flat:
             problems.error(path, None, f"missing required key '{option.key}': {option.help}")
+    if ("delivery.dkim_key" in values) != ("delivery.dkim_selector" in values):
+        problems.error(path, lines.get("delivery.dkim_key", lines.get("delivery.dkim_selector")),
+                       "DKIM needs both 'dkim_key' and 'dkim_selector' in [delivery]")
     problems.raise_if_errors()
 
     def get(key: str) -> Any:
         return values.get(key, _BY_KEY[key].default)
 
+    base_url = get("base_url").rstrip("/")
+    dkim_key = get("delivery.dkim_key")
+    delivery = Delivery(
+        database=root / get("subscribers.database"),
+        smtp_url=get("delivery.smtp_url"),
+        outbox=root / get("delivery.outbox"),
+        username_env=get("delivery.username_env"),
+        password_env=get("delivery.password_env"),
+        token_secret_env=get("delivery.token_secret_env"),
+        rate=float(get("delivery.rate")),
+        connections=get("delivery.connections"),
+        retries=get("delivery.retries"),
+        unsubscribe_url=get("delivery.unsubscribe_url") or f"{base_url}/unsubscribe",
+        unsubscribe_mailto=get("delivery.unsubscribe_mailto"),
+        dkim_key=root / dkim_key if dkim_key else None,
+        dkim_selector=get("delivery.dkim_selector"),
+    )
+
     return Config(
         root=root,
         title=get("title").strip(),
         description=get("description").strip(),
-        base_url=get("base_url").rstrip("/"),
+        base_url=base_url,
         language=get("language"),
         time_zone=ZoneInfo(get("time_zone")),
         sections=tuple(s.strip() for s in get("sections")),
@@ -255,4 +344,5 @@ def load_config(root: Path) -> Config:
         editors_address=get("email.editors_address"),
         size_budget_kb=get("email.size_budget_kb"),
         feed_issues=get("feeds.issues"),
+        delivery=delivery,
     )

@@ -1,0 +1,81 @@
+"""Signed per-subscriber tokens (itsdangerous), with the key taken from the environment.
+
+An unsubscribe token names one subscriber and a digest of their address, signed with the
+newsletter's key: a token works only for its own address, and a forged or altered one is
+rejected. It never expires, because a List-Unsubscribe link must keep working. Confirmation
+tokens (double opt-in) carry a timestamp and expire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+
+from .errors import PipelineError
+
+MIN_SECRET_LENGTH = 16
+
+
+class TokenError(ValueError):
+    """A token that is forged, altered, for another purpose, or expired."""
+
+
+def secret_from_env(variable: str, environ: dict[str, str] | None = None) -> str:
+    """The signing key from the environment variable named in newsletter.toml."""
+    value = (environ if environ is not None else os.environ).get(variable, "")
+    if not value:
+        example = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        raise PipelineError(f"no token signing key: set the environment variable {variable} "
+                            f"to a long random secret, e.g. export {variable}=$({example})")
+    if len(value) < MIN_SECRET_LENGTH:
+        raise PipelineError(f"the signing key in {variable} is too short: use at least "
+                            f"{MIN_SECRET_LENGTH} random characters")
+    return value
+
+
+def address_digest(email: str) -> str:
+    """A short digest of an address, so a token does not carry the address itself."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Makes and checks the newsletter's signed tokens."""
+
+    secret: str
+
+    def unsubscribe(self, subscriber_id: int, email: str) -> str:
+        return URLSafeSerializer(self.secret, salt="unsubscribe").dumps(
+            [subscriber_id, address_digest(email)])
+
+    def check_unsubscribe(self, token: str) -> tuple[int, str]:
+        """(subscriber id, address digest) of a genuine token, else :class:`TokenError`."""
+        try:
+            data = URLSafeSerializer(self.secret, salt="unsubscribe").loads(token)
+        except BadSignature:
+            raise TokenError("this unsubscribe link is not valid") from None
+        return _pair(data)
+
+    def confirm(self, subscriber_id: int, email: str) -> str:
+        return URLSafeTimedSerializer(self.secret, salt="confirm").dumps(
+            [subscriber_id, address_digest(email)])
+
+    def check_confirm(self, token: str, max_age_seconds: int) -> tuple[int, str]:
+        try:
+            data = URLSafeTimedSerializer(self.secret, salt="confirm").loads(
+                token, max_age=max_age_seconds)
+        except SignatureExpired:
+            raise TokenError("this confirmation link has expired; subscribe again") from None
+        except BadSignature:
+            raise TokenError("this confirmation link is not valid") from None
+        return _pair(data)
+
+
+def _pair(data: object) -> tuple[int, str]:
+    if (isinstance(data, list) and len(data) == 2 and isinstance(data[0], int)
+            and isinstance(data[1], str)):
+        return data[0], data[1]
+    raise TokenError("this link is not valid")
