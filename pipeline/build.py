@@ -6,8 +6,10 @@ archive. Both gather every problem first and write nothing unless the whole buil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
@@ -15,11 +17,14 @@ import jinja2
 from . import feeds as feeds_mod
 from . import render as r
 from .config import Config, load_config
-from .content import list_issues, load_contributors, load_issue
+from .content import list_issues, load_issue
+from .contributors import load_contributors
 from .errors import ContentError, Problem, Problems, UsageError
 from .model import Contributor, Issue
 from .seasons import IssueId, IssueIdError
 from .writer import Output, Written, write_all
+
+PREVIEW_DIR = "preview"
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,16 @@ def _open_site(root: Path, problems: Problems) -> _Site:
 
 def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
     """An issue id from an argument that is an id or the path of an issue folder."""
-    name = Path(ref).name if ("/" in ref or Path(ref).is_dir()) else ref
+    if "/" in ref or Path(ref).is_dir():
+        path = Path(ref)
+        if not path.is_dir():
+            raise UsageError(f"{ref}: no such issue folder")
+        if path.resolve().parent != config.issues_dir.resolve():
+            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
+                             "the newsletter it belongs to, or give the issue id")
+        ref = path.resolve().name
     try:
-        issue_id = IssueId.parse(name)
+        issue_id = IssueId.parse(ref)
     except IssueIdError as exc:
         raise UsageError(str(exc)) from None
     if issue_id not in folders:
@@ -64,37 +76,59 @@ def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> Iss
 
 
 def build_issue(
-    root: Path, ref: str, out: Path | None = None, drafts: bool = False, strict: bool = False
+    root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
+    strict: bool = False,
 ) -> BuildResult:
-    """Build one issue, the archive page and (unless previewing drafts) the feeds."""
+    """Build one issue, the archive page and (unless previewing drafts) the feeds.
+
+    The archive and the feeds cover every published issue (its moment has come, ``now``)
+    and this one. A ``--drafts`` build is a preview: it goes to ``<root>/preview`` unless
+    ``out`` says otherwise, and writes no feeds.
+    """
     problems = Problems(strict=strict)
     site = _open_site(root, problems)
     issue_id = resolve_issue(ref, site.config, site.folders)
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
-    for left in issue.left_out:
-        problems.note(left.path, None, f"left out: {left.reason}")
-    if not issue.pieces:
+    _note_left_out(issue, problems)
+    if not issue.pieces and not problems.has_errors:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
                        "(the notes say why each piece was left out)")
-    earlier = [
+    others = [
         load_issue(i, site.folders[i], site.config, site.people, problems)
-        for i in sorted(site.folders) if i < issue_id
+        for i in sorted(site.folders) if i != issue_id and i.moment() <= now
     ]
-    published = [i for i in earlier if i.pieces]
+    published = [i for i in others if i.pieces]
+    if drafts and out is None:
+        out = site.config.root / PREVIEW_DIR
     return _build(site, [issue], published, out, problems, feeds=not drafts)
 
 
-def build_all(root: Path, out: Path | None = None, strict: bool = False) -> BuildResult:
-    """Build every issue of the archive that has a ready piece, the archive and the feeds."""
+def build_all(
+    root: Path, now: datetime, out: Path | None = None, strict: bool = False
+) -> BuildResult:
+    """Rebuild every published issue (its moment has come), the archive and the feeds."""
     problems = Problems(strict=strict)
     site = _open_site(root, problems)
-    issues = [load_issue(i, site.folders[i], site.config, site.people, problems)
-              for i in sorted(site.folders)]
-    for issue in issues:
-        for left in issue.left_out:
-            problems.note(left.path, None, f"left out: {left.reason}")
-    return _build(site, [i for i in issues if i.pieces], [], out, problems, feeds=True)
+    issues = []
+    for issue_id in sorted(site.folders):
+        if issue_id.moment() > now:
+            problems.note(site.folders[issue_id], None, "not published yet, so not rebuilt; "
+                          f"build it with build-issue {issue_id}")
+            continue
+        issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems)
+        _note_left_out(issue, problems)
+        issues.append(issue)
+    targets = [i for i in issues if i.pieces]
+    if not targets and not problems.has_errors:
+        problems.error(site.config.issues_dir, None, "no published issue has a ready piece; "
+                       "nothing to build")
+    return _build(site, targets, [], out, problems, feeds=True)
+
+
+def _note_left_out(issue: Issue, problems: Problems) -> None:
+    for left in issue.left_out:
+        problems.note(left.path, None, f"left out: {left.reason}")
 
 
 def _build(
@@ -102,26 +136,22 @@ def _build(
     problems: Problems, feeds: bool,
 ) -> BuildResult:
     config, env = site.config, site.env
-    out_dir = out or config.output_dir
-    problems.raise_if_errors()  # no point rendering content that failed validation
-
+    out_dir = check_out_dir(out, config) if out is not None else config.output_dir
     outputs: list[Output] = []
     sizes: dict[str, int] = {}
+    # Valid pieces are rendered even when others failed, so one run reports every problem.
     rendered_targets = [r.render_issue(issue, config, problems) for issue in targets]
     for rendered in rendered_targets:
         outputs.extend(_issue_outputs(rendered, config, env, out_dir, problems, sizes))
-
-    newest_target = max((i.issue_id for i in targets), default=None)
-    feed_pool = [i for i in others if newest_target is None or i.issue_id <= newest_target]
-    entries_source = [*(ri for ri in rendered_targets if not _has_drafts(ri.issue))]
     if feeds:
-        latest = sorted(feed_pool, key=lambda i: i.issue_id, reverse=True)
+        latest = sorted(others, key=lambda i: i.issue_id, reverse=True)
+        entries_source = list(rendered_targets)
         room = max(config.feed_issues - len(entries_source), 0)
         entries_source += [r.render_issue(i, config, problems) for i in latest[:room]]
         entries = [_entry(ri, config, env) for ri in entries_source]
         for name, data in feeds_mod.all_feeds(entries, config).items():
             outputs.append(Output(config.feeds_dir, name, data))
-    archive_issues = [i for i in [*feed_pool, *targets] if any(not p.is_draft for p in i.pieces)]
+    archive_issues = [i for i in [*others, *targets] if any(not p.is_draft for p in i.pieces)]
     outputs.append(Output(out_dir, "index.html",
                           _template(lambda: r.archive(_archive(archive_issues), config, env))))
     outputs.append(Output(out_dir, "style.css", _template(lambda: r.stylesheet(env))))
@@ -131,21 +161,39 @@ def _build(
                        config.size_budget_kb)
 
 
-def _has_drafts(issue: Issue) -> bool:
-    return any(p.is_draft for p in issue.pieces)
+def check_out_dir(out: Path, config: Config) -> Path:
+    """An output folder that is not inside the content, the templates or the feeds."""
+    resolved = out.resolve()
+    for protected in (config.issues_dir, config.templates_dir, config.feeds_dir):
+        if resolved == protected.resolve() or resolved.is_relative_to(protected.resolve()):
+            raise UsageError(f"--out {out}: the output cannot go inside {protected}")
+    if resolved == config.root.resolve():
+        raise UsageError(f"--out {out}: the output cannot be the newsletter root itself")
+    return out
 
 
-def _template(make: object) -> bytes:
+def _template(make: Callable[[], str]) -> bytes:
     """Run a template render, turning a template mistake into a located error."""
-    assert callable(make)
     try:
-        return str(make()).encode("utf-8")
+        return make().encode("utf-8")
     except jinja2.TemplateSyntaxError as exc:
         raise ContentError([Problem(Path(exc.filename or exc.name or "template"), exc.lineno,
                                     "error", f"template syntax error: {exc.message}")]) from None
-    except jinja2.TemplateError as exc:
+    except UnicodeDecodeError as exc:
         raise ContentError([Problem(Path("templates"), None, "error",
-                                    f"template error: {exc}")]) from None
+                                    f"a template is not UTF-8 text: {exc.reason}")]) from None
+    except Exception as exc:
+        # Jinja2 rewrites tracebacks so that template lines appear as frames: find the last.
+        where: tuple[Path, int | None] | None = None
+        for frame, frame_line in traceback.walk_tb(exc.__traceback__):
+            name = frame.f_code.co_filename
+            if name.endswith((".html", ".txt", ".css", ".xml")):
+                where = (Path(name), frame_line)
+        if where is None and not isinstance(exc, jinja2.TemplateError):
+            raise
+        path, line = where if where else (Path("templates"), None)
+        raise ContentError([Problem(path, line, "error", f"template error: "
+                                    f"{type(exc).__name__}: {exc}")]) from None
 
 
 def _issue_outputs(

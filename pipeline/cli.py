@@ -8,53 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
-from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .build import BuildResult, build_all, build_issue
+from .cli_delivery import run_send, run_subscribers
 from .config import CONFIG_NAME, load_config
-from .delivery import Progress
-from .errors import ContentError, PipelineError, Problem, Problems, UsageError, display_path
-from .seasons import NAMINGS, Naming, calendar
-from .send import ENERGY_MODEL, SendOptions, send_issue
-from .store import STATUSES, NewSubscriber, open_store
-from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
-
-_COLOURS = {"error": "31", "warning": "33", "note": "36"}
-
-
-class _Console:
-    """Prints results to stdout and problems to stderr, in colour only on a terminal."""
-
-    def __init__(self, verbosity: int, out: TextIO | None = None, err: TextIO | None = None):
-        self.verbosity = verbosity
-        self.out, self.err = out or sys.stdout, err or sys.stderr
-        self.colour = self.err.isatty() and "NO_COLOR" not in os.environ
-
-    def result(self, line: str) -> None:
-        if self.verbosity >= 0:
-            print(line, file=self.out)
-
-    def problem(self, problem: Problem) -> None:
-        if problem.level == "note" and self.verbosity < 0:
-            return
-        text = problem.format()
-        if self.colour:
-            level = f"{problem.level}:"
-            text = text.replace(level, f"\033[{_COLOURS[problem.level]}m{level}\033[0m", 1)
-        print(text, file=self.err)
-
-    def message(self, level: str, text: str) -> None:
-        if self.colour:
-            level = f"\033[{_COLOURS.get(level, '0')}m{level}\033[0m"
-        print(f"{level}: {text}", file=self.err)
+from .console import Console, newsletter_root, now
+from .errors import ContentError, PipelineError, UsageError, display_path
+from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
+from .store import STATUSES
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -66,7 +33,7 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="print only problems")
     parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
                         default=argparse.SUPPRESS if suppress else 0,
-                        help="also print unchanged files and notes")
+                        help="also print unchanged files")
 
 
 def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
@@ -76,8 +43,8 @@ def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
                         help="where to write the issue and the archive (default: output_dir "
                              "of newsletter.toml, usually <root>/public)")
     parser.add_argument("--drafts", action="store_true",
-                        help="include draft pieces, marked DRAFT (a preview: feeds are not "
-                             "written)")
+                        help="include draft pieces, marked DRAFT: a preview, written to "
+                             "<root>/preview unless --out is given; feeds are not written")
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (unknown authors, images without alt text, ...) "
                              "as errors")
@@ -154,7 +121,7 @@ def make_parser() -> argparse.ArgumentParser:
         _common(action, suppress=True)
         action.add_argument("--db", type=Path, metavar="PATH",
                             help="the database file (default: subscribers.database)")
-    subs.set_defaults(run=_run_subscribers)
+    subs.set_defaults(run=run_subscribers)
 
     send = commands.add_parser(
         "send", help="send an issue to every active subscriber, resumably",
@@ -175,7 +142,7 @@ def make_parser() -> argparse.ArgumentParser:
     send.add_argument("--dry-run", action="store_true",
                       help="build every message and send nothing")
     send.add_argument("--db", type=Path, metavar="PATH", help="the subscriber database")
-    send.set_defaults(run=_run_send)
+    send.set_defaults(run=run_send)
     return parser
 
 
@@ -191,26 +158,12 @@ def _positive(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
     return value
 
 
-def _root(args: argparse.Namespace) -> Path:
-    if args.root is not None:
-        if not args.root.is_dir():
-            raise UsageError(f"--root {args.root}: no such folder")
-        return Path(args.root)
-    issue = getattr(args, "issue", None)
-    if issue and Path(issue).is_dir():
-        # `build-issue path/to/root/issues/2026-12-solstice` finds its own root.
-        candidate = Path(issue).resolve().parent.parent
-        if (candidate / CONFIG_NAME).is_file() and not (Path.cwd() / CONFIG_NAME).is_file():
-            return candidate
-    return Path.cwd()
-
-
-def _report(result: BuildResult, console: _Console) -> None:
+def _report(result: BuildResult, console: Console) -> None:
     for problem in result.problems:
         console.problem(problem)
     for written in result.written:
@@ -234,21 +187,21 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _run_build_issue(args: argparse.Namespace, console: _Console) -> int:
-    result = build_issue(_root(args), args.issue, out=args.out, drafts=args.drafts,
-                         strict=args.strict)
+def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
+    result = build_issue(newsletter_root(args), args.issue, now=now(), out=args.out,
+                         drafts=args.drafts, strict=args.strict)
     _report(result, console)
     return 0
 
 
-def _run_build_all(args: argparse.Namespace, console: _Console) -> int:
-    result = build_all(_root(args), out=args.out, strict=args.strict)
+def _run_build_all(args: argparse.Namespace, console: Console) -> int:
+    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict)
     _report(result, console)
     return 0
 
 
-def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
-    root = _root(args)
+def _run_calendar(args: argparse.Namespace, console: Console) -> int:
+    root = newsletter_root(args)
     tz_name, lead = "UTC", 14
     naming: Naming = "neutral"
     if (root / CONFIG_NAME).is_file():
@@ -263,8 +216,12 @@ def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
         raise UsageError(f"--tz {tz_name}: unknown time zone; use an IANA name such as "
                          "Europe/London") from None
     chosen: Naming = args.naming or naming
-    start = args.start or datetime.now(tz).date()
+    start = args.start or now().astimezone(tz).date()
+    last = IssueId(MAX_YEAR, 12).publication_date(tz)
+    if not start.year >= MIN_YEAR or start > last:
+        raise UsageError(f"--from {start}: the calendar covers {MIN_YEAR} to {MAX_YEAR}")
     entries = calendar(start, args.count, tz, lead, chosen)
+    entries = [e for e in entries if e.issue_id.year <= MAX_YEAR]
     if args.json:
         console.result(json.dumps([e.as_json() for e in entries], indent=2))
         return 0
@@ -276,138 +233,12 @@ def _run_calendar(args: argparse.Namespace, console: _Console) -> int:
     return 0
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _run_subscribers(args: argparse.Namespace, console: _Console) -> int:
-    root = _root(args)
-    config = load_config(root)
-    store = open_store(args.db or config.delivery.database)
-    try:
-        if args.action == "add":
-            try:
-                email = normalise(args.email)
-            except AddressError as exc:
-                raise UsageError(f"{args.email}: {exc}") from None
-            person, created = store.add(NewSubscriber(
-                email, clean_name(args.name), args.status, _now().isoformat(timespec="seconds"),
-                args.source), _now())
-            console.result(f"{'added' if created else 'already subscribed'}: {person.email} "
-                           f"({person.status})")
-        elif args.action == "import":
-            problems = Problems()
-            if not args.file.is_file():
-                raise UsageError(f"{args.file}: no such file")
-            found = read_csv(args.file, args.source or f"import: {args.file.name}", problems)
-            for problem in problems.items:
-                console.problem(problem)
-            if problems.has_errors:
-                console.message("error", "nothing was imported; fix the rows above and run "
-                                         "the import again")
-                return 1
-            added, known = store.import_many(found, _now())
-            console.result(f"imported {added} subscriber{'s' * (added != 1)}; {known} already "
-                           "known were left as they were")
-        elif args.action == "export":
-            if args.out:
-                with open(args.out, "w", encoding="utf-8", newline="") as handle:
-                    count = write_csv(store.subscribers(args.status), handle)
-                console.message("note", f"exported {count} subscribers to {args.out}")
-            else:
-                write_csv(store.subscribers(args.status), sys.stdout)
-        elif args.action == "list":
-            count = 0
-            for s in store.subscribers(args.status):
-                console.result(f"{s.email:<40} {s.status:<13} {s.name or ''}")
-                count += 1
-            console.message("note", f"{count} subscriber{'s' * (count != 1)}")
-        elif args.action == "remove":
-            try:
-                email = normalise(args.email)
-            except AddressError:
-                email = args.email.strip()
-            if not store.remove(email):
-                raise UsageError(f"{args.email} is not a subscriber")
-            console.result(f"removed {email} and their send records")
-    finally:
-        store.close()
-    return 0
-
-
-def _run_send(args: argparse.Namespace, console: _Console) -> int:
-    progress_line = _ProgressLine(console)
-    report = send_issue(
-        _root(args),
-        SendOptions(args.issue, smtp_url=args.smtp, outbox=args.outbox, rate=args.rate,
-                    connections=args.connections, test_to=args.test_to, dry_run=args.dry_run,
-                    db=args.db),
-        now=_now, monotonic=time.monotonic, on_progress=progress_line.update,
-    )
-    progress_line.finish()
-    size_mb = report.size / 1e6
-    if report.mode == "test":
-        console.result(f"sent a test copy of {report.issue.issue_id} to {args.test_to} via "
-                       f"{report.transport} ({report.size / 1024:.1f} KB); nothing recorded")
-        return 0
-    if report.mode == "dry-run":
-        console.result(f"dry run: built {report.recipients} messages ({size_mb:.1f} MB) in "
-                       f"{report.seconds:.1f} s; nothing sent")
-        return 0
-    done = report.sent + report.failed + report.skipped
-    console.result(
-        f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
-        f"failed, {report.skipped} skipped, {report.deferred} deferred, of {report.recipients} "
-        f"recipients ({report.this_run.sent} sent in this run, {report.seconds:.1f} s)")
-    console.result(f"delivered {size_mb:.2f} MB: about {report.kwh * 1000:.2f} Wh and "
-                   f"{report.grams_co2e:.2f} g CO2e ({ENERGY_MODEL})")
-    if done == report.recipients:
-        console.result("every recipient is done: nobody was skipped or sent twice")
-        return 0 if not report.failed else 1
-    console.message("warning", f"{report.recipients - done} recipients are not done yet "
-                               "(deferred); run the same command again to retry them")
-    return 1
-
-
-class _ProgressLine:
-    """A progress bar with rate and ETA on a terminal; a line per 10 % otherwise."""
-
-    def __init__(self, console: _Console) -> None:
-        self.console = console
-        self.tty = console.err.isatty() and console.verbosity >= 0
-        self.start = time.monotonic()
-        self.last_tenth = -1
-
-    def update(self, progress: Progress, total: int) -> None:
-        if self.console.verbosity < 0 or total == 0:
-            return
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        rate = progress.done / elapsed
-        remaining = total - progress.done
-        eta = remaining / rate if rate and remaining > 0 else 0.0
-        if self.tty:
-            width = 30
-            filled = int(width * min(progress.done, total) / total)
-            self.console.err.write(f"\r[{'#' * filled}{'.' * (width - filled)}] "
-                                   f"{progress.done}/{total} {rate:.0f}/s ETA {eta:.0f}s ")
-            self.console.err.flush()
-            return
-        tenth = progress.done * 10 // total
-        if tenth > self.last_tenth:
-            self.last_tenth = tenth
-            self.console.err.write(f"progress: {progress.done}/{total} ({rate:.0f}/s)\n")
-
-    def finish(self) -> None:
-        if self.tty:
-            self.console.err.write("\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``newsletter`` command; returns the exit status."""
     parser = make_parser()
     args = parser.parse_args(argv)
-    console = _Console(args.verbosity)
-    run: Callable[[argparse.Namespace, _Console], int] = args.run
+    console = Console(args.verbosity)
+    run: Callable[[argparse.Namespace, Console], int] = args.run
     try:
         return run(args, console)
     except ContentError as exc:

@@ -97,6 +97,8 @@ class Option:
 
 
 def _check_url(value: str) -> str | None:
+    if re.search(r"[\s\"'<>\\]", value):
+        return "must not contain spaces, quotes or angle brackets"
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return "must be an absolute http(s) URL, e.g. https://newsletter.example.org"
@@ -131,8 +133,20 @@ def _check_sections(value: list[Any]) -> str | None:
         return "must list at least one section"
     if not all(isinstance(s, str) and s.strip() for s in value):
         return "must be a list of section names (text)"
-    if len(set(value)) != len(value):
+    if len({s.strip() for s in value}) != len(value):
         return "lists a section twice"
+    return None
+
+
+def _check_folder(value: str) -> str | None:
+    """A folder inside the root that is not one of the newsletter's own."""
+    if not value.strip() or "\x00" in value:
+        return "must name a folder, e.g. \"public\""
+    path = Path(value)
+    if path.is_absolute() or ".." in path.parts:
+        return "must be a folder inside the newsletter root (no absolute path, no '..')"
+    if path.parts[0] in ("issues", "templates", "feeds", "."):
+        return f"cannot be '{value}': that folder holds the newsletter's own files"
     return None
 
 
@@ -192,7 +206,8 @@ OPTIONS: tuple[Option, ...] = (
            _naming),
     Option("submission_lead_days", int, 14,
            "Days before publication that submissions close.", _not_negative),
-    Option("output_dir", str, "public", "Where built issues go, relative to the root."),
+    Option("output_dir", str, "public", "Where built issues go, relative to the root.",
+           _check_folder),
     Option("email.sender", str, REQUIRED, "From address, e.g. 'Ethics & Society <news@x.org>'.",
            _check_address),
     Option("email.editors_address", str, None,
@@ -205,7 +220,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("delivery.smtp_url", str, None,
            "smtp://HOST:PORT (plain, for a local relay), smtp+starttls://HOST:587 or "
            "smtps://HOST:465; without it, messages go to the outbox folder.", _check_smtp_url),
-    Option("delivery.outbox", str, "outbox", "Folder of .eml files when there is no SMTP URL."),
+    Option("delivery.outbox", str, "outbox", "Folder of .eml files when there is no SMTP URL.",
+           _check_folder),
     Option("delivery.username_env", str, "NEWSLETTER_SMTP_USERNAME",
            "Environment variable holding the SMTP login name (unset: no login).", _env_name),
     Option("delivery.password_env", str, "NEWSLETTER_SMTP_PASSWORD",
@@ -252,27 +268,35 @@ def key_lines(text: str) -> dict[str, int]:
     return lines
 
 
+def read_toml(path: Path, problems: Problems) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """A TOML file's data and the line of each key, or None with the problem recorded."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        problems.error(path, None, f"cannot read the file: {exc.strerror or exc}")
+        return None
+    except UnicodeDecodeError as exc:
+        problems.error(path, None, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
+        return None
+    try:
+        return tomllib.loads(text), key_lines(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"line (\d+)", str(exc))
+        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
+        return None
+
+
 def load_config(root: Path) -> Config:
     """Read and validate ``<root>/newsletter.toml``; raise ContentError with every problem."""
     path = root / CONFIG_NAME
     problems = Problems()
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
+    if not path.exists():
         problems.error(path, None, f"no {CONFIG_NAME} here: is {root} a newsletter root? "
                        "Pass --root DIR or run the command inside the newsletter's folder")
-        raise ContentError(problems.items) from None
-    except UnicodeDecodeError as exc:
-        problems.error(path, None, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
-        raise ContentError(problems.items) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
-        raise ContentError(problems.items) from None
-
-    lines = key_lines(text)
+    parsed = read_toml(path, problems) if path.exists() else None
+    if parsed is None:
+        raise ContentError(problems.items)
+    data, lines = parsed
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if key in _TABLES and isinstance(value, dict):

@@ -8,7 +8,7 @@ collected with the line of the offending key, so one run reports them all.
 from __future__ import annotations
 
 import re
-import tomllib
+import reprlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,12 +18,12 @@ from typing import Any, Literal
 import frontmatter.default_handlers
 import yaml
 
-from .config import Config, key_lines
+from .config import Config
+from .contributors import resolve_people
 from .errors import Problems, did_you_mean
 from .model import Contributor, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
 
-CONTRIBUTORS_NAME = "contributors.toml"
 ISSUE_FILE = "issue.md"
 STATUSES = ("draft", "ready")
 
@@ -83,8 +83,12 @@ def slugify(text: str) -> str:
 
 
 def read_text(path: Path, problems: Problems) -> str | None:
-    """The file as text with LF line endings, or None (and an error) if it is not UTF-8."""
-    data = path.read_bytes()
+    """The file as text with LF line endings, or None (and an error) if it cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.error(path, None, f"cannot read the file: {exc.strerror or exc}")
+        return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -183,6 +187,13 @@ def check_fields(
     return values
 
 
+def _short(value: Any) -> str:
+    """A value as written back to the user: short, and safe however deeply it nests."""
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxstring, shortener.maxother = 3, 60, 60
+    return shortener.repr(value)
+
+
 @dataclass(frozen=True)
 class _Bad:
     message: str
@@ -194,99 +205,23 @@ def _check_value(field: Field, value: Any) -> Any:
             return value.strip() or _Bad("is empty; write some text or remove the key")
         if value is None:
             return _Bad("is empty; write some text or remove the key")
-        return _Bad(f"must be text, not {type(value).__name__} {value!r}; put it in quotes")
+        return _Bad(f"must be text, not {type(value).__name__} {_short(value)}; put it in "
+                    "quotes")
     if field.kind == "names":
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not items:
-            return _Bad(f"must be a list like [First Name, Other Name], not {value!r}")
+            return _Bad(f"must be a list like [First Name, Other Name], not {_short(value)}")
         if not all(isinstance(i, str) and i.strip() for i in items):
-            return _Bad(f"must be a list of names (text), not {value!r}")
+            return _Bad(f"must be a list of names (text), not {_short(value)}")
         return tuple(i.strip() for i in items)
     if field.kind == "number":
         if isinstance(value, bool) or not isinstance(value, int):
-            return _Bad(f"must be a whole number such as 10, not {value!r}")
+            return _Bad(f"must be a whole number such as 10, not {_short(value)}")
         return value
     if value not in STATUSES:
         hint = did_you_mean(str(value).strip().lower(), STATUSES) or " — use 'draft' or 'ready'"
-        return _Bad(f"must be 'draft' or 'ready', not {value!r}{hint}")
+        return _Bad(f"must be 'draft' or 'ready', not {_short(value)}{hint}")
     return value
-
-
-# --------------------------------------------------------------------------- contributors
-
-
-def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] | None:
-    """Contributors by id and by case-folded name, or None when the root has no file."""
-    path = root / CONTRIBUTORS_NAME
-    if not path.exists():
-        return None
-    text = read_text(path, problems)
-    if text is None:
-        return {}
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
-        return {}
-    lines = key_lines(text)
-    people: dict[str, Contributor] = {}
-    allowed = ("name", "team", "pronouns", "link")
-    for person_id, entry in data.items():
-        line = lines.get(person_id)
-        if not isinstance(entry, dict):
-            problems.error(path, line, f"'{person_id}' must be a table: [{person_id}] followed "
-                           "by name = \"...\" and team = \"...\"")
-            continue
-        good = True
-        for key, value in entry.items():
-            if key not in allowed:
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"unknown key '{key}'{did_you_mean(key, allowed)} in "
-                               f"[{person_id}]; the keys are: {', '.join(allowed)}")
-                good = False
-            elif not isinstance(value, str) or not value.strip():
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"'{key}' of [{person_id}] must be text in quotes")
-                good = False
-        for key in ("name", "team"):
-            if key not in entry:
-                problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"")
-                good = False
-        if not good:
-            continue
-        person = Contributor(
-            name=entry["name"].strip(), team=entry["team"].strip(), id=person_id,
-            pronouns=entry.get("pronouns"), link=entry.get("link"),
-        )
-        folded = person.name.casefold()
-        if folded in people and people[folded].id != person_id:
-            problems.error(path, line, f"the name '{person.name}' is also used by "
-                           f"[{people[folded].id}]; give each person one entry")
-        people[person_id] = person
-        people[folded] = person
-    return people
-
-
-def resolve_people(
-    names: Sequence[str], people: dict[str, Contributor] | None, fallback_team: str | None,
-    path: Path, line: int | None, problems: Problems,
-) -> tuple[Contributor, ...]:
-    """Look names (or ids) up in contributors.toml; an unknown one is a warning."""
-    resolved = []
-    for name in names:
-        person = None
-        if people is not None:
-            person = people.get(name) or people.get(name.casefold())
-        if person is None:
-            if people is not None:
-                known = sorted({p.name for p in people.values()})
-                problems.warning(path, line, f"'{name}' is not in {CONTRIBUTORS_NAME}"
-                                 f"{did_you_mean(name, known)}; add them there (name and "
-                                 "team) so the issue can credit them")
-            person = Contributor(name=name, team=fallback_team, known=False)
-        resolved.append(person)
-    return tuple(resolved)
 
 
 # --------------------------------------------------------------------------- issues
@@ -321,19 +256,30 @@ def load_issue(
     left_out: list[LeftOut] = []
     letter, letter_path, letter_line = "", None, 1
     meta: dict[str, Any] = {}
+    editors_line: int | None = None
     issue_file = folder / ISSUE_FILE
+    if issue_file.exists() and not issue_file.is_file():
+        problems.error(issue_file, None, "issue.md must be a file (the issue's front matter "
+                       "and the editor's letter)")
+    elif issue_file.is_symlink() and not issue_file.exists():
+        problems.error(issue_file, None, "issue.md is a link to a file that does not exist")
     if issue_file.is_file():
         text = read_text(issue_file, problems)
         doc = split_document(issue_file, text, problems) if text is not None else None
         if doc is not None:
             meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
+            editors_line = doc.lines.get("editors")
             letter, letter_path, letter_line = doc.body, issue_file, doc.body_line
     editors = resolve_people(meta.get("editors", ()), people, None, issue_file,
-                             None, problems)
+                             editors_line, problems)
 
     slugs: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.is_dir() or path.name == ISSUE_FILE:
+        if path.name.startswith(".") or path.name == ISSUE_FILE:
+            continue
+        if path.is_dir():
+            if path.suffix.lower() in (".md", ".markdown"):
+                left_out.append(LeftOut(path, "a folder, not a Markdown file"))
             continue
         if path.suffix != ".md":
             hint = " — rename it to .md" if path.suffix.lower() in (".markdown", ".mdown",

@@ -122,18 +122,29 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     assets: dict[Path, None] = {}
     missing: list[str] = []
     unsafe: list[str] = []
-    piece_anchors: set[str] = set()
+    broken: list[str] = []
+    remote: list[str] = []
 
     def resolve(tag: str, attr: str, value: str) -> str | None:
+        # nh3 swallows exceptions raised here, so none may escape: each becomes an error.
+        try:
+            return _resolve(tag, attr, value)
+        except Exception as exc:
+            broken.append(f"'{value}' cannot be used: {exc}")
+            return None
+
+    def _resolve(tag: str, attr: str, value: str) -> str | None:
         if attr == "id":
-            return f"{ctx.slug}-{value}"
+            return f"{ctx.slug}--{value}"  # "--" never occurs in a piece's own anchor
         if attr not in ("href", "src"):
             return value
         parts = urlsplit(value)
         if parts.scheme or parts.netloc:
+            if tag == "img":
+                remote.append(value)
             return value
         if not parts.path:
-            return f"#{ctx.slug}-{parts.fragment}" if parts.fragment else None
+            return f"#{ctx.slug}--{parts.fragment}" if parts.fragment else None
         decoded = unquote(parts.path)
         if _SCHEME_LIKE.match(decoded) or _CONTROL.search(decoded):
             unsafe.append(value)
@@ -146,26 +157,27 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
                 missing.append(value)
             anchor = slugify(posixpath.basename(target)[:-3])
             folder = posixpath.dirname(target)
-            if folder in ("", "."):
-                piece_anchors.add(anchor)
-                return f"#{anchor}"
-            return f"{quote(folder)}/#{anchor}"
+            return f"#{anchor}" if folder in ("", ".") else f"{quote(folder)}/#{anchor}"
         try:
             local = (ctx.issue_dir / target).resolve()
             exists = local.exists()
-        except (OSError, ValueError):
+        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
             local, exists = ctx.issue_dir, False
         if not exists:
             missing.append(value)
-        elif local.is_relative_to(ctx.issue_dir.resolve()) and local.is_file():
+        elif local.is_dir():
+            broken.append(f"'{value}' is a folder, not a file")
+        elif not local.is_relative_to(ctx.issue_dir.parent.resolve()):
+            broken.append(f"'{value}' is outside the issues folder, so it is not published")
+        elif local.is_relative_to(ctx.issue_dir.resolve()):
             assets[local] = None
         return quote(target) + (f"#{parts.fragment}" if parts.fragment else "")
 
     def absolute(tag: str, attr: str, value: str) -> str | None:
+        # Every URL absolute, anchors too: email clients and feed readers do not resolve
+        # "#note" against the issue, so it points at the web edition.
         if attr not in ("href", "src"):
             return value
-        if value.startswith("#") and value[1:] not in piece_anchors:
-            return value  # an anchor within this piece (a footnote): kept in the email
         return urljoin(ctx.issue_url, value)
 
     try:
@@ -191,6 +203,13 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"'{value}' is not a file in the issue folder {ctx.issue_dir.name}/; "
                        "check the name, or put the file there")
+    for message in broken:
+        problems.error(ctx.path, ctx.first_line, message)
+    for value in remote:
+        problems.warning(ctx.path, _line_of(value, source, ctx.first_line),
+                         f"the image '{value}' is loaded from another site when the email is "
+                         "opened, which can tell that site who read it; put the image in the "
+                         "issue folder instead")
     for value in unsafe:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"the link '{value}' hides a URL scheme or control characters behind "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -20,7 +21,7 @@ _BLOCK = {
     "h5", "h6", "dl", "dt", "dd", "figure", "figcaption", "details", "summary", "section",
     "article", "aside", "header", "footer", "nav", "thead", "tbody", "tfoot", "tr",
 }
-_UNDERLINE = {1: "=", 2: "=", 3: "-", 4: "~", 5: "~", 6: "~"}
+_UNDERLINE = {1: "=", 2: "=", 3: "-", 4: "~", 5: "^", 6: "."}
 _SPACE = re.compile(r"[ \t\n\r\f]+")
 #: Joins words that must stay on one line (inside a code span, before a ``[n]``); wrap()
 #: turns it back into a space.
@@ -102,7 +103,19 @@ def link_list(urls: tuple[str, ...], start: int = 1) -> str:
 
 
 def underline(text: str, char: str) -> str:
-    return f"{text}\n{char * min(max(len(text), 3), WIDTH)}"
+    return f"{text}\n{char * min(max(display_width(text), 3), WIDTH)}"
+
+
+def display_width(text: str) -> int:
+    """Columns the text takes in a monospaced font: wide (CJK, most emoji) count two,
+    combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    space = " " * max(width - display_width(text), 0)
+    return space + text if right else text + space
 
 
 def wrap(text: str, width: int = WIDTH, first: str = "", rest: str = "") -> str:
@@ -166,6 +179,11 @@ def _clean(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+def _flat(node: Node, links: _Links) -> str:
+    """A node's inline text on one line, for headings and table cells (never wrapped)."""
+    return _clean(_inline(node, links)).replace("\n", " ").replace(GLUE, " ")
+
+
 def _blocks(node: Node, width: int, links: _Links) -> list[str]:
     """The blocks of ``node``'s children, each a string of lines."""
     blocks: list[str] = []
@@ -190,8 +208,7 @@ def _blocks(node: Node, width: int, links: _Links) -> list[str]:
 def _block(node: Node, width: int, links: _Links) -> list[str]:
     tag = node.tag
     if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-        text = _clean(_inline(node, links)).replace("\n", " ")
-        return [underline(text, _UNDERLINE[int(tag[1])])]
+        return [underline(_flat(node, links), _UNDERLINE[int(tag[1])])]
     if tag == "p":
         text = _clean(_inline(node, links))
         return [wrap(text, width)] if text else []
@@ -210,7 +227,7 @@ def _block(node: Node, width: int, links: _Links) -> list[str]:
     if tag == "div" and "footnote" in node.attrs.get("class", "").split():
         return _footnotes(node, width, links)
     if tag == "dt":
-        return [wrap(f"*{_clean(_inline(node, links))}*", width)]
+        return [wrap(f"*{_flat(node, links)}*", width)]
     if tag == "dd":
         return ["\n".join(_blocks(node, width - 4, links)).replace("\n", "\n    ").join(
             ["    ", ""])]
@@ -245,10 +262,13 @@ def _footnotes(node: Node, width: int, links: _Links) -> list[str]:
 
 def _table(node: Node, width: int, links: _Links) -> str:
     rows: list[list[str]] = []
+    right: dict[int, bool] = {}
     header_rows = 0
     for tr in node.iter("tr"):
         cells = [c for c in tr.children if isinstance(c, Node) and c.tag in ("th", "td")]
-        row = [_clean(_inline(c, links)).replace("\n", " ") for c in cells]
+        for index, cell in enumerate(cells):
+            right.setdefault(index, cell.attrs.get("align") == "right")
+        row = [_flat(c, links) for c in cells]
         if cells and all(c.tag == "th" for c in cells) and len(rows) == header_rows:
             header_rows += 1
         rows.append(row)
@@ -256,7 +276,7 @@ def _table(node: Node, width: int, links: _Links) -> str:
         return ""
     columns = max(len(r) for r in rows)
     rows = [r + [""] * (columns - len(r)) for r in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(columns)]
+    widths = [max(display_width(r[i]) for r in rows) for i in range(columns)]
     if sum(widths) + 2 * (columns - 1) > width and header_rows:
         # Too wide for aligned columns: each row becomes a small list of "header: value".
         header = rows[0]
@@ -268,8 +288,9 @@ def _table(node: Node, width: int, links: _Links) -> str:
         return "\n\n".join(records)
     lines = []
     for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-                     .rstrip())
+        padded = [_pad(cell, w, right.get(i, False) and index >= header_rows)
+                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(padded).rstrip())
         if index == header_rows - 1:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

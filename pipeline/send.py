@@ -88,7 +88,7 @@ def send_issue(
     """Send (or test, or dry-run) one issue; see the module docstring."""
     env = dict(os.environ) if environ is None else environ
     config = load_config(root)
-    result = build_issue(root, options.issue, strict=True)
+    result = build_issue(root, options.issue, now=now(), strict=True)
     issue = result.issues[0]
     folder = config.output_dir / str(issue.issue_id)
     html = (folder / "email.html").read_text(encoding="utf-8")

@@ -42,8 +42,18 @@ class Written:
 
 
 def write_all(outputs: Iterable[Output]) -> list[Written]:
-    """Write every output atomically, or none of them; unchanged files are left untouched."""
+    """Write every output atomically, or none of them; unchanged files are left untouched.
+
+    Stage: every new file goes to a temporary file beside its target. Commit: each target is
+    replaced atomically, after a hard link keeps the old version; if a replacement fails,
+    the targets already replaced get their old versions back.
+    """
     planned = [(output, output.target) for output in outputs]
+    for _, target in planned:
+        if target.is_dir() or any(p.exists() and not p.is_dir() for p in target.parents):
+            raise PipelineError(f"cannot write {target}: a folder is in the way of a file or "
+                                "a file in the way of a folder; move it and build again "
+                                "(nothing was changed)")
     staged: list[tuple[Path, Path]] = []
     results: list[Written] = []
     try:
@@ -61,11 +71,41 @@ def write_all(outputs: Iterable[Output]) -> list[Written]:
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, 0o644)
             results.append(Written(target, len(output.data), changed=True))
-    except OSError as exc:
+    except BaseException as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
-        raise PipelineError(f"could not write {exc.filename or 'the outputs'}: "
-                            f"{exc.strerror or exc}; nothing was changed") from None
-    for tmp, target in staged:
-        os.replace(tmp, target)
+        if isinstance(exc, OSError):
+            raise PipelineError(f"could not write {exc.filename or 'the outputs'}: "
+                                f"{exc.strerror or exc}; nothing was changed") from None
+        raise
+    _commit(staged)
     return results
+
+
+def _commit(staged: list[tuple[Path, Path]]) -> None:
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for tmp, target in staged:
+            backup = None
+            if target.exists():
+                backup = target.with_name(f".{target.name}.{os.getpid()}.old")
+                backup.unlink(missing_ok=True)
+                os.link(target, backup)
+            os.replace(tmp, target)
+            done.append((target, backup))
+    except BaseException as exc:
+        for target, backup in reversed(done):
+            if backup is not None:
+                os.replace(backup, target)
+            else:
+                target.unlink(missing_ok=True)
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PipelineError(f"could not replace {exc.filename or 'an output'}: "
+                                f"{exc.strerror or exc}; the previous outputs were restored"
+                                ) from None
+        raise
+    for _, backup in done:
+        if backup is not None:
+            backup.unlink(missing_ok=True)

@@ -64,6 +64,15 @@ class Scratch:
         return main([*argv, "--root", str(self.root)])
 
 
+#: Tests run "as of" 1 January 2027 (every 2026 issue published), never the machine's clock.
+AS_OF_EPOCH = "1798761600"
+
+
+@pytest.fixture(autouse=True)
+def _as_of(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", AS_OF_EPOCH)
+
+
 @pytest.fixture
 def scratch(tmp_path: Path) -> Scratch:
     return Scratch(tmp_path / "newsletter")

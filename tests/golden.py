@@ -7,6 +7,7 @@ Review the diff of ``tests/golden/`` before committing it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -20,8 +21,13 @@ ISSUES = ("2026-09-equinox", "2026-12-solstice")
 ISSUE_FILES = ("email.html", "email.txt", "index.html")
 
 
+#: The golden build runs "as of" 1 January 2027, whatever the machine's clock says.
+AS_OF_EPOCH = "1798761600"
+
+
 def build_sample(workdir: Path) -> dict[str, bytes]:
     """Build each sample issue in a copy of the sample root; the outputs by golden name."""
+    os.environ["SOURCE_DATE_EPOCH"] = AS_OF_EPOCH
     root = workdir / "sample"
     shutil.copytree(REPO / "issues", root / "issues")
     shutil.copytree(REPO / "templates", root / "templates")

@@ -192,9 +192,10 @@ def test_drafts_preview_marks_drafts_and_skips_feeds(sample_copy: Path, cli: Run
     code, out, _ = cli("build-issue", ISSUE, "--root", str(sample_copy), "--drafts")
     assert code == 0 and "feeds not written" in out
     assert not (sample_copy / "feeds").exists()
-    html = (sample_copy / f"public/{ISSUE}/email.html").read_text()
+    assert not (sample_copy / "public").exists()  # the live outputs are untouched
+    html = (sample_copy / f"preview/{ISSUE}/email.html").read_text()
     assert re.search(r"DRAFT</span> Water, heat and the data centre next door", html)
-    text = (sample_copy / f"public/{ISSUE}/email.txt").read_text()
+    text = (sample_copy / f"preview/{ISSUE}/email.txt").read_text()
     assert "[DRAFT] Water, heat and the data centre next door" in text
 
 
@@ -261,3 +262,97 @@ def test_version_and_help(cli: RunCli) -> None:
         assert code == 0 and "usage:" in out
     assert cli()[0] == 2
     assert cli("build-issue")[0] == 2
+
+
+def test_a_folder_in_the_way_fails_before_anything_changes(
+    built: tuple[Path, str, str], cli: RunCli
+) -> None:
+    root = built[0]
+    piece = root / f"issues/{ISSUE}/the-smallest-model-that-works.md"
+    piece.write_text(piece.read_text().replace("title: ", "title: Changed "))
+    (root / "public/index.html").unlink()
+    (root / "public/index.html").mkdir()  # a folder where the archive page goes
+    before = outputs(root)
+    code, _, err = cli("build-issue", ISSUE, "--root", str(root))
+    assert code == 1 and "Traceback" not in err and "nothing was changed" in err
+    assert outputs(root) == before
+    assert not list(root.rglob("*.tmp")) and not list(root.rglob("*.old"))
+
+
+def test_a_template_mistake_is_located(sample_copy: Path, cli: RunCli) -> None:
+    template = sample_copy / "templates/email.txt"
+    lines = template.read_text().splitlines()
+    lines.insert(2, "{{ 1 / 0 }}")
+    template.write_text("\n".join(lines) + "\n")
+    code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
+    assert code == 1 and "Traceback" not in err
+    assert re.search(r"templates/email\.txt:3: error: template error: ZeroDivisionError", err)
+
+
+def test_an_issue_path_that_does_not_exist_is_bad_usage(
+    sample_copy: Path, cli: RunCli, tmp_path: Path
+) -> None:
+    code, _, err = cli("build-issue", str(tmp_path / "nowhere" / ISSUE), "--root",
+                       str(sample_copy))
+    assert code == 2 and "no such issue folder" in err
+    other = tmp_path / "other-root" / "issues" / ISSUE
+    other.mkdir(parents=True)
+    code, _, err = cli("build-issue", str(other), "--root", str(sample_copy))
+    assert code == 2 and "pass --root" in err
+    assert not (sample_copy / "public").exists()
+
+
+def test_out_cannot_go_inside_the_content(sample_copy: Path, cli: RunCli) -> None:
+    code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy), "--out",
+                       str(sample_copy / "issues" / ISSUE / "out"))
+    assert code == 2 and "cannot go inside" in err
+    config = sample_copy / "newsletter.toml"
+    for bad in ('"../elsewhere"', '"/tmp/x"', '"issues"', '""'):
+        config.write_text(re.sub(r'output_dir = .*', f"output_dir = {bad}",
+                                 config.read_text()))
+        code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
+        assert code == 1 and "'output_dir'" in err, (bad, err)
+
+
+def test_contributor_links_must_be_web_addresses(sample_copy: Path, cli: RunCli) -> None:
+    people = sample_copy / "contributors.toml"
+    people.write_text(people.read_text().replace(
+        'link = "https://example.org/people/amara-osei"',
+        'link = "javascript:alert(document.cookie)"'))
+    code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
+    assert code == 1 and re.search(r"contributors\.toml:\d+: error: 'link' of \[amara-osei\]",
+                                   err)
+
+
+def test_remote_images_are_a_warning(scratch: Scratch, cli: RunCli) -> None:
+    scratch.piece("2026-09-equinox", "p", body="![A chart](https://tracker.example/c.png)\n")
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
+    assert code == 0 and "p.md:9: warning: the image 'https://tracker.example/c.png'" in err
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root), "--strict")
+    assert code == 1
+
+
+def test_building_with_no_published_issue_writes_nothing(scratch: Scratch, cli: RunCli) -> None:
+    code, _, err = cli("build", "--root", str(scratch.root))
+    assert code == 1 and "nothing to build" in err
+    assert not (scratch.root / "feeds").exists()
+
+
+def test_all_problems_of_a_build_in_one_run(scratch: Scratch, cli: RunCli) -> None:
+    scratch.piece("2026-09-equinox", "a", title="A", status="Ready")  # bad front matter
+    scratch.piece("2026-09-equinox", "b", title="B", body="[gone](missing.pdf)\n")
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
+    assert code == 1
+    assert "a.md:7: error: 'status' must be 'draft' or 'ready'" in err
+    assert "b.md:9: error: 'missing.pdf' is not a file" in err
+
+
+def test_an_image_that_is_a_symlink_loop_is_a_located_error(scratch: Scratch,
+                                                            cli: RunCli) -> None:
+    images = scratch.root / "issues/2026-09-equinox/images"
+    images.mkdir(parents=True)
+    (images / "loop.png").symlink_to("loop.png")
+    scratch.piece("2026-09-equinox", "p", body="![A loop](images/loop.png)\n")
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
+    assert code == 1 and "Traceback" not in err and "Exception ignored" not in err
+    assert "p.md:9: error: 'images/loop.png'" in err

@@ -587,7 +587,7 @@ def test_drafts_preview_marks_the_draft_and_writes_no_feeds(here: Scratch, cli: 
     assert code == 0, err
     assert "feeds not written" in out
     assert not (here.root / "feeds").exists()
-    folder = here.root / "public" / ISSUE
+    folder = here.root / "preview" / ISSUE
     email_html = (folder / "email.html").read_text(encoding="utf-8")
     email_txt = (folder / "email.txt").read_text(encoding="utf-8")
     web = (folder / "index.html").read_text(encoding="utf-8")

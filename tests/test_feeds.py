@@ -119,11 +119,29 @@ def test_feeds_carry_the_latest_n_issues(scratch: Scratch, cli: RunCli) -> None:
     parsed = feedparser.parse((scratch.root / "feeds" / "rss.xml").read_bytes())
     assert [e.link for e in parsed.entries] == [
         "https://news.example.org/2026-09-equinox/", "https://news.example.org/2026-06-solstice/"]
-    # a later issue folder is not in the feeds of an earlier build
-    scratch.piece("2026-12-solstice", "p", title="Later")
-    assert cli("build-issue", "2026-06-solstice", "--root", str(scratch.root), "-q")[0] == 0
+
+
+def test_rebuilding_an_older_issue_keeps_the_newer_ones_published(
+    scratch: Scratch, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for issue_id in ("2026-03-equinox", "2026-06-solstice", "2026-09-equinox"):
+        scratch.piece(issue_id, "p", title=f"In {issue_id}")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")  # 2026-09-22: the equinox to come
+    assert cli("build-issue", "2026-09-equinox", "--root", str(scratch.root), "-q")[0] == 0
+    assert cli("build-issue", "2026-03-equinox", "--root", str(scratch.root), "-q")[0] == 0
     parsed = feedparser.parse((scratch.root / "feeds" / "rss.xml").read_bytes())
-    assert parsed.entries[0].link == "https://news.example.org/2026-06-solstice/"
+    # the June issue is published; the September one is not yet, so the rebuild of March
+    # (a correction) leaves it out until its moment has come
+    assert [e.link for e in parsed.entries] == [
+        "https://news.example.org/2026-06-solstice/", "https://news.example.org/2026-03-equinox/"]
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1798761600")
+    assert cli("build-issue", "2026-03-equinox", "--root", str(scratch.root), "-q")[0] == 0
+    parsed = feedparser.parse((scratch.root / "feeds" / "rss.xml").read_bytes())
+    assert len(parsed.entries) == 3
+    assert parsed.entries[0].link == "https://news.example.org/2026-09-equinox/"
+    archive = (scratch.root / "public" / "index.html").read_text()
+    assert all(f'href="{i}/"' in archive for i in ("2026-03-equinox", "2026-06-solstice",
+                                                   "2026-09-equinox"))
 
 
 def test_characters_xml_forbids_are_removed(scratch: Scratch, cli: RunCli) -> None:

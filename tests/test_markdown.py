@@ -154,8 +154,8 @@ def test_a_level_one_heading_in_a_built_piece_is_h4(scratch: Scratch, cli: RunCl
     outputs = built(scratch, cli)
     for name in (f"public/{ISSUE}/index.html", f"public/{ISSUE}/email.html"):
         html = outputs[name]
-        assert re.search(r'<h4 id="first-big-heading"[^>]*>Big heading</h4>', html), name
-        assert re.search(r'<h5 id="first-smaller"[^>]*>Smaller</h5>', html), name
+        assert re.search(r'<h4 id="first--big-heading"[^>]*>Big heading</h4>', html), name
+        assert re.search(r'<h5 id="first--smaller"[^>]*>Smaller</h5>', html), name
         assert not re.search(r"<h1[^>]*>\s*Big heading", html), name
     text = outputs[f"public/{ISSUE}/email.txt"]
     assert "Big heading\n~~~~~~~~~~~\n" in text
@@ -266,12 +266,13 @@ def test_tables(tmp_path: Path) -> None:
     header, rule, *rows = lines
     assert header.split() == ["Configuration", "GPU-hours", "Energy", "(kWh)"]
     assert set(rule.replace(" ", "")) == {"-"}
-    # Aligned: every column starts at the same offset on every row.
-    starts = [m.start() for m in re.finditer(r"(?<=  )\S", rule)]
-    assert len(starts) == 2
-    for row in [header, *rows]:
-        for start in starts:
-            assert row[start - 1] == " " and row[start] != " ", (row, start)
+    # Aligned: each column spans the same offsets on every row; a right-aligned column
+    # (GPU-hours) ends at its rule's right edge, the others start at its left edge.
+    spans = [m.span() for m in re.finditer(r"-+", rule)]
+    assert len(spans) == 3
+    for row in rows:
+        assert row[spans[1][1] - 1] != " " and row[spans[1][0] - 1] == " ", row
+        assert row[spans[2][0]] != " " and row[spans[2][0] - 1] == " ", row
     assert rows[1].startswith("Distilled small model")
     assert not problems.items
 
@@ -296,7 +297,7 @@ def test_footnotes(tmp_path: Path) -> None:
                         tmp_path, slug="first")
     elements = Elements(body.html)
     ids = elements.ids()
-    assert "first-fnref:1" in ids and "first-fn:1" in ids
+    assert "first--fnref:1" in ids and "first--fn:1" in ids
     for attrs in elements.tags("a"):
         href = attrs.get("href", "")
         if href.startswith("#"):
@@ -318,7 +319,7 @@ def test_footnote_ids_are_unique_per_piece_on_one_page(scratch: Scratch, cli: Ru
         duplicates = [i for i, n in Counter(ids).items() if n > 1]
         assert not duplicates, (name, duplicates)
         fn_ids = [i for i in ids if "fn" in i]
-        assert {"first-fn:1", "second-fn:1", "first-fnref:1", "second-fnref:1"} <= set(fn_ids)
+        assert {"first--fn:1", "second--fn:1", "first--fnref:1", "second--fnref:1"} <= set(fn_ids)
         for attrs in elements.tags("a"):
             href = attrs.get("href", "")
             if href.startswith("#"):
@@ -342,9 +343,9 @@ def test_attribute_lists(tmp_path: Path) -> None:
     body, problems = md(source, tmp_path)
     elements = Elements(body.html)
     paragraph = elements.tags("p")[0]
-    assert paragraph.get("id") == "piece-custom"
+    assert paragraph.get("id") == "piece--custom"
     assert paragraph.get("title") == "Hello"
-    assert elements.tags("h4")[0].get("id") == "piece-chosen"
+    assert elements.tags("h4")[0].get("id") == "piece--chosen"
     assert elements.tags("a")[0].get("title") == "Tip"
     assert "{:" not in body.html and "{:" not in body.text
     assert not problems.items
@@ -655,11 +656,11 @@ def test_percent_encoded_scheme_is_not_decoded_into_a_live_url(
 def test_plain_text_headings_are_underlined(tmp_path: Path) -> None:
     body, _ = md("# Main point\n\nText.\n\n## A longer sub-heading here\n\n### Ab\n", tmp_path)
     lines = body.text.splitlines()
-    for title in ("Main point", "A longer sub-heading here", "Ab"):
+    # h4, h5 and h6 (the piece's levels) each have their own underline character
+    for title, char in (("Main point", "~"), ("A longer sub-heading here", "^"), ("Ab", ".")):
         index = lines.index(title)
         rule = lines[index + 1]
-        assert len(set(rule)) == 1 and rule[0] in "=-~", rule
-        assert len(rule) == max(len(title), 3)
+        assert rule == char * max(len(title), 3), rule
 
 
 def test_plain_text_lists(tmp_path: Path) -> None:

@@ -1,0 +1,103 @@
+"""The delivery commands: ``newsletter subscribers ...`` and ``newsletter send``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .config import load_config
+from .console import Console, ProgressLine, newsletter_root, now
+from .errors import Problems, UsageError
+from .send import ENERGY_MODEL, SendOptions, send_issue
+from .store import NewSubscriber, open_store
+from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
+
+
+def run_subscribers(args: argparse.Namespace, console: Console) -> int:
+    root = newsletter_root(args)
+    config = load_config(root)
+    store = open_store(args.db or config.delivery.database)
+    try:
+        if args.action == "add":
+            try:
+                email = normalise(args.email)
+            except AddressError as exc:
+                raise UsageError(f"{args.email}: {exc}") from None
+            person, created = store.add(NewSubscriber(
+                email, clean_name(args.name), args.status, now().isoformat(timespec="seconds"),
+                args.source), now())
+            console.result(f"{'added' if created else 'already subscribed'}: {person.email} "
+                           f"({person.status})")
+        elif args.action == "import":
+            problems = Problems()
+            if not args.file.is_file():
+                raise UsageError(f"{args.file}: no such file")
+            found = read_csv(args.file, args.source or f"import: {args.file.name}", problems)
+            for problem in problems.items:
+                console.problem(problem)
+            if problems.has_errors:
+                console.message("error", "nothing was imported; fix the rows above and run "
+                                         "the import again")
+                return 1
+            added, known = store.import_many(found, now())
+            console.result(f"imported {added} subscriber{'s' * (added != 1)}; {known} already "
+                           "known were left as they were")
+        elif args.action == "export":
+            if args.out:
+                with open(args.out, "w", encoding="utf-8", newline="") as handle:
+                    count = write_csv(store.subscribers(args.status), handle)
+                console.message("note", f"exported {count} subscribers to {args.out}")
+            else:
+                write_csv(store.subscribers(args.status), sys.stdout)
+        elif args.action == "list":
+            count = 0
+            for s in store.subscribers(args.status):
+                console.result(f"{s.email:<40} {s.status:<13} {s.name or ''}")
+                count += 1
+            console.message("note", f"{count} subscriber{'s' * (count != 1)}")
+        elif args.action == "remove":
+            try:
+                email = normalise(args.email)
+            except AddressError:
+                email = args.email.strip()
+            if not store.remove(email):
+                raise UsageError(f"{args.email} is not a subscriber")
+            console.result(f"removed {email} and their send records")
+    finally:
+        store.close()
+    return 0
+
+
+def run_send(args: argparse.Namespace, console: Console) -> int:
+    progress_line = ProgressLine(console)
+    report = send_issue(
+        newsletter_root(args),
+        SendOptions(args.issue, smtp_url=args.smtp, outbox=args.outbox, rate=args.rate,
+                    connections=args.connections, test_to=args.test_to, dry_run=args.dry_run,
+                    db=args.db),
+        now=now, monotonic=time.monotonic, on_progress=progress_line.update,
+    )
+    progress_line.finish()
+    size_mb = report.size / 1e6
+    if report.mode == "test":
+        console.result(f"sent a test copy of {report.issue.issue_id} to {args.test_to} via "
+                       f"{report.transport} ({report.size / 1024:.1f} KB); nothing recorded")
+        return 0
+    if report.mode == "dry-run":
+        console.result(f"dry run: built {report.recipients} messages ({size_mb:.1f} MB) in "
+                       f"{report.seconds:.1f} s; nothing sent")
+        return 0
+    done = report.sent + report.failed + report.skipped
+    console.result(
+        f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
+        f"failed, {report.skipped} skipped, {report.deferred} deferred, of {report.recipients} "
+        f"recipients ({report.this_run.sent} sent in this run, {report.seconds:.1f} s)")
+    console.result(f"delivered {size_mb:.2f} MB: about {report.kwh * 1000:.2f} Wh and "
+                   f"{report.grams_co2e:.2f} g CO2e ({ENERGY_MODEL})")
+    if done == report.recipients:
+        console.result("every recipient is done: nobody was skipped or sent twice")
+        return 0 if not report.failed else 1
+    console.message("warning", f"{report.recipients - done} recipients are not done yet "
+                               "(deferred); run the same command again to retry them")
+    return 1

@@ -1,0 +1,91 @@
+"""``contributors.toml``: who writes for the newsletter, and their teams.
+
+One table per person, keyed by an id that pieces may use instead of the name. Credit is part
+of the product: a piece's team comes from here unless the piece says otherwise, and an author
+this file does not know is a warning (an error with ``--strict``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .config import read_toml
+from .errors import Problems, did_you_mean
+from .model import Contributor
+
+CONTRIBUTORS_NAME = "contributors.toml"
+
+
+def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] | None:
+    """Contributors by id and by case-folded name, or None when the root has no file."""
+    path = root / CONTRIBUTORS_NAME
+    if not path.exists():
+        return None
+    parsed = read_toml(path, problems)
+    if parsed is None:
+        return {}
+    data, lines = parsed
+    people: dict[str, Contributor] = {}
+    allowed = ("name", "team", "pronouns", "link")
+    for person_id, entry in data.items():
+        line = lines.get(person_id)
+        if not isinstance(entry, dict):
+            problems.error(path, line, f"'{person_id}' must be a table: [{person_id}] followed "
+                           "by name = \"...\" and team = \"...\"")
+            continue
+        good = True
+        for key, value in entry.items():
+            if key not in allowed:
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"unknown key '{key}'{did_you_mean(key, allowed)} in "
+                               f"[{person_id}]; the keys are: {', '.join(allowed)}")
+                good = False
+            elif not isinstance(value, str) or not value.strip():
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"'{key}' of [{person_id}] must be text in quotes")
+                good = False
+            elif key == "link" and not re.match(r"^https?://[^\s\"'<>]+$", value.strip()):
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"'link' of [{person_id}] must be an http(s) URL such as "
+                               "https://example.org/people/ada")
+                good = False
+        for key in ("name", "team"):
+            if key not in entry:
+                problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"")
+                good = False
+        if not good:
+            continue
+        person = Contributor(
+            name=entry["name"].strip(), team=entry["team"].strip(), id=person_id,
+            pronouns=entry.get("pronouns"), link=entry.get("link"),
+        )
+        folded = person.name.casefold()
+        if folded in people and people[folded].id != person_id:
+            problems.error(path, line, f"the name '{person.name}' is also used by "
+                           f"[{people[folded].id}]; give each person one entry")
+        people[person_id] = person
+        people[folded] = person
+    return people
+
+
+def resolve_people(
+    names: Sequence[str], people: dict[str, Contributor] | None, fallback_team: str | None,
+    path: Path, line: int | None, problems: Problems,
+) -> tuple[Contributor, ...]:
+    """Look names (or ids) up in contributors.toml; an unknown one is a warning."""
+    resolved = []
+    for name in names:
+        person = None
+        if people is not None:
+            person = people.get(name) or people.get(name.casefold())
+        if person is None:
+            if people is not None:
+                known = sorted({p.name for p in people.values()})
+                problems.warning(path, line, f"'{name}' is not in {CONTRIBUTORS_NAME}"
+                                 f"{did_you_mean(name, known)}; add them there (name and "
+                                 "team) so the issue can credit them")
+            person = Contributor(name=name, team=fallback_team, known=False)
+        resolved.append(person)
+    return tuple(resolved)
