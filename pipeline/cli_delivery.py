@@ -61,9 +61,10 @@ def run_subscribers(args: argparse.Namespace, console: Console) -> int:
                 email = normalise(args.email)
             except AddressError:
                 email = args.email.strip()
-            if not store.remove(email):
+            stored = store.get(email)
+            if stored is None or not store.remove(stored.email):
                 raise UsageError(f"{args.email} is not a subscriber")
-            console.result(f"removed {email} and their send records")
+            console.result(f"removed {stored.email} and their send records")
     finally:
         store.close()
     return 0

@@ -120,6 +120,8 @@ def _check_language(value: str) -> str | None:
 
 
 def _check_address(value: str) -> str | None:
+    if any(not ch.isprintable() for ch in value):
+        return "must be on one line, without control characters"
     address = value.rsplit("<", 1)[-1].rstrip(">").strip()
     try:
         validate_email(address, check_deliverability=False)

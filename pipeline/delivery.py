@@ -210,65 +210,77 @@ def run_send(
     backoff: Callable[[int], float] = lambda attempt: min(2.0 ** attempt, 60.0),
     sleep: Callable[[float], None] = time.sleep,
 ) -> Progress:
-    """Send every pending recipient of ``send_id``; returns what happened in this run."""
+    """Send every pending recipient of ``send_id``; returns what happened in this run.
+
+    Each worker records its outcome in the ledger as soon as the server has answered, before
+    it takes the next message, so at most one accepted-but-unrecorded message per connection
+    can exist at any instant. Whether a recipient is still subscribed is read just before
+    their message leaves.
+    """
     progress = Progress()
-    jobs: queue.Queue[Claimed | None] = queue.Queue(maxsize=len(transports) * 2)
+    jobs: queue.Queue[Claimed | None] = queue.Queue(maxsize=len(transports))
     results: queue.Queue[Outcome | BaseException] = queue.Queue()
+    stop = threading.Event()
     envelope_from = _address(sender)
 
     def worker(transport: Transport) -> None:
-        while (job := jobs.get()) is not None:
-            try:
-                results.put(_deliver(job, message, envelope_from, transport, retries, limiter,
-                                     backoff, sleep))
-            except BaseException as exc:  # reported to the main thread, which stops the send
-                results.put(exc)
-        transport.close()
+        try:
+            while (job := jobs.get()) is not None:
+                if stop.is_set():
+                    continue  # drain: the send is stopping; the row stays in flight
+                try:
+                    if store.is_active(job.subscriber_id):
+                        outcome = _deliver(job, message, envelope_from, transport, retries,
+                                           limiter, backoff, sleep)
+                    else:
+                        outcome = Outcome(job.subscriber_id, "skipped",
+                                          detail="unsubscribed before the message left")
+                    store.record(send_id, [outcome], now())
+                    results.put(outcome)
+                except BaseException as exc:  # reported to the main thread, which stops
+                    stop.set()
+                    results.put(exc)
+        finally:
+            transport.close()
 
-    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in transports]
-    for thread in threads:
-        thread.start()
-    error: BaseException | None = None
-    try:
-        while error is None:
-            batch = store.claim(send_id, BATCH)
-            if not batch:
-                break
-            outstanding = 0
-            pending_outcomes: list[Outcome] = []
-            for claimed in batch:
-                if not claimed.active:
-                    pending_outcomes.append(Outcome(claimed.subscriber_id, "skipped",
-                                                    detail="no longer subscribed"))
-                    continue
-                jobs.put(claimed)
-                outstanding += 1
-            while outstanding:
-                result = results.get()
-                outstanding -= 1
-                if isinstance(result, BaseException):
-                    error = result
-                    continue
-                # Record each outcome at once: the ledger is never behind what was sent.
-                store.record(send_id, [result], now())
+    def drain(block: bool) -> None:
+        while True:
+            try:
+                result = results.get(block=block, timeout=0.5 if block else None)
+            except queue.Empty:
+                return
+            if isinstance(result, BaseException):
+                errors.append(result)
+            else:
                 _count(progress, result)
                 if on_progress:
                     on_progress(progress)
-            if pending_outcomes:
-                store.record(send_id, pending_outcomes, now())
-                for outcome in pending_outcomes:
-                    _count(progress, outcome)
-                if on_progress:
-                    on_progress(progress)
+            block = False
+
+    errors: list[BaseException] = []
+    threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in transports]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.is_set() and (batch := store.claim(send_id, BATCH)):
+            for claimed in batch:
+                while not stop.is_set():
+                    try:
+                        jobs.put(claimed, timeout=0.2)
+                        break
+                    except queue.Full:
+                        drain(block=False)
+                drain(block=False)
     finally:
         for _ in threads:
             jobs.put(None)
         for thread in threads:
-            thread.join(timeout=60)
-    if error is not None:
-        if isinstance(error, PipelineError):
-            raise error
-        raise PipelineError(f"the send stopped: {error}") from error
+            thread.join(timeout=120)
+        drain(block=False)
+    if errors:
+        if isinstance(errors[0], PipelineError):
+            raise errors[0]
+        raise PipelineError(f"the send stopped: {errors[0]}") from errors[0]
     return progress
 
 
@@ -305,6 +317,7 @@ def _deliver(
             if isinstance(exc, ConnectFailure):
                 raise PipelineError(f"{exc} (tried {retries} times); the send stopped and "
                                     "resumes where it left off when run again") from None
+            continue
         except PermanentFailure as exc:
             return Outcome(claimed.subscriber_id, "failed", message_id, 0, str(exc),
                            bounced=exc.mailbox_gone)

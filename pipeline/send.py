@@ -111,6 +111,9 @@ def send_issue(
                                     "some with 'newsletter subscribers add' or 'import')")
             send_id, _ = store.begin_send(str(issue.issue_id), now())
             store.requeue(send_id)
+            # Dated when the send first started, so a message re-sent on resume is identical.
+            message = _message(config, issue, html, text, tokens, store.send_started(send_id),
+                               str(issue.issue_id))
             total = store.summary(send_id).counts
             recipients = sum(total.values())
             progress = run_send(

@@ -10,6 +10,7 @@ moment and started again resumes with exactly the recipients not yet done.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class Store(Protocol):
     def remove(self, email: str) -> bool: ...
     def count(self, status: Status | None = None) -> int: ...
     def has_send(self, issue_id: str) -> bool: ...
+    def is_active(self, subscriber_id: int) -> bool: ...
+    def send_started(self, send_id: int) -> datetime: ...
     def begin_send(self, issue_id: str, now: datetime) -> tuple[int, bool]: ...
     def requeue(self, send_id: int) -> int: ...
     def claim(self, send_id: int, limit: int) -> list[Claimed]: ...
@@ -153,16 +156,23 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise PipelineError(f"{path}: cannot open the subscriber database: {exc}") from None
         self.db.row_factory = sqlite3.Row
+        self.lock = threading.RLock()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        with self.lock:  # one connection, shared by the sender's threads
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def _one(self, query: str, args: tuple[object, ...]) -> sqlite3.Row | None:
+        with self.lock:
+            row: sqlite3.Row | None = self.db.execute(query, args).fetchone()
+            return row
 
     def close(self) -> None:
         self.db.close()
@@ -202,12 +212,11 @@ class SqliteStore:
         return added, known
 
     def get(self, email: str) -> Subscriber | None:
-        row = self.db.execute("SELECT * FROM subscribers WHERE email = ?", (email,)).fetchone()
+        row = self._one("SELECT * FROM subscribers WHERE email = ?", (email,))
         return Subscriber(**dict(row)) if row else None
 
     def get_by_id(self, subscriber_id: int) -> Subscriber | None:
-        row = self.db.execute("SELECT * FROM subscribers WHERE id = ?",
-                              (subscriber_id,)).fetchone()
+        row = self._one("SELECT * FROM subscribers WHERE id = ?", (subscriber_id,))
         return Subscriber(**dict(row)) if row else None
 
     def subscribers(self, status: Status | None = None) -> Iterator[Subscriber]:
@@ -236,15 +245,24 @@ class SqliteStore:
 
     def count(self, status: Status | None = None) -> int:
         if status is None:
-            return int(self.db.execute("SELECT count(*) FROM subscribers").fetchone()[0])
-        return int(self.db.execute("SELECT count(*) FROM subscribers WHERE status = ?",
-                                   (status,)).fetchone()[0])
+            row = self._one("SELECT count(*) FROM subscribers", ())
+        else:
+            row = self._one("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
+        return int(row[0]) if row else 0
 
     # ------------------------------------------------------------------ the ledger
 
     def has_send(self, issue_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM sends WHERE issue_id = ?",
-                               (issue_id,)).fetchone() is not None
+        return self._one("SELECT 1 FROM sends WHERE issue_id = ?", (issue_id,)) is not None
+
+    def is_active(self, subscriber_id: int) -> bool:
+        row = self._one("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,))
+        return row is not None and row[0] == "active"
+
+    def send_started(self, send_id: int) -> datetime:
+        row = self._one("SELECT started_at FROM sends WHERE id = ?", (send_id,))
+        assert row is not None
+        return datetime.fromisoformat(row[0])
 
     def begin_send(self, issue_id: str, now: datetime) -> tuple[int, bool]:
         """The send of an issue: (send id, True if it starts now with a fresh recipient list).

@@ -86,6 +86,7 @@ def read_csv(path: Path, source: str, problems: Problems) -> list[NewSubscriber]
     first_at, last_at = _column(header, FIRST_COLUMNS), _column(header, LAST_COLUMNS)
     consent_at = _column(header, CONSENT_COLUMNS)
     status_at = _column(header, ("status", "member_status", "state"))
+    source_at = _column(header, ("consent_source", "source", "optin_source"))
 
     found: dict[str, NewSubscriber] = {}
     for line, row in enumerate(rows[1:], start=2):
@@ -114,7 +115,7 @@ def read_csv(path: Path, source: str, problems: Problems) -> list[NewSubscriber]
             problems.note(path, line, f"{email} is listed twice; the first row is kept")
             continue
         found[key] = NewSubscriber(email, clean_name(name), status, cell(consent_at) or None,
-                                   source)
+                                   cell(source_at) or source)
     return list(found.values())
 
 
