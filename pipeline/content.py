@@ -202,7 +202,9 @@ class _Bad:
 def _check_value(field: Field, value: Any) -> Any:
     if field.kind == "text":
         if isinstance(value, str):
-            return value.strip() or _Bad("is empty; write some text or remove the key")
+            # one line of printable text: control characters never reach a reader
+            text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+            return text or _Bad("is empty; write some text or remove the key")
         if value is None:
             return _Bad("is empty; write some text or remove the key")
         return _Bad(f"must be text, not {type(value).__name__} {_short(value)}; put it in "

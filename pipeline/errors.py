@@ -82,9 +82,6 @@ class Problems:
     def note(self, path: Path, line: int | None, message: str) -> None:
         self.items.append(Problem(path, line, "note", message))
 
-    def extend(self, problems: Iterable[Problem]) -> None:
-        self.items.extend(problems)
-
     @property
     def has_errors(self) -> bool:
         return any(p.level == "error" for p in self.items)

@@ -21,7 +21,6 @@ ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
 GENERATOR = "Ethics & Society newsletter pipeline"
-FEED_FILES = ("rss.xml", "atom.xml", "feed.json")
 
 _XML_FORBIDDEN = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

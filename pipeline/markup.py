@@ -221,14 +221,13 @@ MAX_DEPTH = 100
 _SCHEME_LIKE = re.compile(r"^\s*[A-Za-z][A-Za-z0-9+.\-]*\s*:")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
-_VOID = frozenset({"br", "img", "hr", "wbr", "col", "input", "area", "source"})
 
 
 def _depth(html: str) -> int:
     """How deeply the elements of nh3's (well-formed) output nest."""
     depth = deepest = 0
     for match in _TAG.finditer(html):
-        if match[2].lower() in _VOID or match[3]:
+        if match[2].lower() in plaintext.VOID or match[3]:
             continue
         depth += -1 if match[1] else 1
         deepest = max(deepest, depth)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 WIDTH = 72
-_VOID = {"br", "img", "hr", "wbr", "col", "input", "area", "source"}
+VOID = {"br", "img", "hr", "wbr", "col", "input", "area", "source"}
 _BLOCK = {
     "p", "div", "ul", "ol", "li", "blockquote", "pre", "table", "hr", "h1", "h2", "h3", "h4",
     "h5", "h6", "dl", "dt", "dd", "figure", "figcaption", "details", "summary", "section",
@@ -56,7 +56,7 @@ class _TreeBuilder(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         node = Node(tag, {k: v or "" for k, v in attrs})
         self.stack[-1].children.append(node)
-        if tag not in _VOID:
+        if tag not in VOID:
             self.stack.append(node)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:

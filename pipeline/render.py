@@ -131,13 +131,15 @@ def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
         "teams": issue.teams(),
         "preheader": preheader(rendered),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
-        "feeds": {
-            "RSS": config.feed_url("rss.xml"),
-            "Atom": config.feed_url("atom.xml"),
-            "JSON Feed": config.feed_url("feed.json"),
-        },
+        "feeds": feed_links(config),
         "version": __version__,
     }
+
+
+def feed_links(config: Config) -> dict[str, str]:
+    """The feeds a reader can follow, by name."""
+    return {"RSS": config.feed_url("rss.xml"), "Atom": config.feed_url("atom.xml"),
+            "JSON Feed": config.feed_url("feed.json")}
 
 
 def preheader(rendered: RenderedIssue) -> str:
@@ -183,11 +185,7 @@ def archive(entries: list[ArchiveEntry], config: Config, env: jinja2.Environment
     """The archive page of all published issues, newest first."""
     ordered = sorted(entries, key=lambda e: e.issue_id, reverse=True)
     return env.get_template("archive.html").render(
-        config=config, entries=ordered, version=__version__, feeds={
-            "RSS": config.feed_url("rss.xml"),
-            "Atom": config.feed_url("atom.xml"),
-            "JSON Feed": config.feed_url("feed.json"),
-        })
+        config=config, entries=ordered, version=__version__, feeds=feed_links(config))
 
 
 def feed_content(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
