@@ -153,7 +153,7 @@ def test_characters_xml_forbids_are_removed(scratch: Scratch, cli: RunCli) -> No
         ET.fromstring(data)  # well-formed XML
         parsed = feedparser.parse(data)
         assert not parsed.bozo, parsed.get("bozo_exception")
-        assert "Bell and  escape" in parsed.entries[0].content[0].value
+        assert "Bell and escape" in parsed.entries[0].content[0].value
 
 
 def test_xml_safe_keeps_what_xml_allows() -> None:
