@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import __version__
+from . import __version__, ics
 from .build import BuildResult, build_all, build_issue
 from .cli_delivery import run_send, run_subscribers
 from .config import CONFIG_NAME, load_config
@@ -22,6 +23,7 @@ from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
 from .store import STATUSES
+from .writer import Output, write_all
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -93,6 +95,9 @@ def make_parser() -> argparse.ArgumentParser:
     cal.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the newsletter's)")
     cal.add_argument("--naming", choices=NAMINGS, help="season names (default: the newsletter's)")
     cal.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    cal.add_argument("--ics", type=Path, metavar="FILE",
+                     help="also write an iCalendar file of the publication moments and "
+                          "submission deadlines, for calendar apps")
     cal.set_defaults(run=_run_calendar)
 
     subs = commands.add_parser(
@@ -143,6 +148,12 @@ def make_parser() -> argparse.ArgumentParser:
                       help="build every message and send nothing")
     send.add_argument("--db", type=Path, metavar="PATH", help="the subscriber database")
     send.set_defaults(run=run_send)
+
+    # The editorial workflow: each module adds its own subcommand(s).
+    from . import check, gather, new_piece, report, status
+
+    for module in (new_piece, check, status, gather, report):
+        module.register(commands, _common)
     return parser
 
 
@@ -204,8 +215,11 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     tz_name, lead = "UTC", 14
     naming: Naming = "neutral"
+    config = None
+    uid_domain = "newsletter.invalid"
     if (root / CONFIG_NAME).is_file():
         config = load_config(root)
+        uid_domain = urlsplit(config.base_url).hostname or uid_domain
         tz_name, lead, naming = config.time_zone.key, config.submission_lead_days, \
             config.season_names
     if args.tz is not None:
@@ -222,6 +236,13 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"--from {start}: the calendar covers {MIN_YEAR} to {MAX_YEAR}")
     entries = calendar(start, args.count, tz, lead, chosen)
     entries = [e for e in entries if e.issue_id.year <= MAX_YEAR]
+    if args.ics:
+        title = config.title if config else "Newsletter"
+        data = ics.calendar_file(entries, newsletter_title=title, uid_domain=uid_domain,
+                                 stamp=now())
+        target = args.ics.resolve()
+        write_all([Output(target.parent, target.name, data)])
+        console.message("note", f"wrote {args.ics} ({len(entries)} issues)")
     if args.json:
         console.result(json.dumps([e.as_json() for e in entries], indent=2))
         return 0

@@ -47,6 +47,17 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Workflow:
+    """The editorial workflow: ``[check]`` and ``[gather]`` of newsletter.toml."""
+
+    disabled_rules: tuple[str, ...]
+    require_review: bool
+    word_limit: int
+    gather_feeds: tuple[str, ...]
+    gather_timeout: int
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one newsletter root."""
 
@@ -65,6 +76,7 @@ class Config:
     size_budget_kb: int
     feed_issues: int
     delivery: Delivery
+    workflow: Workflow
 
     @property
     def issues_dir(self) -> Path:
@@ -137,6 +149,12 @@ def _check_sections(value: list[Any]) -> str | None:
         return "must be a list of section names (text)"
     if len({s.strip() for s in value}) != len(value):
         return "lists a section twice"
+    return None
+
+
+def _check_names(value: list[Any]) -> str | None:
+    if not all(isinstance(item, str) and item.strip() for item in value):
+        return 'must be a list of text in quotes, like ["a", "b"]'
     return None
 
 
@@ -217,6 +235,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
     Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
+    Option("check.disabled", list, [], "Rule ids that 'newsletter check' does not apply.",
+           _check_names),
+    Option("check.require_review", bool, False,
+           "Every piece needs a reviewer who is not one of its authors."),
+    Option("check.word_limit", int, 1500, "Most words a piece may have.", _positive),
+    Option("gather.feeds", list, [],
+           "Feeds (URLs or files relative to the root) that 'newsletter gather' reads.",
+           _check_names),
+    Option("gather.timeout_seconds", int, 10, "How long to wait for each feed.", _positive),
     Option("subscribers.database", str, "subscribers.sqlite3",
            "SQLite file of subscribers and the send ledger, relative to the root."),
     Option("delivery.smtp_url", str, None,
@@ -318,7 +345,8 @@ def load_config(root: Path) -> Config:
             problems.error(path, line, f"'{key}' must be a whole number, not {value!r}")
             continue
         if not isinstance(value, option.kind):
-            kind = "text in quotes" if option.kind is str else 'a list like ["a", "b"]'
+            kind = {str: "text in quotes", bool: "true or false"}.get(
+                option.kind, 'a list like ["a", "b"]')
             problems.error(path, line, f"'{key}' must be {kind}, not {value!r}")
             continue
         message = option.check(value) if option.check else None
@@ -371,4 +399,11 @@ def load_config(root: Path) -> Config:
         size_budget_kb=get("email.size_budget_kb"),
         feed_issues=get("feeds.issues"),
         delivery=delivery,
+        workflow=Workflow(
+            disabled_rules=tuple(get("check.disabled")),
+            require_review=get("check.require_review"),
+            word_limit=get("check.word_limit"),
+            gather_feeds=tuple(get("gather.feeds")),
+            gather_timeout=get("gather.timeout_seconds"),
+        ),
     )
