@@ -93,7 +93,7 @@ def build_issue(
     _note_left_out(issue, problems)
     if not issue.pieces and not problems.has_errors:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
-                       "(the notes say why each piece was left out)")
+                       "(the notes say why each piece was left out)", rule="nothing-to-publish")
     others = [
         load_issue(i, site.folders[i], site.config, site.people, problems)
         for i in sorted(site.folders) if i != issue_id and i.moment() <= now
@@ -102,6 +102,32 @@ def build_issue(
     if drafts and out is None:
         out = site.config.root / PREVIEW_DIR
     return _build(site, [issue], published, out, problems, feeds=not drafts)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything a build would find about one issue, without writing anything."""
+
+    config: Config
+    issue: Issue
+    rendered: r.RenderedIssue
+    problems: tuple[Problem, ...]
+    email_size: int
+
+
+def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
+    """Load, validate and render one issue (drafts included by default) as a build would,
+    collecting every problem instead of failing; nothing is written. Configuration and
+    template errors still raise :class:`ContentError`."""
+    problems = Problems()
+    site = _open_site(root, problems)
+    issue_id = resolve_issue(ref, site.config, site.folders)
+    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
+                       drafts=drafts)
+    rendered = r.render_issue(issue, site.config, problems)
+    html = _template(lambda: r.email_html(rendered, site.config, site.env))
+    _check_budget(rendered, html, site.config, problems)
+    return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
 
 
 def build_all(
@@ -114,7 +140,7 @@ def build_all(
     for issue_id in sorted(site.folders):
         if issue_id.moment() > now:
             problems.note(site.folders[issue_id], None, "not published yet, so not rebuilt; "
-                          f"build it with build-issue {issue_id}")
+                          f"build it with build-issue {issue_id}", rule="not-published")
             continue
         issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems)
         _note_left_out(issue, problems)
@@ -122,13 +148,13 @@ def build_all(
     targets = [i for i in issues if i.pieces]
     if not targets and not problems.has_errors:
         problems.error(site.config.issues_dir, None, "no published issue has a ready piece; "
-                       "nothing to build")
+                       "nothing to build", rule="nothing-to-publish")
     return _build(site, targets, [], out, problems, feeds=True)
 
 
 def _note_left_out(issue: Issue, problems: Problems) -> None:
     for left in issue.left_out:
-        problems.note(left.path, None, f"left out: {left.reason}")
+        problems.note(left.path, None, f"left out: {left.reason}", rule="left-out")
 
 
 def _build(
@@ -228,7 +254,7 @@ def _check_budget(
                    f"the HTML email is {len(html) / 1024:.1f} KB, over the "
                    f"{config.size_budget_kb} KB budget (Gmail clips messages over 102 KB); "
                    f"the largest pieces: {names}. Shorten them, link to the web edition for "
-                   "detail, or raise email.size_budget_kb in newsletter.toml")
+                   "detail, or raise email.size_budget_kb in newsletter.toml", rule="email-size")
 
 
 def _entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -> feeds_mod.Entry:

@@ -87,14 +87,15 @@ def read_text(path: Path, problems: Problems) -> str | None:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        problems.error(path, None, f"cannot read the file: {exc.strerror or exc}")
+        problems.error(path, None, f"cannot read the file: {exc.strerror or exc}",
+                       rule="unreadable")
         return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problems.error(path, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                       f"{exc.start}); save the file as UTF-8")
+                       f"{exc.start}); save the file as UTF-8", rule="not-utf8")
         return None
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -119,13 +120,14 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     offset = len(text) - len(stripped)
     if not _YAML.detect(stripped):
         problems.error(path, 1, "no front matter: start the file with a line '---', then "
-                       "'title: ...' and the other keys, then another '---'")
+                       "'title: ...' and the other keys, then another '---'",
+                       rule="no-front-matter")
         return None
     try:
         fm_text, body = _YAML.split(stripped)
     except ValueError:
         problems.error(path, offset + 1, "the front matter is not closed: add a line '---' "
-                       "after its last key")
+                       "after its last key", rule="front-matter-unclosed")
         return None
     opening = _YAML.FM_BOUNDARY.match(stripped)
     # The file line of the front matter's first line (the rest of the opening --- line).
@@ -138,15 +140,16 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         line = first + mark.line if mark else first
         problems.error(path, line, f"YAML syntax error: {exc.problem or exc.context}; "
                        "check the quoting and indentation of this line (text with ': ' or "
-                       "a leading special character needs quotes)")
+                       "a leading special character needs quotes)", rule="yaml-syntax")
         return None
     except yaml.YAMLError as exc:
-        problems.error(path, first, f"YAML error: {exc}")
+        problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
         return None
     if meta is None:
         meta, node = {}, None
     if not isinstance(meta, dict):
-        problems.error(path, first + 1, "the front matter must be 'key: value' lines")
+        problems.error(path, first + 1, "the front matter must be 'key: value' lines",
+                       rule="front-matter-shape")
         return None
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
@@ -154,7 +157,8 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
             key = str(key_node.value)
             if key in lines:
                 problems.error(path, first + key_node.start_mark.line,
-                               f"'{key}' is given twice (first on line {lines[key]}); keep one")
+                               f"'{key}' is given twice (first on line {lines[key]}); keep one",
+                               rule="duplicate-key")
             lines.setdefault(key, first + key_node.start_mark.line)
     body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
     return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
@@ -171,11 +175,12 @@ def check_fields(
         field = known.get(key)
         if field is None:
             problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, known)}; "
-                           f"the keys are: {', '.join(known)}")
+                           f"the keys are: {', '.join(known)}", rule="unknown-key")
             continue
         checked = _check_value(field, value)
         if isinstance(checked, _Bad):
-            problems.error(path, line, f"'{key}' {checked.message}")
+            problems.error(path, line, f"'{key}' {checked.message}",
+                           rule="bad-status" if field.kind == "status" else "wrong-type")
         elif checked is not None:
             values[key] = checked
     for field in fields:
@@ -183,7 +188,7 @@ def check_fields(
         if needed and field.key not in values and field.key not in doc.meta:
             when = "" if field.required == "always" else " once the piece is ready"
             problems.error(path, 1, f"missing '{field.key}' ({field.help}), required{when}; "
-                           f"add e.g. '{field.key}: {field.example}'")
+                           f"add e.g. '{field.key}: {field.example}'", rule="missing-field")
     return values
 
 
@@ -242,10 +247,11 @@ def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]
                 found.append((IssueId.parse(entry.name), entry))
             except IssueIdError as exc:
                 problems.warning(entry, None, f"not an issue folder, so nothing in it is "
-                                 f"published: {exc}")
+                                 f"published: {exc}", rule="issue-folder-name")
         elif entry.suffix.lower() in (".md", ".markdown"):
             problems.warning(entry, None, "pieces go inside an issue folder such as "
-                             "issues/2026-12-solstice/; move this file there")
+                             "issues/2026-12-solstice/; move this file there",
+                             rule="misplaced-piece")
     return sorted(found)
 
 
@@ -262,9 +268,10 @@ def load_issue(
     issue_file = folder / ISSUE_FILE
     if issue_file.exists() and not issue_file.is_file():
         problems.error(issue_file, None, "issue.md must be a file (the issue's front matter "
-                       "and the editor's letter)")
+                       "and the editor's letter)", rule="issue-file")
     elif issue_file.is_symlink() and not issue_file.exists():
-        problems.error(issue_file, None, "issue.md is a link to a file that does not exist")
+        problems.error(issue_file, None, "issue.md is a link to a file that does not exist",
+                       rule="issue-file")
     if issue_file.is_file():
         text = read_text(issue_file, problems)
         doc = split_document(issue_file, text, problems) if text is not None else None
@@ -293,7 +300,8 @@ def load_issue(
             continue
         if piece.slug in slugs:
             problems.error(path, 1, f"its anchor '{piece.slug}' is the same as "
-                           f"{slugs[piece.slug].name}'s; rename one of the files")
+                           f"{slugs[piece.slug].name}'s; rename one of the files",
+                           rule="duplicate-slug")
             continue
         slugs[piece.slug] = path
         if piece.is_draft and not drafts:
@@ -327,15 +335,17 @@ def load_piece(
         return None
     status = doc.meta.get("status", "draft")
     if "status" not in doc.meta:
-        problems.note(path, 1, "no 'status': the piece is a draft until it says 'status: ready'")
+        problems.note(path, 1, "no 'status': the piece is a draft until it says 'status: ready'",
+                      rule="no-status")
     values = check_fields(path, doc, PIECE_FIELDS, problems, ready=status == "ready")
     section = values.get("section", config.sections[0])
     if section not in config.sections:
         problems.error(path, doc.lines.get("section"), f"unknown section '{section}'"
                        f"{did_you_mean(section, config.sections)}; the sections are: "
-                       f"{', '.join(config.sections)}")
+                       f"{', '.join(config.sections)}", rule="unknown-section")
     if not doc.body.strip():
-        problems.warning(path, doc.body_line, "the piece has no text after its front matter")
+        problems.warning(path, doc.body_line, "the piece has no text after its front matter",
+                         rule="empty-piece")
     if any(p.level == "error" for p in problems.items[before:]):
         return None
 
@@ -346,7 +356,7 @@ def load_piece(
         team = next((a.team for a in authors if a.team), None)
     if team is None:
         problems.warning(path, doc.lines.get("authors"), "no team for this piece: add "
-                         "'team: ...' or list its authors in contributors.toml")
+                         "'team: ...' or list its authors in contributors.toml", rule="no-team")
     reviewers = resolve_people(values.get("reviewed_by", ()), people, None, path,
                                doc.lines.get("reviewed_by"), problems)
     return Piece(

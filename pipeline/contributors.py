@@ -33,27 +33,30 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         line = lines.get(person_id)
         if not isinstance(entry, dict):
             problems.error(path, line, f"'{person_id}' must be a table: [{person_id}] followed "
-                           "by name = \"...\" and team = \"...\"")
+                           "by name = \"...\" and team = \"...\"", rule="contributors")
             continue
         good = True
         for key, value in entry.items():
             if key not in allowed:
                 problems.error(path, lines.get(f"{person_id}.{key}", line),
                                f"unknown key '{key}'{did_you_mean(key, allowed)} in "
-                               f"[{person_id}]; the keys are: {', '.join(allowed)}")
+                               f"[{person_id}]; the keys are: {', '.join(allowed)}",
+                               rule="contributors")
                 good = False
             elif not isinstance(value, str) or not value.strip():
                 problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"'{key}' of [{person_id}] must be text in quotes")
+                               f"'{key}' of [{person_id}] must be text in quotes",
+                               rule="contributors")
                 good = False
             elif key == "link" and not re.match(r"^https?://[^\s\"'<>]+$", value.strip()):
                 problems.error(path, lines.get(f"{person_id}.{key}", line),
                                f"'link' of [{person_id}] must be an http(s) URL such as "
-                               "https://example.org/people/ada")
+                               "https://example.org/people/ada", rule="contributors")
                 good = False
         for key in ("name", "team"):
             if key not in entry:
-                problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"")
+                problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"",
+                               rule="contributors")
                 good = False
         if not good:
             continue
@@ -64,7 +67,8 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         folded = person.name.casefold()
         if folded in people and people[folded].id != person_id:
             problems.error(path, line, f"the name '{person.name}' is also used by "
-                           f"[{people[folded].id}]; give each person one entry")
+                           f"[{people[folded].id}]; give each person one entry",
+                           rule="contributors")
         people[person_id] = person
         people[folded] = person
     return people
@@ -85,7 +89,7 @@ def resolve_people(
                 known = sorted({p.name for p in people.values()})
                 problems.warning(path, line, f"'{name}' is not in {CONTRIBUTORS_NAME}"
                                  f"{did_you_mean(name, known)}; add them there (name and "
-                                 "team) so the issue can credit them")
+                                 "team) so the issue can credit them", rule="unknown-author")
             person = Contributor(name=name, team=fallback_team, known=False)
         resolved.append(person)
     return tuple(resolved)

@@ -26,6 +26,7 @@ class Problem:
     line: int | None
     level: Level
     message: str
+    rule: str = ""  # a stable id such as "unknown-key", used by `newsletter check`
 
     def format(self, cwd: Path | None = None) -> str:
         """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
@@ -72,15 +73,16 @@ class Problems:
         self.strict = strict
         self.items: list[Problem] = []
 
-    def error(self, path: Path, line: int | None, message: str) -> None:
-        self.items.append(Problem(path, line, "error", message))
+    def error(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
+        self.items.append(Problem(path, line, "error", message, rule))
 
-    def warning(self, path: Path, line: int | None, message: str) -> None:
+    def warning(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
         """A warning, which ``--strict`` turns into an error."""
-        self.items.append(Problem(path, line, "error" if self.strict else "warning", message))
+        level: Level = "error" if self.strict else "warning"
+        self.items.append(Problem(path, line, level, message, rule))
 
-    def note(self, path: Path, line: int | None, message: str) -> None:
-        self.items.append(Problem(path, line, "note", message))
+    def note(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
+        self.items.append(Problem(path, line, "note", message, rule))
 
     @property
     def has_errors(self) -> bool:

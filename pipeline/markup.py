@@ -189,11 +189,11 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     except RecursionError:
         html = ""
         problems.error(ctx.path, ctx.first_line, "the Markdown is nested too deeply to render; "
-                       "flatten the nested lists, quotes or emphasis")
+                       "flatten the nested lists, quotes or emphasis", rule="too-deep")
     if _depth(html) > MAX_DEPTH:
         html = ""
         problems.error(ctx.path, ctx.first_line, f"the text is nested more than {MAX_DEPTH} "
-                       "levels deep (lists, quotes or HTML); flatten it")
+                       "levels deep (lists, quotes or HTML); flatten it", rule="too-deep")
     html_absolute = nh3.clean(
         html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
         url_schemes=URL_SCHEMES, attribute_filter=absolute, link_rel=None,
@@ -202,18 +202,19 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     for value in missing:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"'{value}' is not a file in the issue folder {ctx.issue_dir.name}/; "
-                       "check the name, or put the file there")
+                       "check the name, or put the file there", rule="missing-file")
     for message in broken:
-        problems.error(ctx.path, ctx.first_line, message)
+        problems.error(ctx.path, ctx.first_line, message, rule="broken-link")
     for value in remote:
         problems.warning(ctx.path, _line_of(value, source, ctx.first_line),
                          f"the image '{value}' is loaded from another site when the email is "
                          "opened, which can tell that site who read it; put the image in the "
-                         "issue folder instead")
+                         "issue folder instead", rule="remote-image")
     for value in unsafe:
         problems.error(ctx.path, _line_of(value, source, ctx.first_line),
                        f"the link '{value}' hides a URL scheme or control characters behind "
-                       "percent-encoding; write the full https:// URL or a plain file name")
+                       "percent-encoding; write the full https:// URL or a plain file name",
+                       rule="unsafe-link")
     return Body(html, html_absolute, tuple(assets))
 
 
@@ -253,7 +254,7 @@ def _check_images(html: str, source: str, ctx: Context, problems: Problems) -> N
             src = html_mod.unescape(attrs.get("src", ""))
             problems.warning(ctx.path, _line_of(src, source, ctx.first_line),
                              f"image '{src}' has no alt text; describe it for readers who "
-                             "cannot see it: ![what the image shows](path)")
+                             "cannot see it: ![what the image shows](path)", rule="image-alt")
 
 
 def _line_of(needle: str, source: str, first_line: int) -> int:
