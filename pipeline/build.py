@@ -9,7 +9,7 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import jinja2
@@ -267,9 +267,17 @@ def _entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -
     return feeds_mod.Entry(
         url=rendered.url, title=issue.full_title, summary=issue.summary,
         content_html=_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
-        published=issue.moment, updated=issue.moment, authors=tuple(authors),
+        published=issue.moment, updated=_updated(issue, config), authors=tuple(authors),
         categories=tuple(categories),
     )
+
+
+def _updated(issue: Issue, config: Config) -> datetime:
+    """When the issue last changed: its moment, or the day of its latest correction."""
+    corrected = issue.last_corrected
+    if corrected is None:
+        return issue.moment
+    return max(issue.moment, datetime.combine(corrected, time.min, tzinfo=config.time_zone))
 
 
 def _archive(issues: list[Issue]) -> list[r.ArchiveEntry]:

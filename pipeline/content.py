@@ -12,6 +12,7 @@ import reprlib
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,13 +22,13 @@ import yaml
 from .config import Config
 from .contributors import resolve_people
 from .errors import Problems, did_you_mean
-from .model import Contributor, Issue, LeftOut, Piece
+from .model import Contributor, Correction, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
 
 ISSUE_FILE = "issue.md"
 STATUSES = ("draft", "ready")
 
-Kind = Literal["text", "names", "number", "status"]
+Kind = Literal["text", "names", "number", "status", "corrections"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ PIECE_FIELDS: tuple[Field, ...] = (
           "Discusses online harassment"),
     Field("ai_disclosure", "text", "no", "how AI tools were or were not used",
           "Drafted without AI tools"),
+    Field("corrections", "corrections", "no",
+          "changes after publication, each with its date and what changed",
+          "[{date: 2027-01-10, text: The energy figure was 540 kWh, not 450.}]"),
 )
 
 #: The front matter of ``issue.md``; its body is the editor's letter.
@@ -204,7 +208,32 @@ class _Bad:
     message: str
 
 
+def _check_corrections(value: Any) -> Any:
+    how = ("must be a list of corrections, each with a date and a text, e.g.\n"
+           "  corrections:\n    - date: 2027-01-10\n      text: What changed.")
+    if not isinstance(value, list) or not value:
+        return _Bad(how)
+    found = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"date", "text"}:
+            return _Bad(how)
+        when, text = item["date"], item["text"]
+        if isinstance(when, str):
+            try:
+                when = date.fromisoformat(when.strip())
+            except ValueError:
+                return _Bad(f"has the date {_short(when)}; write it as YYYY-MM-DD")
+        if isinstance(when, datetime) or not isinstance(when, date):
+            return _Bad(f"has the date {_short(when)}; write it as YYYY-MM-DD")
+        if not isinstance(text, str) or not text.strip():
+            return _Bad("has a correction without text; say what changed")
+        found.append(Correction(when, " ".join(text.split())))
+    return tuple(sorted(found, key=lambda c: c.date))
+
+
 def _check_value(field: Field, value: Any) -> Any:
+    if field.kind == "corrections":
+        return _check_corrections(value)
     if field.kind == "text":
         if isinstance(value, str):
             # one line of printable text: control characters never reach a reader
@@ -365,5 +394,6 @@ def load_piece(
         status=values.get("status", "draft"), order=values.get("order"),
         tags=values.get("tags", ()), reviewed_by=reviewers,
         content_note=values.get("content_note"), ai_disclosure=values.get("ai_disclosure"),
+        corrections=values.get("corrections", ()),
         body=doc.body, body_line=doc.body_line,
     )

@@ -22,6 +22,14 @@ class Contributor:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A change made to a piece after it was published."""
+
+    date: date
+    text: str
+
+
+@dataclass(frozen=True)
 class Piece:
     """One Markdown piece of an issue, validated."""
 
@@ -38,6 +46,7 @@ class Piece:
     reviewed_by: tuple[Contributor, ...]
     content_note: str | None
     ai_disclosure: str | None
+    corrections: tuple[Correction, ...]
     body: str
     body_line: int
 
@@ -76,6 +85,11 @@ class Issue:
     def full_title(self) -> str:
         """``December Solstice 2026: The cost of computation``."""
         return f"{self.name}: {self.title}" if self.title != self.name else self.name
+
+    @property
+    def last_corrected(self) -> date | None:
+        """The date of the latest correction of any piece, if there is one."""
+        return max((c.date for p in self.pieces for c in p.corrections), default=None)
 
     def contributors(self) -> tuple[Contributor, ...]:
         """Everyone who wrote, reviewed or edited this issue, each once, in order of credit."""

@@ -10,6 +10,7 @@ screens in a ``<style>`` block.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,7 @@ def environment(config: Config) -> jinja2.Environment:
     env.filters["wrap"] = plaintext.wrap
     env.filters["links"] = plaintext.link_list
     env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
+    env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
     return env
 
 
@@ -132,8 +134,17 @@ def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
         "preheader": preheader(rendered),
         "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
         "feeds": feed_links(config),
+        "feedback": lambda piece: feedback_url(issue, piece, config),
         "version": __version__,
     }
+
+
+def feedback_url(issue: Issue, piece: Piece, config: Config) -> str | None:
+    """A mailto: link for readers to respond to a piece or raise a concern about it."""
+    if not config.editors_address:
+        return None
+    subject = f"{issue.name}: {piece.title}"
+    return f"mailto:{config.editors_address}?subject={quote(subject)}"
 
 
 def feed_links(config: Config) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import frontmatter
@@ -16,6 +17,7 @@ from pipeline.writer import Output, write_all
 from .conftest import RunCli, Scratch
 
 ISSUE = "2026-12-solstice"
+ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def outputs(root: Path) -> dict[str, bytes]:
@@ -356,3 +358,36 @@ def test_an_image_that_is_a_symlink_loop_is_a_located_error(scratch: Scratch,
     code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
     assert code == 1 and "Traceback" not in err and "Exception ignored" not in err
     assert "p.md:9: error: 'images/loop.png'" in err
+
+
+def test_corrections_show_on_the_web_and_update_the_feeds(sample_copy: Path, cli: RunCli) -> None:
+    assert cli("build-issue", ISSUE, "--root", str(sample_copy), "-q")[0] == 0
+    web = (sample_copy / "public/2026-09-equinox/index.html")
+    assert not web.exists()  # only the built issue is written
+    assert cli("build-issue", "2026-09-equinox", "--root", str(sample_copy), "-q")[0] == 0
+    html = web.read_text(encoding="utf-8")
+    assert re.search(r'<time datetime="2026-10-05">5 October 2026</time>: An earlier version '
+                     r"said support tickets", html)
+    atom = ET.fromstring((sample_copy / "feeds/atom.xml").read_bytes())
+    entries = {e.findtext(f"{ATOM}id"): e for e in atom.findall(f"{ATOM}entry")}
+    september = entries["https://ethics.example.org/2026-09-equinox/"]
+    # the London day of the correction, after the equinox: the entry says it changed
+    assert september.findtext(f"{ATOM}updated") == "2026-10-04T23:00:00Z"
+    assert september.findtext(f"{ATOM}published", "").startswith("2026-09-23")
+
+
+def test_bad_corrections_are_located_errors(scratch: Scratch, cli: RunCli) -> None:
+    scratch.piece("2026-09-equinox", "p", corrections="[{date: 10 October, text: Fixed.}]")
+    code, _, err = cli("build-issue", "2026-09-equinox", "--root", str(scratch.root))
+    assert code == 1 and "p.md:8: error: 'corrections' has the date '10 October'" in err
+
+
+def test_every_piece_invites_a_response(sample_copy: Path, cli: RunCli) -> None:
+    assert cli("build-issue", ISSUE, "--root", str(sample_copy), "-q")[0] == 0
+    subject = "December%20Solstice%202026%3A%20Datasheets%20before%20deployment"
+    for name in ("email.html", "index.html"):
+        html = (sample_copy / f"public/{ISSUE}/{name}").read_text(encoding="utf-8")
+        assert f'href="mailto:ethics-editors@example.org?subject={subject}"' in html, name
+        assert html.count("Respond to this piece or raise a concern") == 6, name
+    text = (sample_copy / f"public/{ISSUE}/email.txt").read_text(encoding="utf-8")
+    assert text.count("Respond to this piece or raise a concern") == 6
