@@ -6,8 +6,10 @@ archive. Both gather every problem first and write nothing unless the whole buil
 
 from __future__ import annotations
 
+import os
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -165,16 +167,32 @@ def _build(
     out_dir = check_out_dir(out, config) if out is not None else config.output_dir
     outputs: list[Output] = []
     sizes: dict[str, int] = {}
+    # The feeds carry the newest issues only; the targets among them give their entries.
+    newest = sorted([*targets, *others], key=lambda i: i.issue_id, reverse=True)
+    in_feeds = {i.issue_id for i in newest[: config.feed_issues]} if feeds else set()
+    entries: list[feeds_mod.Entry] = []
+    jobs = [(issue, config, out_dir, problems.strict, issue.issue_id in in_feeds)
+            for issue in targets]
     # Valid pieces are rendered even when others failed, so one run reports every problem.
-    rendered_targets = [r.render_issue(issue, config, problems) for issue in targets]
-    for rendered in rendered_targets:
-        outputs.extend(_issue_outputs(rendered, config, env, out_dir, problems, sizes))
+    # A whole-archive build renders its issues on every core.
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_render_one, *zip(*jobs, strict=True), chunksize=1))
+    else:
+        results = [_render_one(*job) for job in jobs]
+    for issue, (issue_outputs, issue_problems, size, entry) in zip(targets, results,
+                                                                   strict=True):
+        outputs.extend(issue_outputs)
+        problems.items.extend(issue_problems)
+        if size:
+            sizes[str(issue.issue_id)] = size
+        if entry is not None:
+            entries.append(entry)
     if feeds:
-        latest = sorted(others, key=lambda i: i.issue_id, reverse=True)
-        entries_source = list(rendered_targets)
-        room = max(config.feed_issues - len(entries_source), 0)
-        entries_source += [r.render_issue(i, config, problems) for i in latest[:room]]
-        entries = [_entry(ri, config, env) for ri in entries_source]
+        for issue in others:
+            if issue.issue_id in in_feeds:
+                entries.append(_entry(r.render_issue(issue, config, problems), config, env))
         for name, data in feeds_mod.all_feeds(entries, config).items():
             outputs.append(Output(config.feeds_dir, name, data))
     archive_issues = [i for i in [*others, *targets] if any(not p.is_draft for p in i.pieces)]
@@ -185,6 +203,22 @@ def _build(
     written = write_all(outputs)
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,
                        config.size_budget_kb)
+
+
+def _render_one(
+    issue: Issue, config: Config, out_dir: Path, strict: bool, feed: bool
+) -> tuple[list[Output], list[Problem], int, feeds_mod.Entry | None]:
+    """Render one issue's files (and its feed entry): pure, so it can run in a worker."""
+    problems = Problems(strict=strict)
+    env = r.environment(config)
+    sizes: dict[str, int] = {}
+    try:
+        rendered = r.render_issue(issue, config, problems)
+        outputs = list(_issue_outputs(rendered, config, env, out_dir, problems, sizes))
+        entry = _entry(rendered, config, env) if feed else None
+    except ContentError as exc:  # a template mistake: reported with the others
+        return [], [*problems.items, *exc.problems], 0, None
+    return outputs, problems.items, sizes.get(str(issue.issue_id), 0), entry
 
 
 def check_out_dir(out: Path, config: Config) -> Path:

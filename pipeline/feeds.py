@@ -63,7 +63,8 @@ def _serialise(root: ET.Element) -> bytes:
 
 
 def _newest(entries: list[Entry]) -> datetime:
-    return max((e.updated for e in entries), default=datetime(1970, 1, 1, tzinfo=UTC))
+    newest = max((e.updated for e in entries), default=datetime(1970, 1, 1, tzinfo=UTC))
+    return newest.astimezone(UTC)
 
 
 def rss(entries: list[Entry], config: Config) -> bytes:
