@@ -10,10 +10,10 @@ screens in a ``<style>`` block.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import css_inline
 import jinja2
