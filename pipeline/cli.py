@@ -241,6 +241,8 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
         data = ics.calendar_file(entries, newsletter_title=title, uid_domain=uid_domain,
                                  stamp=now())
         target = args.ics.resolve()
+        if not target.name or target.is_dir():
+            raise UsageError(f"--ics {args.ics}: give the path of a file, e.g. calendar.ics")
         write_all([Output(target.parent, target.name, data)])
         console.message("note", f"wrote {args.ics} ({len(entries)} issues)")
     if args.json:

@@ -185,7 +185,10 @@ def test_cli_bad_ics_path_is_a_clear_error(cli: RunCli, sample_copy: Path, tmp_p
     target = blocker / "cal.ics" if where == "file-as-folder" else tmp_path
     code, out, err = cli("calendar", "--count", "1", "--ics", str(target),
                          "--root", str(sample_copy))
-    assert code == 1
-    assert err.startswith("error: ") and "cannot write" in err
+    if where == "existing-folder":  # bad usage: a folder given where a file is meant
+        assert code == 2 and "give the path of a file" in err
+    else:
+        assert code == 1
+        assert err.startswith("error: ") and "cannot write" in err
     assert "Traceback" not in err + out
     assert blocker.read_text(encoding="utf-8") == "not a folder"
