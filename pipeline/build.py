@@ -127,7 +127,7 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
     rendered = r.render_issue(issue, site.config, problems)
-    html = _template(lambda: r.email_html(rendered, site.config, site.env))
+    html = run_template(lambda: r.email_html(rendered, site.config, site.env))
     _check_budget(rendered, html, site.config, problems)
     return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
 
@@ -197,8 +197,8 @@ def _build(
             outputs.append(Output(config.feeds_dir, name, data))
     archive_issues = [i for i in [*others, *targets] if any(not p.is_draft for p in i.pieces)]
     outputs.append(Output(out_dir, "index.html",
-                          _template(lambda: r.archive(_archive(archive_issues), config, env))))
-    outputs.append(Output(out_dir, "style.css", _template(lambda: r.stylesheet(env))))
+                          run_template(lambda: r.archive(_archive(archive_issues), config, env))))
+    outputs.append(Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))))
     problems.raise_if_errors()
     written = write_all(outputs)
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,
@@ -232,7 +232,7 @@ def check_out_dir(out: Path, config: Config) -> Path:
     return out
 
 
-def _template(make: Callable[[], str]) -> bytes:
+def run_template(make: Callable[[], str]) -> bytes:
     """Run a template render, turning a template mistake into a located error."""
     try:
         return make().encode("utf-8")
@@ -262,13 +262,13 @@ def _issue_outputs(
 ) -> Iterable[Output]:
     issue = rendered.issue
     folder = str(issue.issue_id)
-    html = _template(lambda: r.email_html(rendered, config, env))
+    html = run_template(lambda: r.email_html(rendered, config, env))
     _check_budget(rendered, html, config, problems)
     sizes[folder] = len(html)
     yield Output(out_dir, f"{folder}/email.html", html)
-    yield Output(out_dir, f"{folder}/email.txt", _template(
+    yield Output(out_dir, f"{folder}/email.txt", run_template(
         lambda: r.email_text(rendered, config, env)))
-    yield Output(out_dir, f"{folder}/index.html", _template(
+    yield Output(out_dir, f"{folder}/index.html", run_template(
         lambda: r.web_issue(rendered, config, env)))
     for asset in rendered.assets:
         yield Output(out_dir, f"{folder}/{asset.relative_to(issue.path.resolve()).as_posix()}",
@@ -300,7 +300,7 @@ def _entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -
         categories.update(dict.fromkeys([p.piece.section, *p.piece.tags]))
     return feeds_mod.Entry(
         url=rendered.url, title=issue.full_title, summary=issue.summary,
-        content_html=_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
+        content_html=run_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
         published=issue.moment, updated=_updated(issue, config), authors=tuple(authors),
         categories=tuple(categories),
     )

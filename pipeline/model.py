@@ -93,16 +93,18 @@ class Issue:
 
     def contributors(self) -> tuple[Contributor, ...]:
         """Everyone who wrote, reviewed or edited this issue, each once, in order of credit."""
-        seen: dict[str, Contributor] = {}
+        seen: dict[str, Contributor] = {}  # by case-folded name
+        for piece in self.pieces:  # authors first: their piece can give them a team
+            for person in piece.authors:
+                key = person.name.casefold()
+                if key not in seen or (seen[key].team is None and (person.team or piece.team)):
+                    seen[key] = Contributor(person.name, person.team or piece.team, person.id,
+                                            person.pronouns, person.link, person.known)
         for piece in self.pieces:
-            for person in (*piece.authors, *piece.reviewed_by):
-                if person.name not in seen:
-                    team = person.team or (piece.team if person in piece.authors else None)
-                    seen[person.name] = Contributor(
-                        person.name, team, person.id, person.pronouns, person.link, person.known
-                    )
+            for person in piece.reviewed_by:
+                seen.setdefault(person.name.casefold(), person)
         for person in self.editors:
-            seen.setdefault(person.name, person)
+            seen.setdefault(person.name.casefold(), person)
         return tuple(seen.values())
 
     def teams(self) -> tuple[str, ...]:

@@ -1,11 +1,476 @@
-"""Placeholder while the command is being written (replaced before this lands)."""
+"""``newsletter report``: who carries the work, across the whole archive.
+
+For every issue folder (ready pieces only, as published): the pieces each team wrote, the
+people from each team who were credited (authors, reviewers and editors, as in the colophon),
+the people credited for the first time, and how many pieces had a reviewer who is not one of
+their authors; then the teams that have not written for the last four issues. Printed as
+aligned tables, and written as an HTML page (``report.html``) whose charts are inline SVG
+built here: no JavaScript, a text label on every bar, a title and description for screen
+readers, and the same numbers in a data table beside each chart.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from . import __version__
+from . import render as r
+from .build import check_out_dir, run_template
+from .config import Config, load_config
+from .console import Console, newsletter_root, now
+from .content import list_issues, load_issue
+from .contributors import CONTRIBUTORS_NAME, load_contributors
+from .errors import ContentError, Problems, UsageError, display_path
+from .model import Issue
+from .plaintext import display_width, wrap
+from .seasons import MAX_YEAR, MIN_YEAR, IssueId
+from .status import credited, has_independent_reviewer
+from .writer import Output, write_all
+
+NO_TEAM = "(no team)"
+SILENT_WINDOW = 4
+REPORT_DIR = "report"
+
+#: Bar colours: each has a contrast of at least 4.5:1 with white (the labels written on the
+#: bars and the chart's background), so bars and labels are readable; a white gap separates
+#: neighbouring segments, so no two colours need to be told apart by contrast alone.
+PALETTE = ("#1d5e9e", "#b42318", "#2f6b3a", "#6f42a8", "#8a4b08", "#0f6570", "#a3306a",
+           "#4d5358", "#3f4ba8", "#6b5a00")
+INK, MUTED, BACKGROUND, GRID = "#1f2328", "#4a5057", "#ffffff", "#d8d4ca"
+
+
+# --------------------------------------------------------------------------- the numbers
+
+
+@dataclass(frozen=True)
+class IssueStats:
+    """One issue's share of the work (ready pieces only)."""
+
+    issue_id: IssueId
+    name: str
+    published: bool
+    pieces: int
+    reviewed: int  # pieces with a reviewer who is not an author
+    pieces_by_team: dict[str, int]
+    contributors_by_team: dict[str, int]
+    contributors: tuple[str, ...]
+    first_time: tuple[str, ...]
+    writing_teams: frozenset[str]  # teams with an author of a piece
+
+    @property
+    def teams(self) -> int:
+        return len([t for t in self.contributors_by_team if t != NO_TEAM])
+
+    @property
+    def coverage(self) -> float | None:
+        return self.reviewed / self.pieces if self.pieces else None
+
+
+@dataclass(frozen=True)
+class Report:
+    """The archive's numbers, oldest issue first."""
+
+    title: str
+    since: int | None
+    generated: date
+    issues: tuple[IssueStats, ...]
+    teams: tuple[str, ...]  # every team in the tables, alphabetically
+    silent: tuple[str, ...]  # teams with no author in the silent window
+    silent_window: tuple[IssueId, ...]
+    left_out: tuple[str, ...]  # files with errors, not counted
+
+    def pieces_of(self, team: str) -> list[int]:
+        return [i.pieces_by_team.get(team, 0) for i in self.issues]
+
+    def contributors_of(self, team: str) -> list[int]:
+        return [i.contributors_by_team.get(team, 0) for i in self.issues]
+
+
+def _team_sort(team: str) -> tuple[bool, str]:
+    return team == NO_TEAM, team.casefold()
+
+
+def build_report(root: Path, moment: datetime, since: int | None) -> Report:
+    """Read every issue folder of the root and count who did what."""
+    problems = Problems()
+    config = load_config(root)
+    people = load_contributors(root, problems)
+    broken = [p for p in problems.items
+              if p.level == "error" and p.path.name == CONTRIBUTORS_NAME]
+    if broken:
+        raise ContentError(broken)
+    folders = list_issues(config, problems)
+    if not folders:
+        raise UsageError(f"no issue folders in {display_path(config.issues_dir)} yet: nothing "
+                         "to report")
+    issues: list[Issue] = []
+    for issue_id, folder in folders:
+        issues.append(load_issue(issue_id, folder, config, people, problems))
+    left_out = sorted({display_path(p.path) for p in problems.items
+                       if p.level == "error" and p.path.suffix == ".md"})
+    known_teams = {p.team for p in (people or {}).values() if p.team}
+
+    seen: set[str] = set()
+    stats: list[IssueStats] = []
+    for issue in issues:
+        people_in = credited(issue)
+        first = tuple(p.name for p in people_in if p.name.casefold() not in seen)
+        seen.update(p.name.casefold() for p in people_in)
+        pieces_by_team: dict[str, int] = {}
+        writing: set[str] = set()
+        for piece in issue.pieces:
+            team = piece.team or NO_TEAM
+            pieces_by_team[team] = pieces_by_team.get(team, 0) + 1
+            writing.update(a.team or piece.team or NO_TEAM for a in piece.authors)
+        contributors_by_team: dict[str, int] = {}
+        for person in people_in:
+            team = person.team or NO_TEAM
+            contributors_by_team[team] = contributors_by_team.get(team, 0) + 1
+        stats.append(IssueStats(
+            issue_id=issue.issue_id, name=issue.name, published=issue.moment <= moment,
+            pieces=len(issue.pieces),
+            reviewed=sum(1 for p in issue.pieces if has_independent_reviewer(p)),
+            pieces_by_team=pieces_by_team, contributors_by_team=contributors_by_team,
+            contributors=tuple(p.name for p in people_in), first_time=first,
+            writing_teams=frozenset(writing),
+        ))
+
+    # Silence is about the present: the last four issues that published anything, whatever
+    # --since shows; every team ever seen (or listed in contributors.toml) is a candidate.
+    window = [s for s in stats if s.pieces][-SILENT_WINDOW:]
+    all_teams = known_teams | {t for s in stats for t in s.contributors_by_team}
+    all_teams |= {t for s in stats for t in s.pieces_by_team}
+    all_teams.discard(NO_TEAM)
+    wrote = set().union(*(s.writing_teams for s in window)) if window else set()
+    silent = tuple(sorted(all_teams - wrote, key=_team_sort)) if window else ()
+
+    shown = [s for s in stats if since is None or s.issue_id.year >= since]
+    if not shown:
+        first_id, last_id = stats[0].issue_id, stats[-1].issue_id
+        raise UsageError(f"--since {since}: no issue from {since} on; the archive runs from "
+                         f"{first_id} to {last_id}")
+    teams = {t for s in shown for t in (*s.pieces_by_team, *s.contributors_by_team)}
+    teams |= set(silent)
+    return Report(
+        title=config.title, since=since, generated=moment.astimezone(config.time_zone).date(),
+        issues=tuple(shown), teams=tuple(sorted(teams, key=_team_sort)), silent=silent,
+        silent_window=tuple(s.issue_id for s in window), left_out=tuple(left_out),
+    )
+
+
+# --------------------------------------------------------------------------- terminal tables
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]],
+          right: Iterable[int] = ()) -> list[str]:
+    """Aligned columns (by display width), a rule under the header; ``right`` columns are
+    right-aligned."""
+    body = [list(row) for row in rows]
+    widths = [max(display_width(cell) for cell in column)
+              for column in zip(headers, *body, strict=True)]
+    align = set(right)
+
+    def line(cells: Sequence[str]) -> str:
+        out = []
+        for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            space = " " * (width - display_width(cell))
+            out.append(space + cell if i in align else cell + space)
+        return "  ".join(out).rstrip()
+
+    return [line(headers), "  ".join("-" * w for w in widths), *(line(row) for row in body)]
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{part}/{whole} ({round(100 * part / whole)}%)" if whole else "-"
+
+
+def _short(issue: IssueStats) -> str:
+    """``2026-12`` for ``2026-12-solstice``: the month says which event it is."""
+    return f"{issue.issue_id.year}-{issue.issue_id.month:02d}"
+
+
+def report_text(report: Report) -> list[str]:
+    """The report as lines for a terminal."""
+    issues = report.issues
+    span = f"{issues[0].issue_id} to {issues[-1].issue_id}" if len(issues) > 1 else str(
+        issues[0].issue_id)
+    lines = [f"{report.title}: who carries the work, {span} (ready pieces only)", ""]
+    lines += table(
+        ("issue", "pieces", "contributors", "teams", "first-time", "reviewed"),
+        [(f"{i.issue_id}{'' if i.published else ' *'}", str(i.pieces), str(len(i.contributors)),
+          str(i.teams), str(len(i.first_time)), _percent(i.reviewed, i.pieces))
+         for i in issues],
+        right=(1, 2, 3, 4, 5))
+    if not all(i.published for i in issues):
+        lines.append("* not published yet")
+    columns = [_short(i) for i in issues]
+    for heading, counts in (("Pieces per team (by the piece's team)", report.pieces_of),
+                            ("Contributors per team (authors, reviewers, editors)",
+                             report.contributors_of)):
+        lines += ["", heading]
+        if not report.teams:
+            lines.append("  no ready pieces yet")
+            continue
+        rows = [(team, *map(str, counts(team)), str(sum(counts(team))))
+                for team in report.teams]
+        lines += table(("team", *columns, "total"), rows, right=range(1, len(columns) + 2))
+    lines += ["", "First-time contributors"]
+    for issue in issues:
+        names = ", ".join(issue.first_time) if issue.first_time else "none"
+        lines.append(wrap(f"{issue.issue_id}: {names}", 100, first="  ", rest="    "))
+    lines.append("")
+    window = report.silent_window
+    if not window:
+        lines.append("Silent teams: none can be named until an issue has a ready piece")
+        return lines
+    lines.append(f"Teams that have not written for the last {_issues(len(window))}"
+                 f"{' (the whole archive)' if len(window) < SILENT_WINDOW else ''}: "
+                 f"{', '.join(report.silent) if report.silent else 'none'}")
+    return lines
+
+
+def _issues(count: int) -> str:
+    return "issue" if count == 1 else f"{count} issues"
+
+
+# --------------------------------------------------------------------------- SVG charts
+
+
+def _svg(width: int, height: int, title: str, description: str) -> ET.Element:
+    svg = ET.Element("svg", {
+        "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {width} {height}",
+        "width": "100%", "role": "img", "aria-label": title,
+        "font-family": "Arial, Helvetica, sans-serif", "font-size": "13",
+    })
+    ET.SubElement(svg, "title").text = title
+    ET.SubElement(svg, "desc").text = description
+    ET.SubElement(svg, "rect", {"width": str(width), "height": str(height),
+                                "fill": BACKGROUND})
+    return svg
+
+
+def _text(parent: ET.Element, x: float, y: float, text: str, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, "text", {"x": _n(x), "y": _n(y), "fill": INK, **attrs})
+    element.text = text
+    return element
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def _markup(svg: ET.Element) -> Markup:
+    return Markup(ET.tostring(svg, encoding="unicode"))  # built as XML here: escaped
+
+
+LABEL_WIDTH, CHART_WIDTH, ROW, BAR = 150, 640, 34, 22
+
+
+def team_colours(teams: Sequence[str]) -> dict[str, str]:
+    """One colour per team, the same in every chart of the page."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(teams)}
+
+
+def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]]]],
+                  series: Sequence[str], unit: str, colours: dict[str, str]) -> Markup:
+    """Horizontal stacked bars: one row per issue, one segment per team, each labelled."""
+    totals = [sum(v for _, v in values) for _, values in rows]
+    scale = (CHART_WIDTH - LABEL_WIDTH - 50) / max(max(totals, default=0), 1)
+    columns = 3
+    legend_rows = -(-len(series) // columns)
+    height = 16 + ROW * len(rows) + 16 + 22 * legend_rows
+    summary = "; ".join(
+        f"{label}: {total} {unit}"
+        + (" (" + ", ".join(f"{name} {v}" for name, v in values if v) + ")" if total else "")
+        for (label, values), total in zip(rows, totals, strict=True))
+    svg = _svg(CHART_WIDTH, height, title, summary)
+    for index, ((label, values), total) in enumerate(zip(rows, totals, strict=True)):
+        y = 16 + ROW * index
+        row = ET.SubElement(svg, "g", {"class": "row", "data-issue": label})
+        _text(row, LABEL_WIDTH - 8, y + BAR / 2 + 4, label, **{"text-anchor": "end"})
+        x = float(LABEL_WIDTH)
+        for name, value in values:
+            if not value:
+                continue
+            width = value * scale
+            segment = ET.SubElement(row, "g", {"class": "segment", "data-team": name,
+                                               "data-value": str(value)})
+            ET.SubElement(segment, "title").text = f"{label}, {name}: {value} {unit}"
+            ET.SubElement(segment, "rect", {
+                "x": _n(x), "y": _n(y), "width": _n(width), "height": str(BAR),
+                "fill": colours[name], "stroke": BACKGROUND, "stroke-width": "1.5"})
+            if width >= 16:
+                _text(segment, x + width / 2, y + BAR / 2 + 4, str(value),
+                      fill=BACKGROUND, **{"text-anchor": "middle", "font-weight": "700"})
+            x += width
+        _text(row, x + 6, y + BAR / 2 + 4, str(total), **{"class": "total"})
+    legend = ET.SubElement(svg, "g", {"class": "legend"})
+    top = 16 + ROW * len(rows) + 8
+    for index, name in enumerate(series):
+        lx = 10 + (index % columns) * ((CHART_WIDTH - 20) / columns)
+        ly = top + 22 * (index // columns)
+        ET.SubElement(legend, "rect", {"x": _n(lx), "y": _n(ly), "width": "14",
+                                       "height": "14", "fill": colours[name]})
+        _text(legend, lx + 20, ly + 12, name)
+    return _markup(svg)
+
+
+def bar_chart(title: str, rows: Sequence[tuple[str, float, str]], maximum: float,
+              description: str) -> Markup:
+    """Horizontal bars, one per issue, each with its value written beside it."""
+    height = 16 + ROW * len(rows) + 6
+    svg = _svg(CHART_WIDTH, height, title, description)
+    scale = (CHART_WIDTH - LABEL_WIDTH - 130) / (maximum or 1)
+    ET.SubElement(svg, "line", {"x1": str(LABEL_WIDTH), "x2": str(LABEL_WIDTH), "y1": "10",
+                                "y2": str(height - 4), "stroke": MUTED})
+    for index, (label, value, shown) in enumerate(rows):
+        y = 16 + ROW * index
+        row = ET.SubElement(svg, "g", {"class": "row", "data-issue": label,
+                                       "data-value": _n(value)})
+        ET.SubElement(row, "title").text = f"{label}: {shown}"
+        _text(row, LABEL_WIDTH - 8, y + BAR / 2 + 4, label, **{"text-anchor": "end"})
+        width = value * scale
+        if width > 0:
+            ET.SubElement(row, "rect", {"x": str(LABEL_WIDTH), "y": _n(y), "width": _n(width),
+                                        "height": str(BAR), "fill": PALETTE[0]})
+        _text(row, LABEL_WIDTH + width + 6, y + BAR / 2 + 4, shown, **{"class": "value"})
+    return _markup(svg)
+
+
+# --------------------------------------------------------------------------- the HTML page
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart and the table that carries the same numbers."""
+
+    id: str
+    heading: str
+    note: str
+    svg: Markup
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+
+
+def charts(report: Report) -> list[Chart]:
+    issues = report.issues
+    ids = [str(i.issue_id) for i in issues]
+    colours = team_colours(report.teams)
+    found = []
+    for key, heading, unit, counts, by in (
+        ("pieces", "Pieces per team", "pieces", report.pieces_of, "pieces_by_team"),
+        ("contributors", "Contributors per team", "contributors", report.contributors_of,
+         "contributors_by_team"),
+    ):
+        series = [t for t in report.teams if sum(counts(t))]
+        rows = [(str(i.issue_id), [(t, getattr(i, by).get(t, 0)) for t in series])
+                for i in issues]
+        note = ("Ready pieces, counted for the team each piece names (or its first author's)."
+                if key == "pieces" else
+                "People credited in each issue (authors, reviewers and editors), by their team.")
+        found.append(Chart(
+            key, heading, note,
+            stacked_chart(f"{heading} in each issue", rows, series, unit, colours),
+            ("Team", *ids, "Total"),
+            tuple((t, *map(str, counts(t)), str(sum(counts(t)))) for t in report.teams),
+        ))
+    most = max((len(i.first_time) for i in issues), default=0)
+    found.append(Chart(
+        "first-time", "First-time contributors",
+        "People credited for the first time in the archive.",
+        bar_chart("First-time contributors in each issue",
+                  [(str(i.issue_id), len(i.first_time), str(len(i.first_time)))
+                   for i in issues], most,
+                  "; ".join(f"{i.issue_id}: {len(i.first_time)}" for i in issues)),
+        ("Issue", "First-time contributors", "Who"),
+        tuple((str(i.issue_id), str(len(i.first_time)), ", ".join(i.first_time) or "none")
+              for i in issues),
+    ))
+    found.append(Chart(
+        "review", "Review coverage",
+        "Ready pieces with at least one reviewer who is not one of their authors.",
+        bar_chart("Review coverage in each issue, in percent of ready pieces",
+                  [(str(i.issue_id), 100 * (i.coverage or 0), _percent(i.reviewed, i.pieces))
+                   for i in issues], 100,
+                  "; ".join(f"{i.issue_id}: {_percent(i.reviewed, i.pieces)}" for i in issues)),
+        ("Issue", "Reviewed pieces", "Ready pieces", "Coverage"),
+        tuple((str(i.issue_id), str(i.reviewed), str(i.pieces),
+               f"{round(100 * i.coverage)}%" if i.coverage is not None else "-")
+              for i in issues),
+    ))
+    return found
+
+
+def report_html(report: Report, config: Config, env: jinja2.Environment, home: str) -> bytes:
+    """The report page, rendered from ``report.html``."""
+    context: dict[str, Any] = {
+        "config": config, "feeds": r.feed_links(config), "version": __version__,
+        "report": report, "charts": charts(report), "home": home,
+        "silent_window": SILENT_WINDOW,
+    }
+    return run_template(lambda: env.get_template("report.html").render(context))
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def parse_year(text: str) -> int:
+    """``--since YEAR``: a year the calendar covers."""
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a year: use e.g. 2026") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise argparse.ArgumentTypeError(f"{year} is not a year of the calendar: use a year "
+                                         f"from {MIN_YEAR} to {MAX_YEAR}")
+    return year
+
+
+def _run_report(args: argparse.Namespace, console: Console) -> int:
+    root = newsletter_root(args)
+    report = build_report(root, now(), args.since)
+    config = load_config(root)
+    if args.out is not None:
+        out_dir, home = check_out_dir(args.out, config), f"{config.base_url}/"
+    else:
+        out_dir, home = config.output_dir / REPORT_DIR, "../"
+    for path in report.left_out:
+        console.message("warning", f"{path}: has errors, so it is not counted (newsletter "
+                        "check shows them)")
+    for line in report_text(report):
+        console.result(line)
+    env = r.environment(config)
+    written = write_all([
+        Output(out_dir, "index.html", report_html(report, config, env, home)),
+        Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))),
+    ])
+    if console.verbosity >= 0:
+        console.message("note", f"wrote {display_path(written[0].path)}")
+    return 0
 
 
 def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add this module's subcommand(s) to the `newsletter` parser."""
+    """Add ``report`` to the ``newsletter`` parser."""
+    report = commands.add_parser(
+        "report", help="who carries the work: pieces, contributors and reviews per team",
+        description="Look across every issue folder (ready pieces only): pieces and "
+                    "contributors per team per issue, first-time contributors, teams that "
+                    "have not written for the last four issues, and review coverage. Prints "
+                    "tables and writes an HTML page with charts to "
+                    "<output_dir>/report/index.html (or DIR/index.html with --out).")
+    common(report, True)
+    report.add_argument("--since", type=parse_year, metavar="YEAR",
+                        help="only issues from this year on (first-time contributors and "
+                             "silent teams still look at the whole archive)")
+    report.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write index.html (default: <output_dir>/report)")
+    report.set_defaults(run=_run_report)
