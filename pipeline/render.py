@@ -110,6 +110,8 @@ def render_issue(issue: Issue, config: Config, problems: Problems) -> RenderedIs
     if issue.letter.strip() and issue.letter_path is not None:
         letter = render(issue.letter, Context(issue.path, url, "_letter", issue.letter_path,
                                               issue.letter_line), problems)
+        if not letter.html.strip():  # only a comment (a new issue's placeholder): no letter
+            letter = None
     sections = []
     for name in config.sections:
         pieces = tuple(
