@@ -168,6 +168,19 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
 
 
+def yaml_value(value: str | list[str]) -> str:
+    """A front-matter value, plain where YAML reads it back unchanged, else quoted."""
+    plain = value if isinstance(value, str) else "[" + ", ".join(value) + "]"
+    try:
+        if yaml.safe_load(f"key: {plain}") == {"key": value}:
+            return plain
+    except yaml.YAMLError:
+        pass
+    dumped: str = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True,
+                                 width=10_000)
+    return dumped.removesuffix("\n...\n").strip()
+
+
 def check_fields(
     path: Path, doc: Document, fields: Sequence[Field], problems: Problems, ready: bool
 ) -> dict[str, Any]:

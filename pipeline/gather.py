@@ -33,13 +33,20 @@ from zoneinfo import ZoneInfo
 
 import feedparser
 import nh3
-import yaml
 
 from . import __version__
 from .build import resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FIELDS, ISSUE_FILE, check_fields, list_issues, read_text, split_document
+from .content import (
+    ISSUE_FIELDS,
+    ISSUE_FILE,
+    check_fields,
+    list_issues,
+    read_text,
+    split_document,
+    yaml_value,
+)
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError, did_you_mean
 from .errors import display_path as shown
 from .seasons import IssueId, IssueIdError
@@ -374,19 +381,6 @@ def select(feeds: Sequence[Feed], start: datetime, end: datetime) -> Selection:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def yaml_value(value: str | list[str]) -> str:
-    """A front-matter value, plain where YAML reads it back unchanged, else quoted."""
-    plain = value if isinstance(value, str) else "[" + ", ".join(value) + "]"
-    try:
-        if yaml.safe_load(f"key: {plain}") == {"key": value}:
-            return plain
-    except yaml.YAMLError:
-        pass
-    dumped: str = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True,
-                                 width=10_000)
-    return dumped.removesuffix("\n...\n").strip()
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:

@@ -16,8 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import (
@@ -28,6 +26,7 @@ from .content import (
     check_fields,
     slugify,
     split_document,
+    yaml_value,
 )
 from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import PipelineError, Problems, UsageError, did_you_mean, display_path
@@ -161,13 +160,13 @@ def plan_piece(
                         f"{next_issue(today, config.time_zone)})")
 
     values: dict[str, str] = {
-        "title": _yaml(title),
-        "authors": _yaml(list(dict.fromkeys(resolved))),
-        "section": _yaml(chosen_section),
+        "title": yaml_value(title),
+        "authors": yaml_value(list(dict.fromkeys(resolved))),
+        "section": yaml_value(chosen_section),
         "status": "draft",
     }
     if chosen_team:
-        values["team"] = _yaml(chosen_team)
+        values["team"] = yaml_value(chosen_team)
     notes = {
         "section": f"{', '.join(config.sections)}",
         "summary": "required once the piece is ready",
@@ -300,13 +299,6 @@ def _refuse_existing(path: Path, folder: Path) -> None:
         raise PipelineError(f"{display_path(clash)} already exists; new-piece never "
                             "overwrites a file: choose another --title (or --slug), or edit "
                             "that file")
-
-
-def _yaml(value: str | list[str]) -> str:
-    """A value as one line of YAML, quoted only where YAML needs it."""
-    dumped = yaml.safe_dump(value, allow_unicode=True, default_flow_style=True,
-                            width=1_000_000)
-    return dumped.removesuffix("\n...\n").rstrip("\n")
 
 
 def _must_load(path: Path, text: str, fields: tuple[Field, ...], title: str | None) -> None:

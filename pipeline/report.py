@@ -33,7 +33,7 @@ from .errors import ContentError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
-from .status import credited, has_independent_reviewer
+from .status import has_independent_reviewer
 from .writer import Output, write_all
 
 NO_TEAM = "(no team)"
@@ -122,7 +122,7 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
     seen: set[str] = set()
     stats: list[IssueStats] = []
     for issue in issues:
-        people_in = credited(issue)
+        people_in = issue.contributors()
         first = tuple(p.name for p in people_in if p.name.casefold() not in seen)
         seen.update(p.name.casefold() for p in people_in)
         pieces_by_team: dict[str, int] = {}

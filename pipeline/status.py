@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -87,25 +87,6 @@ def how_to_create(issue_id: IssueId) -> str:
 def deadline_of(config: Config, issue_id: IssueId) -> date:
     return issue_id.publication_date(config.time_zone) - timedelta(
         days=config.submission_lead_days)
-
-
-def credited(issue: Issue) -> tuple[Contributor, ...]:
-    """Everyone credited in the issue, each once, in the order of :meth:`Issue.contributors`,
-    but one person however their name is capitalised, and with the team of a piece they
-    wrote when contributors.toml does not know them (even if they also review a piece
-    that comes earlier)."""
-    wrote: dict[str, str] = {}
-    for piece in issue.pieces:
-        for author in piece.authors:
-            team = author.team or piece.team
-            if team:
-                wrote.setdefault(author.name.casefold(), team)
-    people: dict[str, Contributor] = {}
-    for person in issue.contributors():
-        key = person.name.casefold()
-        if key not in people:
-            people[key] = replace(person, team=person.team or wrote.get(key))
-    return tuple(people.values())
 
 
 def has_independent_reviewer(piece: Piece) -> bool:
@@ -260,7 +241,7 @@ def issue_status(target: Target) -> Status:
     return Status(
         theme=_theme(issue), exists=True, pieces=tuple(states),
         left_out=tuple((lo.path, lo.reason) for lo in issue.left_out if not _is_piece(lo.path)),
-        sections=sections, contributors=credited(issue),
+        sections=sections, contributors=issue.contributors(),
         other_problems=tuple(p for found in errors.values() for p in found), **common,
     )
 
