@@ -77,6 +77,15 @@ class SendSummary:
     size: int
 
 
+@dataclass(frozen=True)
+class Event:
+    """One step of a subscriber's consent history: when, what, and how."""
+
+    at: str
+    kind: Literal["requested", "confirmed", "unsubscribed"]
+    detail: str
+
+
 class Store(Protocol):
     """What delivery and the CLI need from a subscriber database."""
 
@@ -96,6 +105,11 @@ class Store(Protocol):
     def claim(self, send_id: int, limit: int) -> list[Claimed]: ...
     def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime) -> None: ...
     def summary(self, send_id: int) -> SendSummary: ...
+    def request(self, email: str, name: str | None, source: str,
+                now: datetime) -> tuple[Subscriber, Status | None]: ...
+    def confirm(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
+    def unsubscribe(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
+    def history(self, subscriber_id: int) -> list[Event]: ...
     def close(self) -> None: ...
 
 
@@ -132,6 +146,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (send_id, subscriber_id)
     );
     CREATE INDEX deliveries_status ON deliveries (send_id, status);
+    """,
+    # 2: the consent history of each subscriber (sign-up requests, confirmations, leaving)
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('requested', 'confirmed', 'unsubscribed')),
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX events_subscriber ON events (subscriber_id, id);
     """,
 )
 
@@ -240,6 +265,7 @@ class SqliteStore:
             if row is None:
                 return False
             db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row[0],))
+            db.execute("DELETE FROM events WHERE subscriber_id = ?", (row[0],))
             db.execute("DELETE FROM subscribers WHERE id = ?", (row[0],))
         return True
 
@@ -249,6 +275,70 @@ class SqliteStore:
         else:
             row = self._one("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
         return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ double opt-in
+
+    def request(self, email: str, name: str | None, source: str,
+                now: datetime) -> tuple[Subscriber, Status | None]:
+        """A sign-up request: the subscriber (pending unless already active) and the status
+        the address had before (None when it is new).
+
+        A new address, or one that left or bounced, becomes ``pending`` until it confirms; an
+        active subscriber stays as they are. Every request is kept in the history.
+        """
+        with self._transaction() as db:
+            row = db.execute("SELECT id, status FROM subscribers WHERE email = ?",
+                             (email,)).fetchone()
+            before: Status | None = row["status"] if row else None
+            if row is None:
+                self._insert(db, NewSubscriber(email, name, "pending", None, source), now)
+                subscriber_id = db.execute("SELECT id FROM subscribers WHERE email = ?",
+                                           (email,)).fetchone()[0]
+            else:
+                subscriber_id = row["id"]
+                if before in ("unsubscribed", "bounced"):
+                    db.execute("UPDATE subscribers SET status = 'pending', name = coalesce(?, "
+                               "name), updated_at = ? WHERE id = ?",
+                               (name, _iso(now), subscriber_id))
+            self._event(db, subscriber_id, "requested", source, now)
+        found = self.get_by_id(subscriber_id)
+        assert found is not None
+        return found, before
+
+    def confirm(self, subscriber_id: int, source: str, now: datetime) -> bool:
+        """A pending subscriber confirms: active, with consent given now; False if they
+        were not pending (already confirmed, left, or unknown)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE subscribers SET status = 'active', consent_at = ?, consent_source = ?, "
+                "updated_at = ? WHERE id = ? AND status = 'pending'",
+                (_iso(now), source, _iso(now), subscriber_id)).rowcount
+            if changed:
+                self._event(db, subscriber_id, "confirmed", source, now)
+        return bool(changed)
+
+    def unsubscribe(self, subscriber_id: int, source: str, now: datetime) -> bool:
+        """The subscriber leaves; False if they had already left (or are unknown)."""
+        with self._transaction() as db:
+            changed = db.execute(
+                "UPDATE subscribers SET status = 'unsubscribed', updated_at = ? WHERE id = ? "
+                "AND status IN ('pending', 'active')", (_iso(now), subscriber_id)).rowcount
+            if changed:
+                self._event(db, subscriber_id, "unsubscribed", source, now)
+        return bool(changed)
+
+    def history(self, subscriber_id: int) -> list[Event]:
+        """The subscriber's consent history, oldest first."""
+        with self.lock:
+            rows = self.db.execute("SELECT at, kind, detail FROM events WHERE subscriber_id = ? "
+                                   "ORDER BY id", (subscriber_id,)).fetchall()
+        return [Event(row["at"], row["kind"], row["detail"]) for row in rows]
+
+    @staticmethod
+    def _event(db: sqlite3.Connection, subscriber_id: int, kind: str, detail: str,
+               now: datetime) -> None:
+        db.execute("INSERT INTO events (subscriber_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                   (subscriber_id, _iso(now), kind, detail))
 
     # ------------------------------------------------------------------ the ledger
 

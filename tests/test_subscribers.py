@@ -407,3 +407,49 @@ def test_store_statuses_and_counts(store: SqliteStore) -> None:
     assert store.remove("ada@example.org")
     assert not store.remove("ada@example.org")
     assert store.get_by_id(ada.id) is None
+
+
+# ---------------------------------------------------------------------- double opt-in in the store
+
+
+def test_request_confirm_unsubscribe_and_the_consent_history(store: SqliteStore) -> None:
+    later = NOW.replace(hour=10)
+    person, before = store.request("ada@example.org", "Ada", "web form", NOW)
+    assert before is None and person.status == "pending" and person.consent_at is None
+    again, before = store.request("ada@example.org", None, "web form", NOW)
+    assert (again.id, again.status, before) == (person.id, "pending", "pending")
+
+    assert store.confirm(person.id, "confirmed by email link", later) is True
+    active = store.get("ada@example.org")
+    assert active is not None and active.status == "active"
+    assert (active.consent_at, active.consent_source) == (later.isoformat(),
+                                                          "confirmed by email link")
+    assert store.confirm(person.id, "again", later) is False  # only a pending address confirms
+
+    _, before = store.request("ada@example.org", None, "web form", later)
+    assert before == "active" and store.get("ada@example.org").status == "active"  # type: ignore[union-attr]
+
+    assert store.unsubscribe(person.id, "one-click", later) is True
+    assert store.unsubscribe(person.id, "one-click", later) is False
+    assert store.get("ada@example.org").status == "unsubscribed"  # type: ignore[union-attr]
+
+    back, before = store.request("ada@example.org", None, "web form", later)
+    assert (back.status, before) == ("pending", "unsubscribed")
+    assert [(e.kind, e.detail) for e in store.history(person.id)] == [
+        ("requested", "web form"), ("requested", "web form"),
+        ("confirmed", "confirmed by email link"), ("requested", "web form"),
+        ("unsubscribed", "one-click"), ("requested", "web form")]
+    assert store.history(person.id)[0].at == NOW.isoformat()
+
+
+def test_erasure_removes_the_consent_history(store: SqliteStore) -> None:
+    person, _ = store.request("ada@example.org", None, "web form", NOW)
+    assert store.remove("ada@example.org")
+    assert store.history(person.id) == []
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+
+
+def test_unknown_subscribers_neither_confirm_nor_leave(store: SqliteStore) -> None:
+    assert store.confirm(999, "x", NOW) is False
+    assert store.unsubscribe(999, "x", NOW) is False
