@@ -199,6 +199,8 @@ def _build(
     outputs.append(Output(out_dir, "index.html",
                           run_template(lambda: r.archive(_archive(archive_issues), config, env))))
     outputs.append(Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))))
+    outputs.append(Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")))
+    outputs.append(Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8")))
     problems.raise_if_errors()
     written = write_all(outputs)
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,

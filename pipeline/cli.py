@@ -150,9 +150,9 @@ def make_parser() -> argparse.ArgumentParser:
     send.set_defaults(run=run_send)
 
     # The editorial workflow: each module adds its own subcommand(s).
-    from . import check, gather, new_piece, report, status
+    from . import check, cli_web, gather, new_piece, report, status
 
-    for module in (new_piece, check, status, gather, report):
+    for module in (new_piece, check, status, gather, report, cli_web):
         module.register(commands, _common)
     return parser
 

@@ -58,6 +58,20 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class Web:
+    """The subscription web app (``newsletter serve``): ``[web]`` of newsletter.toml."""
+
+    ai_training: bool
+    confirm_hours: int
+    client_limit: int
+    address_limit: int
+
+    @property
+    def confirm_seconds(self) -> int:
+        return self.confirm_hours * 3600
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration of one newsletter root."""
 
@@ -77,6 +91,7 @@ class Config:
     feed_issues: int
     delivery: Delivery
     workflow: Workflow
+    web: Web
 
     @property
     def issues_dir(self) -> Path:
@@ -244,6 +259,15 @@ OPTIONS: tuple[Option, ...] = (
            "Feeds (URLs or files relative to the root) that 'newsletter gather' reads.",
            _check_names),
     Option("gather.timeout_seconds", int, 10, "How long to wait for each feed.", _positive),
+    Option("web.ai_training", bool, False,
+           "May the contributors' words be used to train AI models? Stated in robots.txt, "
+           "ai.txt and each page's meta tags."),
+    Option("web.confirm_hours", int, 48, "How long a subscription confirmation link works.",
+           _positive),
+    Option("web.client_limit", int, 10,
+           "Subscribe requests one client (IP address) may make per hour.", _positive),
+    Option("web.address_limit", int, 3,
+           "Confirmation emails one address may be sent per day.", _positive),
     Option("subscribers.database", str, "subscribers.sqlite3",
            "SQLite file of subscribers and the send ledger, relative to the root."),
     Option("delivery.smtp_url", str, None,
@@ -405,5 +429,11 @@ def load_config(root: Path) -> Config:
             word_limit=get("check.word_limit"),
             gather_feeds=tuple(get("gather.feeds")),
             gather_timeout=get("gather.timeout_seconds"),
+        ),
+        web=Web(
+            ai_training=get("web.ai_training"),
+            confirm_hours=get("web.confirm_hours"),
+            client_limit=get("web.client_limit"),
+            address_limit=get("web.address_limit"),
         ),
     )

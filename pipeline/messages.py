@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.headerregistry import Address
+from email.message import EmailMessage
 from email.quoprimime import body_encode
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
@@ -145,3 +146,18 @@ class IssueMessage:
             self.end,
         ])
         return message_id, self.dkim.sign(data) if self.dkim else data
+
+
+def notice(*, sender: str, to: str, subject: str, text: str, date: datetime,
+           message_id: str) -> bytes:
+    """A short plain-text message to one person (a subscription confirmation), marked as
+    automatic (RFC 3834) so that vacation responders do not answer it."""
+    message = EmailMessage(policy=policy.SMTP if to.isascii() else policy.SMTPUTF8)
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = one_line(subject)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(text, cte="quoted-printable")
+    return message.as_bytes()

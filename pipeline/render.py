@@ -206,6 +206,37 @@ def feed_content(rendered: RenderedIssue, config: Config, env: jinja2.Environmen
     return env.get_template("feed_entry.html").render(_context(rendered, config)).strip()
 
 
+#: Crawlers that gather text to train AI models (and only that: search engines are welcome).
+AI_CRAWLERS = ("GPTBot", "ClaudeBot", "anthropic-ai", "CCBot", "Google-Extended",
+               "Applebot-Extended", "Bytespider", "meta-externalagent", "FacebookBot",
+               "cohere-ai", "Diffbot", "ImagesiftBot", "Omgilibot")
+#: The subscription pages: nothing there for a search engine.
+FORM_PATHS = ("/subscribe", "/confirm", "/unsubscribe")
+
+
+def robots_txt(config: Config) -> str:
+    """``robots.txt``: search engines welcome; AI training crawlers as ``web.ai_training`` says."""
+    lines = [f"# {config.title}: robots.txt"]
+    if config.web.ai_training:
+        lines += ["# The contributors allow their words to be used to train AI models.", ""]
+    else:
+        lines += ["# The contributors' words are not offered for training AI models; see "
+                  "/ai.txt.", ""]
+        for agent in AI_CRAWLERS:
+            lines += [f"User-agent: {agent}", "Disallow: /", ""]
+    lines += ["User-agent: *", *(f"Disallow: {path}" for path in FORM_PATHS), "Allow: /"]
+    return "\n".join(lines) + "\n"
+
+
+def ai_txt(config: Config) -> str:
+    """``ai.txt`` (Spawning's convention): may this site's text and images train AI models?"""
+    rule = "Allow: /" if config.web.ai_training else "Disallow: /"
+    stance = ("may" if config.web.ai_training else "may not")
+    return (f"# {config.title}: ai.txt\n"
+            f"# The words and images here {stance} be used to train AI models.\n"
+            f"User-Agent: *\n{rule}\n")
+
+
 def stylesheet(env: jinja2.Environment) -> str:
     """The web edition's stylesheet (``public/style.css``)."""
     loader = env.loader

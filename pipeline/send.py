@@ -104,7 +104,7 @@ def send_issue(
             return _dry_run(config, store, issue, html, text, tokens, now, started, monotonic)
         message = _message(config, issue, html, text, tokens, now(), str(issue.issue_id))
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
-        transports, label = _transports(config, options, env)
+        transports, label = transports_for(config, options, env)
         with _send_lock(options.db or config.delivery.database, str(issue.issue_id)):
             if not store.has_send(str(issue.issue_id)) and store.count("active") == 0:
                 raise PipelineError("there are no active subscribers: nothing to send (add "
@@ -154,8 +154,9 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
     )
 
 
-def _transports(config: Config, options: SendOptions, env: dict[str, str],
-                ) -> tuple[list[Transport], str]:
+def transports_for(config: Config, options: SendOptions, env: dict[str, str],
+                   count: int | None = None) -> tuple[list[Transport], str]:
+    """The transports a send uses (``count`` SMTP connections, or the outbox), and a label."""
     smtp_url = None if options.outbox else (options.smtp_url or config.delivery.smtp_url)
     if not smtp_url:
         folder = options.outbox or config.delivery.outbox
@@ -167,7 +168,7 @@ def _transports(config: Config, options: SendOptions, env: dict[str, str],
         raise PipelineError(f"{d.username_env} is set but {d.password_env} is not: set the "
                             "SMTP password in that environment variable")
     settings = SmtpSettings.from_url(smtp_url, username, password)
-    count = options.connections or d.connections
+    count = count or options.connections or d.connections
     return [SmtpTransport(settings) for _ in range(count)], \
         f"{urlsplit(smtp_url).scheme}://{settings.host}:{settings.port} x{count}"
 
@@ -182,7 +183,7 @@ def _test_send(config: Config, options: SendOptions, issue: Issue, html: str, te
     message = _message(config, issue, html, text, tokens, now(), f"{issue.issue_id}.test."
                        f"{int(now().timestamp())}")
     message_id, data = message.build(Recipient(0, address))
-    transports, label = _transports(config, options, env)
+    transports, label = transports_for(config, options, env)
     try:
         transports[0].send(parseaddr(config.sender)[1], address, message_id, data)
     finally:

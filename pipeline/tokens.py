@@ -3,16 +3,25 @@
 An unsubscribe token names one subscriber and a digest of their address, signed with the
 newsletter's key: a token works only for its own address, and a forged or altered one is
 rejected. It never expires, because a List-Unsubscribe link must keep working. Confirmation
-tokens (double opt-in) carry a timestamp and expire.
+tokens (double opt-in) and form tokens (proof that a form was fetched from us, recently) carry
+a timestamp and expire; the clock they read is passed in.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
 from .errors import PipelineError
 
@@ -46,6 +55,16 @@ class Tokens:
     """Makes and checks the newsletter's signed tokens."""
 
     secret: str
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def _timed(self, salt: str) -> URLSafeTimedSerializer:
+        clock = self.clock
+
+        class Signer(TimestampSigner):
+            def get_timestamp(self) -> int:
+                return int(clock())
+
+        return URLSafeTimedSerializer(self.secret, salt=salt, signer=Signer)
 
     def unsubscribe(self, subscriber_id: int, email: str) -> str:
         return URLSafeSerializer(self.secret, salt="unsubscribe").dumps(
@@ -60,18 +79,33 @@ class Tokens:
         return _pair(data)
 
     def confirm(self, subscriber_id: int, email: str) -> str:
-        return URLSafeTimedSerializer(self.secret, salt="confirm").dumps(
-            [subscriber_id, address_digest(email)])
+        return self._timed("confirm").dumps([subscriber_id, address_digest(email)])
 
     def check_confirm(self, token: str, max_age_seconds: int) -> tuple[int, str]:
         try:
-            data = URLSafeTimedSerializer(self.secret, salt="confirm").loads(
-                token, max_age=max_age_seconds)
+            data = self._timed("confirm").loads(token, max_age=max_age_seconds)
         except SignatureExpired:
             raise TokenError("this confirmation link has expired; subscribe again") from None
         except BadSignature:
             raise TokenError("this confirmation link is not valid") from None
         return _pair(data)
+
+
+    def form(self, purpose: str) -> str:
+        """A token for a form of ours (``subscribe``, ``confirm``): signed and dated."""
+        return self._timed("form").dumps(purpose)
+
+    def check_form(self, token: str, purpose: str, max_age_seconds: int) -> None:
+        """Accept a form token made for ``purpose`` less than ``max_age_seconds`` ago."""
+        try:
+            data = self._timed("form").loads(token, max_age=max_age_seconds)
+        except SignatureExpired:
+            raise TokenError("this form has expired; reload the page and try again") from None
+        except BadSignature:
+            raise TokenError("this form was not sent from our page; reload it and try "
+                             "again") from None
+        if data != purpose:
+            raise TokenError("this form was not sent from our page; reload it and try again")
 
 
 def _pair(data: object) -> tuple[int, str]:

@@ -1,0 +1,199 @@
+"""``newsletter preview``: the coming issue, drafts included, rebuilt on every edit.
+
+:class:`Preview` builds the issue into ``<root>/preview/`` (as ``build-issue --drafts`` does)
+and rebuilds it whenever a file of the issue, the templates, ``newsletter.toml`` or
+``contributors.toml`` changes (watchfiles). The app serves the preview with a small script
+that listens for rebuilds (server-sent events) and reloads the page. When a build fails, every
+page shows the problems as ``path:line: level: message`` instead, and the preview keeps running
+and watching, so fixing the file brings the page back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.types import Scope
+
+from .build import PREVIEW_DIR, build_issue
+from .config import CONFIG_NAME
+from .errors import ContentError, PipelineError, Problem, display_path
+from .render import default_templates_dir
+from .web import Files, SecurityHeaders
+
+RELOAD_SCRIPT = """\
+// Reloads the page when the preview has been rebuilt (newsletter preview).
+(function () {
+  var seen = null;
+  var events = new EventSource("/__preview/events");
+  events.onmessage = function (event) {
+    if (seen === null) { seen = event.data; return; }
+    if (event.data !== seen) { window.location.reload(); }
+  };
+})();
+"""
+SCRIPT_TAG = b'<script src="/__preview/reload.js" defer></script>'
+
+
+@dataclass(frozen=True)
+class State:
+    """The outcome of the latest build: a version that changes with every build."""
+
+    version: str
+    issue_id: str | None
+    problems: tuple[Problem, ...]
+    error: str | None  # why the build failed; None when it succeeded
+
+
+class Preview:
+    """Builds one issue with drafts, and again whenever its sources change."""
+
+    def __init__(self, root: Path, ref: str, now: Callable[[], datetime],
+                 out: Path | None = None) -> None:
+        self.root, self.ref, self.now = root, ref, now
+        self.out = out or root / PREVIEW_DIR
+        self.boot = secrets.token_hex(4)
+        self.builds = 0
+        self.lock = threading.Lock()
+        self.state = State(f"{self.boot}-0", None, (), "not built yet")
+        self.changed: asyncio.Event | None = None
+
+    def sources(self) -> list[Path]:
+        """What the preview watches: the issues, templates and the configuration files."""
+        found = [self.root / "issues", self.root / "templates", self.root / CONFIG_NAME,
+                 self.root / "contributors.toml"]
+        return [p for p in found if p.exists()]
+
+    def rebuild(self) -> State:
+        with self.lock:
+            self.builds += 1
+            version = f"{self.boot}-{self.builds}"
+            try:
+                result = build_issue(self.root, self.ref, now=self.now(), out=self.out,
+                                     drafts=True)
+                state = State(version, str(result.issues[0].issue_id), result.problems, None)
+            except ContentError as exc:
+                state = State(version, None, exc.problems, str(exc))
+            except PipelineError as exc:  # a usage error: the issue folder went away, ...
+                state = State(version, None, (), str(exc))
+            self.state = state
+            return state
+
+    def should_watch(self, path: Path) -> bool:
+        parts = path.resolve().relative_to(self.root.resolve()).parts if \
+            path.resolve().is_relative_to(self.root.resolve()) else ()
+        if not parts or parts[0] in (PREVIEW_DIR, "public", "feeds", ".git"):
+            return False
+        return not path.name.startswith(".") and not path.name.endswith("~")
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Rebuild on every change until ``stop`` is set."""
+        from watchfiles import awatch
+
+        changed = self.changed
+        assert changed is not None
+        async for changes in awatch(*self.sources(), stop_event=stop, debounce=150,
+                                    watch_filter=lambda _, p: self.should_watch(Path(p))):
+            if changes:
+                await asyncio.to_thread(self.rebuild)
+                changed.set()
+                changed.clear()
+
+
+def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
+    """The preview server: the built issue with a reload script, and the build's errors."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        preview.changed = asyncio.Event()
+        stop = asyncio.Event()
+        task = asyncio.create_task(preview.watch(stop)) if watch else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=5)
+
+    async def events(request: Request) -> Response:
+        async def stream() -> AsyncIterator[str]:
+            sent = None
+            while not await request.is_disconnected():
+                version = preview.state.version
+                if version != sent:
+                    sent = version
+                    yield f"data: {version}\n\n"
+                changed = preview.changed
+                assert changed is not None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=10)
+                yield ": keep-alive\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"cache-control": "no-store"})
+
+    async def script(request: Request) -> Response:
+        return Response(RELOAD_SCRIPT, media_type="text/javascript; charset=utf-8",
+                        headers={"cache-control": "no-store"})
+
+    async def home(request: Request) -> Response:
+        state = preview.state
+        if state.error is not None:
+            return _error_page(state, preview.root)
+        return Response(status_code=307, headers={"location": f"/{state.issue_id}/"})
+
+    files = _PreviewFiles(preview, directory=preview.out, html=True, check_dir=False)
+    app = Starlette(routes=[Route("/__preview/events", events),
+                            Route("/__preview/reload.js", script),
+                            Route("/", home), Mount("/", app=files)],
+                    lifespan=lifespan)
+    app.add_middleware(SecurityHeaders, scripts=True)
+    return app
+
+
+class _PreviewFiles(Files):
+    """The built preview, with the reload script in every page; the errors while it fails."""
+
+    def __init__(self, preview: Preview, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.preview = preview
+
+    def file_response(self, full_path: Any, stat_result: Any, scope: Scope,
+                      status_code: int = 200) -> Response:
+        path = Path(str(full_path))
+        if path.suffix != ".html":
+            return super().file_response(full_path, stat_result, scope, status_code)
+        state = self.preview.state
+        if state.error is not None:
+            return _error_page(state, self.preview.root)
+        html = path.read_bytes()
+        at = html.rfind(b"</body>")
+        html = html[:at] + SCRIPT_TAG + html[at:] if at >= 0 else html + SCRIPT_TAG
+        return Response(html, status_code, media_type="text/html; charset=utf-8",
+                        headers={"cache-control": "no-store"})
+
+
+_ERROR_PAGE = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(default_templates_dir()), autoescape=True,
+).get_template("preview_error.html")
+
+
+def _error_page(state: State, root: Path) -> HTMLResponse:
+    """Every problem of the failed build, located, with the reload script."""
+    lines = [p.format(root) for p in state.problems if p.level != "note"]
+    html = _ERROR_PAGE.render(error=state.error, problems=lines, script=SCRIPT_TAG.decode(),
+                              root=display_path(root))
+    return HTMLResponse(html, 200, headers={"cache-control": "no-store"})
