@@ -1,7 +1,7 @@
 """``newsletter preview``: the coming issue, drafts included, rebuilt on every edit.
 
 :class:`Preview` builds the issue into ``<root>/preview/`` (as ``build-issue --drafts`` does)
-and rebuilds it whenever a file of the issue, the templates, ``newsletter.toml`` or
+and rebuilds it whenever a file of the issues, the templates, ``newsletter.toml`` or
 ``contributors.toml`` changes (watchfiles). The app serves the preview with a small script
 that listens for rebuilds (server-sent events) and reloads the page. When a build fails, every
 page shows the problems as ``path:line: level: message`` instead, and the preview keeps running
@@ -70,12 +70,6 @@ class Preview:
         self.state = State(f"{self.boot}-0", None, (), "not built yet")
         self.changed: asyncio.Event | None = None
 
-    def sources(self) -> list[Path]:
-        """What the preview watches: the issues, templates and the configuration files."""
-        found = [self.root / "issues", self.root / "templates", self.root / CONFIG_NAME,
-                 self.root / "contributors.toml"]
-        return [p for p in found if p.exists()]
-
     def rebuild(self) -> State:
         with self.lock:
             self.builds += 1
@@ -92,11 +86,15 @@ class Preview:
             return state
 
     def should_watch(self, path: Path) -> bool:
-        parts = path.resolve().relative_to(self.root.resolve()).parts if \
-            path.resolve().is_relative_to(self.root.resolve()) else ()
-        if not parts or parts[0] in (PREVIEW_DIR, "public", "feeds", ".git"):
+        """Only the sources matter: issues/, templates/ and the two configuration files
+        (outputs, the database, editors' swap and backup files are ignored)."""
+        root, full = self.root.resolve(), path.resolve()
+        if not full.is_relative_to(root) or full.name.startswith(".") or \
+                full.name.endswith("~"):
             return False
-        return not path.name.startswith(".") and not path.name.endswith("~")
+        parts = full.relative_to(root).parts
+        return bool(parts) and (parts[0] in ("issues", "templates") or
+                                parts == (CONFIG_NAME,) or parts == ("contributors.toml",))
 
     async def watch(self, stop: asyncio.Event) -> None:
         """Rebuild on every change until ``stop`` is set."""
@@ -104,7 +102,7 @@ class Preview:
 
         changed = self.changed
         assert changed is not None
-        async for changes in awatch(*self.sources(), stop_event=stop, debounce=150,
+        async for changes in awatch(self.root, stop_event=stop, debounce=150,
                                     watch_filter=lambda _, p: self.should_watch(Path(p))):
             if changes:
                 await asyncio.to_thread(self.rebuild)
