@@ -11,6 +11,9 @@ import pytest
 
 from pipeline.cli import main
 
+#: The real-browser fixtures (browser, site_url) for every test module.
+pytest_plugins = ["tests.browser"]
+
 REPO = Path(__file__).resolve().parent.parent
 
 MINIMAL_CONFIG = """\
@@ -78,16 +81,20 @@ def scratch(tmp_path: Path) -> Scratch:
     return Scratch(tmp_path / "newsletter")
 
 
-@pytest.fixture
-def sample_copy(tmp_path: Path) -> Path:
-    """A copy of the committed sample newsletter (content, config, templates), no outputs."""
-    root = tmp_path / "sample"
-    root.mkdir()
+def copy_sample(root: Path) -> Path:
+    """Copy the committed sample newsletter (content, config, templates, no outputs) to root."""
+    root.mkdir(parents=True, exist_ok=True)
     for name in ("newsletter.toml", "contributors.toml"):
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "issues", root / "issues")
     shutil.copytree(REPO / "templates", root / "templates")
     return root
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A copy of the committed sample newsletter (content, config, templates), no outputs."""
+    return copy_sample(tmp_path / "sample")
 
 
 RunCli = Callable[..., tuple[int, str, str]]

@@ -19,6 +19,13 @@ def test_every_configuration_key_is_in_the_readme(key: str) -> None:
     assert f"| `{key}` |" in README
 
 
+def test_the_readme_test_command_is_what_ci_runs() -> None:
+    command = README.split("Install and run the tests:\n\n```sh\n", 1)[1].split("\n", 1)[0]
+    ci_lines = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert command == "tests/install && .venv/bin/python -m pytest"
+    assert command in ci_lines
+
+
 def _commands() -> list[str]:
     parser = make_parser()
     actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
