@@ -5,9 +5,10 @@ Nothing is downloaded while the tests run: ``tests/install`` puts chromium in /u
 axe-core in ``tests/browser/node_modules``. When either is missing the tests fail (they never
 skip) and say to run it.
 
-The fixtures (``browser``, ``site_url``) are registered for every test module by
-``tests/conftest.py``. ``site_url`` serves the folder named by a ``site_dir`` fixture, which a
-test module provides.
+The ``browser`` fixture is registered for every test module by ``tests/conftest.py``. Pages
+are served by the project's own app (``tests/web_server.py``), with its Content-Security-Policy
+enforced: axe-core is evaluated through the DevTools protocol, which the policy does not
+govern, so what the screenshots show is what readers get under that policy.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def new_page(browser: Browser, width: int, color_scheme: ColorScheme,
     """
     context = browser.new_context(
         viewport={"width": width, "height": VIEWPORT_HEIGHT}, color_scheme=color_scheme,
-        locale="en-GB", timezone_id="UTC", bypass_csp=True, service_workers="block",
+        locale="en-GB", timezone_id="UTC", bypass_csp=False, service_workers="block",
     )
     mapped = {origin.rstrip("/"): local.rstrip("/") for origin, local in (hosts or {}).items()}
 
@@ -200,9 +201,3 @@ def serve_folder(folder: Path) -> Iterator[str]:
         server.server_close()
         thread.join()
 
-
-@pytest.fixture(scope="module")
-def site_url(site_dir: Path) -> Iterator[str]:
-    """The base URL (ending with "/") at which the module's ``site_dir`` fixture is served."""
-    with serve_folder(site_dir) as url:
-        yield url

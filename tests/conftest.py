@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 
-#: The real-browser fixtures (browser, site_url) for every test module.
+#: The real-browser fixture (browser) for every test module.
 pytest_plugins = ["tests.browser"]
 
 REPO = Path(__file__).resolve().parent.parent

@@ -26,7 +26,8 @@ from .browser import (
 #: A page with a strict Content-Security-Policy (no script may run) and three faults.
 FAULTY = """<!DOCTYPE html>
 <html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'none'">
+<meta http-equiv="Content-Security-Policy"
+ content="default-src 'none'; script-src 'none'; style-src 'unsafe-inline'">
 <title>Faulty</title></head>
 <body><main>
 <h1>Faulty</h1>

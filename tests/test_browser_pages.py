@@ -16,7 +16,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pipeline.build import BuildResult, build_issue
+from pipeline.cli_web import bind
 from pipeline.config import load_config
+from pipeline.delivery import OutboxTransport
+from pipeline.store import SqliteStore
+from pipeline.tokens import Tokens
+from pipeline.web import WebParts, create_app
 
 from .browser import (
     ColorScheme,
@@ -26,6 +31,7 @@ from .browser import (
     screenshot,
 )
 from .conftest import copy_sample
+from .web_server import SECRET, Clock, serving
 
 ISSUE = "2026-12-solstice"
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -53,8 +59,19 @@ def built(sample_root: Path) -> BuildResult:
 
 
 @pytest.fixture(scope="module")
-def site_dir(sample_root: Path, built: BuildResult) -> Path:
-    return sample_root / "public"
+def site_url(sample_root: Path, built: BuildResult) -> Iterator[str]:
+    """The built sample, served by the newsletter's own app (``newsletter serve``), with its
+    security headers; the base URL ends with "/"."""
+    config = load_config(sample_root)
+    store = SqliteStore(sample_root / "subscribers.sqlite3")
+    clock = Clock()
+    parts = WebParts(store=store, tokens=Tokens(SECRET, clock=clock.time),
+                     transport=lambda: OutboxTransport(sample_root / "outbox"),
+                     now=clock.now, monotonic=clock.time)
+    sock = bind("127.0.0.1", 0)
+    with serving(create_app(config, parts), sock):
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    store.close()
 
 
 @pytest.fixture(scope="module")
