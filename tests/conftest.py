@@ -11,6 +11,10 @@ import pytest
 
 from pipeline.cli import main
 
+# The store backends as fixtures: SQLite, and PostgreSQL on a private throwaway server.
+from .databases import database, databases  # noqa: F401
+from .postgres import postgres_server  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 
 MINIMAL_CONFIG = """\
