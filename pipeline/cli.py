@@ -22,7 +22,7 @@ from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
-from .store import STATUSES
+from .store import STATUSES, Database, database_problem, is_url
 from .writer import Output, write_all
 
 
@@ -102,8 +102,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     subs = commands.add_parser(
         "subscribers", help="add, import, export, list or remove email subscribers",
-        description="Manage the subscriber database (SQLite; subscribers.database in "
-                    "newsletter.toml, or --db).")
+        description="Manage the subscriber database (a SQLite file or a PostgreSQL URL; "
+                    "subscribers.database in newsletter.toml, or --db).")
     _common(subs, suppress=True)
     actions = subs.add_subparsers(dest="action", metavar="ACTION", required=True)
     add = actions.add_parser("add", help="add one subscriber (active: they asked you directly)")
@@ -124,8 +124,9 @@ def make_parser() -> argparse.ArgumentParser:
     rem.add_argument("email")
     for action in (add, imp, exp, lst, rem):
         _common(action, suppress=True)
-        action.add_argument("--db", type=Path, metavar="PATH",
-                            help="the database file (default: subscribers.database)")
+        action.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                            help="a SQLite file or a postgresql:// URL (default: "
+                                 "subscribers.database)")
     subs.set_defaults(run=run_subscribers)
 
     send = commands.add_parser(
@@ -146,7 +147,9 @@ def make_parser() -> argparse.ArgumentParser:
                       help="send one copy to this address only (not recorded)")
     send.add_argument("--dry-run", action="store_true",
                       help="build every message and send nothing")
-    send.add_argument("--db", type=Path, metavar="PATH", help="the subscriber database")
+    send.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                      help="the subscriber database: a SQLite file or a postgresql:// URL "
+                           "(default: subscribers.database)")
     send.set_defaults(run=run_send)
 
     # The editorial workflow: each module adds its own subcommand(s).
@@ -162,6 +165,16 @@ def _parse_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date: use YYYY-MM-DD") from None
+
+
+def _database(text: str) -> Database:
+    """``--db``: a SQLite file (relative to the current folder) or a postgresql:// URL."""
+    problem = database_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem.replace("subscribers.password_env",
+                                                         "subscribers.password_env in "
+                                                         "newsletter.toml"))
+    return text if is_url(text) else Path(text)
 
 
 def _positive(text: str) -> int:

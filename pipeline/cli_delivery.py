@@ -17,7 +17,8 @@ from .subscribers import AddressError, clean_name, normalise, read_csv, write_cs
 def run_subscribers(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     config = load_config(root)
-    store = open_store(args.db or config.delivery.database)
+    store = open_store(args.db or config.delivery.database,
+                       config.delivery.database_password_env)
     try:
         if args.action == "add":
             try:

@@ -113,7 +113,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
         return found[0]
 
     _, label = transports_for(config, SendOptions(issue=""), env, count=1)
-    store = open_store(config.delivery.database)
+    store = open_store(config.delivery.database, config.delivery.database_password_env, env)
     sock = bind(args.host, args.port)
     parts = WebParts(store=store, tokens=tokens, transport=transport, now=now,
                      monotonic=time.monotonic)

@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from .errors import ContentError, Problems, did_you_mean
 from .seasons import NAMINGS, Naming
+from .store import DEFAULT_PASSWORD_ENV, Database, database_problem, is_url
 
 CONFIG_NAME = "newsletter.toml"
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -31,7 +32,8 @@ class Delivery:
     Secrets are never here: only the names of the environment variables that hold them.
     """
 
-    database: Path
+    database: Database  # a SQLite file, or a postgresql:// URL
+    database_password_env: str
     smtp_url: str | None
     outbox: Path
     username_env: str
@@ -269,7 +271,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("web.address_limit", int, 3,
            "Confirmation emails one address may be sent per day.", _positive),
     Option("subscribers.database", str, "subscribers.sqlite3",
-           "SQLite file of subscribers and the send ledger, relative to the root."),
+           "Subscribers and the send ledger: a SQLite file relative to the root, or a "
+           "PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME (no password).", database_problem),
+    Option("subscribers.password_env", str, DEFAULT_PASSWORD_ENV,
+           "Environment variable holding the PostgreSQL password (unset: none, or libpq's "
+           "PGPASSWORD or ~/.pgpass).", _env_name),
     Option("delivery.smtp_url", str, None,
            "smtp://HOST:PORT (plain, for a local relay), smtp+starttls://HOST:587 or "
            "smtps://HOST:465; without it, messages go to the outbox folder.", _check_smtp_url),
@@ -391,8 +397,10 @@ def load_config(root: Path) -> Config:
 
     base_url = get("base_url").rstrip("/")
     dkim_key = get("delivery.dkim_key")
+    database = get("subscribers.database")
     delivery = Delivery(
-        database=root / get("subscribers.database"),
+        database=database if is_url(database) else root / database,
+        database_password_env=get("subscribers.password_env"),
         smtp_url=get("delivery.smtp_url"),
         outbox=root / get("delivery.outbox"),
         username_env=get("delivery.username_env"),

@@ -8,10 +8,8 @@ ledger.
 
 from __future__ import annotations
 
-import fcntl
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -32,7 +30,7 @@ from .delivery import (
 from .errors import PipelineError, UsageError
 from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
-from .store import Store, open_store
+from .store import Database, Store, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env
 
@@ -54,7 +52,7 @@ class SendOptions:
     connections: int | None = None
     test_to: str | None = None
     dry_run: bool = False
-    db: Path | None = None
+    db: Database | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +92,8 @@ def send_issue(
     html = (folder / "email.html").read_text(encoding="utf-8")
     text = (folder / "email.txt").read_text(encoding="utf-8")
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
-    store = open_store(options.db or config.delivery.database)
+    store = open_store(options.db or config.delivery.database,
+                       config.delivery.database_password_env, env)
     started = monotonic()
     try:
         if options.test_to:
@@ -105,7 +104,7 @@ def send_issue(
         message = _message(config, issue, html, text, tokens, now(), str(issue.issue_id))
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
         transports, label = transports_for(config, options, env)
-        with _send_lock(options.db or config.delivery.database, str(issue.issue_id)):
+        with store.send_lock(str(issue.issue_id)):
             if not store.has_send(str(issue.issue_id)) and store.count("active") == 0:
                 raise PipelineError("there are no active subscribers: nothing to send (add "
                                     "some with 'newsletter subscribers add' or 'import')")
@@ -205,19 +204,3 @@ def _dry_run(config: Config, store: Store, issue: Issue, html: str, text: str, t
         progress.size += len(data)
     return SendReport(issue, "dry-run", "none", progress.done, 0, 0, 0, 0, progress.size,
                       monotonic() - started, progress)
-
-
-@contextmanager
-def _send_lock(db: Path, issue_id: str) -> Iterator[None]:
-    """Only one sender per issue and database at a time (released if the process dies)."""
-    path = db.with_name(f"{db.name}.{issue_id}.send-lock")
-    handle = open(path, "w")  # noqa: SIM115 (held for the whole send)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PipelineError(f"another send of {issue_id} is running (lock {path}); wait "
-                                "for it to finish") from None
-        yield
-    finally:
-        handle.close()

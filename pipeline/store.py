@@ -1,22 +1,29 @@
 """Subscribers and the send ledger, behind one small interface (:class:`Store`).
 
-:class:`SqliteStore` is the default: one file, WAL mode, schema versions applied in order by
-:func:`migrate`. Every method that changes state takes ``now`` (never reads the clock) and is
-one transaction. The ledger holds one row per recipient of a send; a row is claimed
-(``sending``) before its message leaves and marked ``sent`` right after, so a send killed at any
-moment and started again resumes with exactly the recipients not yet done.
+Two implementations share every query (:class:`SqlStore`): :class:`SqliteStore`, the default
+(one file, WAL mode, no server), and ``PostgresStore`` in :mod:`pipeline.store_postgres`, for
+several app servers and senders sharing one database. :func:`open_store` picks one from the
+``subscribers.database`` setting: a file path, or a ``postgresql://`` URL. Each keeps its schema
+version in the database and applies the versions it lacks in order.
+
+Every method that changes state takes ``now`` (never reads the clock) and is one transaction.
+The ledger holds one row per recipient of a send; a row is claimed (``sending``) before its
+message leaves and marked ``sent`` right after, so a send killed at any moment and started again
+resumes with exactly the recipients not yet done.
 """
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from .errors import PipelineError
 
@@ -110,6 +117,7 @@ class Store(Protocol):
     def confirm(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def unsubscribe(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def history(self, subscriber_id: int) -> list[Event]: ...
+    def send_lock(self, issue_id: str) -> AbstractContextManager[None]: ...
     def close(self) -> None: ...
 
 
@@ -161,53 +169,90 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+#: ``subscribers.database``: a SQLite file, or the URL of a PostgreSQL database.
+Database = Path | str
+DEFAULT_PASSWORD_ENV = "NEWSLETTER_DB_PASSWORD"
+URL_SCHEMES = ("postgresql", "postgres")
+
+
+def is_url(value: Database) -> bool:
+    """Whether ``value`` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(value, str) and value.split("://", 1)[0].lower() in URL_SCHEMES
+
+
+def database_problem(value: str) -> str | None:
+    """What is wrong with a ``subscribers.database`` value (None: nothing)."""
+    if "://" not in value:
+        return None if value.strip() else "must name a SQLite file or a postgresql:// URL"
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in URL_SCHEMES:
+        return (f"'{parts.scheme}://' is not a database this pipeline knows: give a SQLite "
+                "file path or a URL like postgresql://USER@HOST:5432/DBNAME")
+    if parts.password is not None or "password" in parse_qs(parts.query):
+        return ("must not carry a password: put the password in the environment variable "
+                f"named by subscribers.password_env (default {DEFAULT_PASSWORD_ENV})")
+    try:
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return "has a port that is not a number"
+    return None
+
+
+class _Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> Sequence[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class _Db(Protocol):
+    """A connection as the queries see it: ``?`` placeholders, rows indexed by column name."""
+
+    def execute(self, query: str, args: Any = (), /) -> _Cursor: ...
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-class SqliteStore:
-    """The subscriber store and ledger in one SQLite file."""
+class SqlStore:
+    """Every query of the store, written once for SQLite and PostgreSQL.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                      timeout=30)
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")  # durable against a killed process
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise PipelineError(f"{path}: cannot open the subscriber database: {exc}") from None
-        self.db.row_factory = sqlite3.Row
-        self.lock = threading.RLock()
+    A backend provides connections (:meth:`_transaction`, :meth:`_reading`, :meth:`_stream`),
+    :meth:`send_lock` and :meth:`close`, and two pieces of dialect: how an address is compared
+    (case-insensitively for ASCII, as SQLite's ``NOCASE``) and the row locking of a claim
+    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent senders never claim one row).
+    """
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:  # one connection, shared by the sender's threads
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+    _email: ClassVar[str] = "email = ?"
+    _skip_locked: ClassVar[str] = ""
 
-    def _one(self, query: str, args: tuple[object, ...]) -> sqlite3.Row | None:
-        with self.lock:
-            row: sqlite3.Row | None = self.db.execute(query, args).fetchone()
-            return row
+    def _transaction(self) -> AbstractContextManager[_Db]:
+        raise NotImplementedError
+
+    def _reading(self) -> AbstractContextManager[_Db]:
+        raise NotImplementedError
+
+    def _stream(self, query: str, args: tuple[object, ...]) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def send_lock(self, issue_id: str) -> AbstractContextManager[None]:
+        raise NotImplementedError
 
     def close(self) -> None:
-        self.db.close()
+        raise NotImplementedError
+
+    def _one(self, query: str, args: tuple[object, ...]) -> Any:
+        with self._reading() as db:
+            return db.execute(query, args).fetchone()
 
     # ------------------------------------------------------------------ subscribers
 
     def add(self, subscriber: NewSubscriber, now: datetime) -> tuple[Subscriber, bool]:
         """Add a subscriber, or return the one with that address; True when it is new."""
         with self._transaction() as db:
-            exists = db.execute("SELECT 1 FROM subscribers WHERE email = ?",
+            exists = db.execute(f"SELECT 1 FROM subscribers WHERE {self._email}",
                                 (subscriber.email,)).fetchone()
             if not exists:
                 self._insert(db, subscriber, now)
@@ -216,7 +261,7 @@ class SqliteStore:
         return found, not exists
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, s: NewSubscriber, now: datetime) -> None:
+    def _insert(db: _Db, s: NewSubscriber, now: datetime) -> None:
         db.execute(
             "INSERT INTO subscribers (email, name, status, consent_at, consent_source, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -227,7 +272,7 @@ class SqliteStore:
         added = known = 0
         with self._transaction() as db:
             for row in rows:
-                exists = db.execute("SELECT 1 FROM subscribers WHERE email = ?",
+                exists = db.execute(f"SELECT 1 FROM subscribers WHERE {self._email}",
                                     (row.email,)).fetchone()
                 if exists:
                     known += 1
@@ -237,7 +282,7 @@ class SqliteStore:
         return added, known
 
     def get(self, email: str) -> Subscriber | None:
-        row = self._one("SELECT * FROM subscribers WHERE email = ?", (email,))
+        row = self._one(f"SELECT * FROM subscribers WHERE {self._email}", (email,))
         return Subscriber(**dict(row)) if row else None
 
     def get_by_id(self, subscriber_id: int) -> Subscriber | None:
@@ -250,7 +295,7 @@ class SqliteStore:
         args: tuple[str, ...] = ()
         if status:
             query, args = query + " WHERE status = ?", (status,)
-        for row in self.db.execute(query + " ORDER BY id", args):
+        for row in self._stream(query + " ORDER BY id", args):
             yield Subscriber(**dict(row))
 
     def set_status(self, subscriber_id: int, status: Status, now: datetime) -> None:
@@ -261,20 +306,21 @@ class SqliteStore:
     def remove(self, email: str) -> bool:
         """Delete a subscriber and their ledger rows (a right-to-erasure request)."""
         with self._transaction() as db:
-            row = db.execute("SELECT id FROM subscribers WHERE email = ?", (email,)).fetchone()
+            row = db.execute(f"SELECT id FROM subscribers WHERE {self._email}",
+                             (email,)).fetchone()
             if row is None:
                 return False
-            db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row[0],))
-            db.execute("DELETE FROM events WHERE subscriber_id = ?", (row[0],))
-            db.execute("DELETE FROM subscribers WHERE id = ?", (row[0],))
+            db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
+            db.execute("DELETE FROM events WHERE subscriber_id = ?", (row["id"],))
+            db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
         return True
 
     def count(self, status: Status | None = None) -> int:
         if status is None:
-            row = self._one("SELECT count(*) FROM subscribers", ())
+            row = self._one("SELECT count(*) AS n FROM subscribers", ())
         else:
-            row = self._one("SELECT count(*) FROM subscribers WHERE status = ?", (status,))
-        return int(row[0]) if row else 0
+            row = self._one("SELECT count(*) AS n FROM subscribers WHERE status = ?", (status,))
+        return int(row["n"]) if row else 0
 
     # ------------------------------------------------------------------ double opt-in
 
@@ -287,13 +333,13 @@ class SqliteStore:
         active subscriber stays as they are. Every request is kept in the history.
         """
         with self._transaction() as db:
-            row = db.execute("SELECT id, status FROM subscribers WHERE email = ?",
+            row = db.execute(f"SELECT id, status FROM subscribers WHERE {self._email}",
                              (email,)).fetchone()
             before: Status | None = row["status"] if row else None
             if row is None:
                 self._insert(db, NewSubscriber(email, name, "pending", None, source), now)
-                subscriber_id = db.execute("SELECT id FROM subscribers WHERE email = ?",
-                                           (email,)).fetchone()[0]
+                subscriber_id = db.execute(f"SELECT id FROM subscribers WHERE {self._email}",
+                                           (email,)).fetchone()["id"]
             else:
                 subscriber_id = row["id"]
                 if before in ("unsubscribed", "bounced"):
@@ -329,14 +375,13 @@ class SqliteStore:
 
     def history(self, subscriber_id: int) -> list[Event]:
         """The subscriber's consent history, oldest first."""
-        with self.lock:
-            rows = self.db.execute("SELECT at, kind, detail FROM events WHERE subscriber_id = ? "
-                                   "ORDER BY id", (subscriber_id,)).fetchall()
+        with self._reading() as db:
+            rows = db.execute("SELECT at, kind, detail FROM events WHERE subscriber_id = ? "
+                              "ORDER BY id", (subscriber_id,)).fetchall()
         return [Event(row["at"], row["kind"], row["detail"]) for row in rows]
 
     @staticmethod
-    def _event(db: sqlite3.Connection, subscriber_id: int, kind: str, detail: str,
-               now: datetime) -> None:
+    def _event(db: _Db, subscriber_id: int, kind: str, detail: str, now: datetime) -> None:
         db.execute("INSERT INTO events (subscriber_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                    (subscriber_id, _iso(now), kind, detail))
 
@@ -347,31 +392,34 @@ class SqliteStore:
 
     def is_active(self, subscriber_id: int) -> bool:
         row = self._one("SELECT status FROM subscribers WHERE id = ?", (subscriber_id,))
-        return row is not None and row[0] == "active"
+        return row is not None and row["status"] == "active"
 
     def send_started(self, send_id: int) -> datetime:
         row = self._one("SELECT started_at FROM sends WHERE id = ?", (send_id,))
         assert row is not None
-        return datetime.fromisoformat(row[0])
+        return datetime.fromisoformat(row["started_at"])
 
     def begin_send(self, issue_id: str, now: datetime) -> tuple[int, bool]:
         """The send of an issue: (send id, True if it starts now with a fresh recipient list).
 
         The recipients are every active subscriber at the moment the send first starts; a
-        resumed send keeps that list.
+        resumed send keeps that list. Two senders beginning at once get the same send: the
+        second insert waits for the first and then finds its row (``issue_id`` is unique).
         """
         with self._transaction() as db:
-            row = db.execute("SELECT id FROM sends WHERE issue_id = ?", (issue_id,)).fetchone()
-            if row:
-                return int(row[0]), False
-            send_id = db.execute(
+            row = db.execute(
                 "INSERT INTO sends (issue_id, started_at, recipients) VALUES (?, ?, 0) "
-                "RETURNING id", (issue_id, _iso(now))).fetchone()[0]
+                "ON CONFLICT (issue_id) DO NOTHING RETURNING id",
+                (issue_id, _iso(now))).fetchone()
+            if row is None:
+                return int(db.execute("SELECT id FROM sends WHERE issue_id = ?",
+                                      (issue_id,)).fetchone()["id"]), False
+            send_id = int(row["id"])
             db.execute("INSERT INTO deliveries (send_id, subscriber_id) SELECT ?, id FROM "
                        "subscribers WHERE status = 'active' ORDER BY id", (send_id,))
             db.execute("UPDATE sends SET recipients = (SELECT count(*) FROM deliveries WHERE "
                        "send_id = ?) WHERE id = ?", (send_id, send_id))
-        return int(send_id), True
+        return send_id, True
 
     def requeue(self, send_id: int) -> int:
         """Put back rows a killed run left in flight, and deferred ones; how many."""
@@ -385,14 +433,16 @@ class SqliteStore:
             rows = db.execute(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
                 "WHERE send_id = ? AND subscriber_id IN (SELECT subscriber_id FROM deliveries "
-                "WHERE send_id = ? AND status = 'pending' ORDER BY subscriber_id LIMIT ?) "
-                "RETURNING subscriber_id, attempts", (send_id, send_id, limit)).fetchall()
+                "WHERE send_id = ? AND status = 'pending' ORDER BY subscriber_id LIMIT ?"
+                f"{self._skip_locked}) RETURNING subscriber_id, attempts",
+                (send_id, send_id, limit)).fetchall()
             claimed = []
-            for row in sorted(rows, key=lambda r: int(r[0])):
+            for row in sorted(rows, key=lambda r: int(r["subscriber_id"])):
                 person = db.execute("SELECT email, name, status FROM subscribers WHERE id = ?",
-                                    (row[0],)).fetchone()
-                claimed.append(Claimed(int(row[0]), person["email"], person["name"],
-                                       person["status"] == "active", int(row[1])))
+                                    (row["subscriber_id"],)).fetchone()
+                claimed.append(Claimed(int(row["subscriber_id"]), person["email"],
+                                       person["name"], person["status"] == "active",
+                                       int(row["attempts"])))
         return claimed
 
     def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime) -> None:
@@ -408,22 +458,78 @@ class SqliteStore:
                                "WHERE id = ?", (_iso(now), o.subscriber_id))
 
     def summary(self, send_id: int) -> SendSummary:
-        issue_id = self.db.execute("SELECT issue_id FROM sends WHERE id = ?",
-                                   (send_id,)).fetchone()[0]
-        counts = {row[0]: int(row[1]) for row in self.db.execute(
-            "SELECT status, count(*) FROM deliveries WHERE send_id = ? GROUP BY status",
-            (send_id,))}
-        size = self.db.execute("SELECT coalesce(sum(size), 0) FROM deliveries WHERE send_id = ? "
-                               "AND status = 'sent'", (send_id,)).fetchone()[0]
+        with self._reading() as db:
+            issue_id = db.execute("SELECT issue_id FROM sends WHERE id = ?",
+                                  (send_id,)).fetchone()["issue_id"]
+            counts = {row["status"]: int(row["n"]) for row in db.execute(
+                "SELECT status, count(*) AS n FROM deliveries WHERE send_id = ? GROUP BY status",
+                (send_id,))}
+            size = db.execute("SELECT coalesce(sum(size), 0) AS size FROM deliveries WHERE "
+                              "send_id = ? AND status = 'sent'", (send_id,)).fetchone()["size"]
         return SendSummary(send_id, str(issue_id), counts, int(size))
+
+
+class SqliteStore(SqlStore):
+    """The subscriber store and ledger in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                      timeout=30)
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")  # durable against a killed process
+            self.db.execute("PRAGMA foreign_keys = ON")
+            migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise PipelineError(f"{path}: cannot open the subscriber database: {exc}") from None
+        self.db.row_factory = sqlite3.Row
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:  # one connection, shared by the sender's threads
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.db
+
+    def _stream(self, query: str, args: tuple[object, ...]) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute(query, args)
+
+    @contextmanager
+    def send_lock(self, issue_id: str) -> Iterator[None]:
+        """Only one sender per issue and database file at a time: a file lock next to the
+        database (released if the process dies)."""
+        path = self.path.with_name(f"{self.path.name}.{issue_id}.send-lock")
+        handle = open(path, "w")  # noqa: SIM115 (held for the whole send)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise PipelineError(f"another send of {issue_id} is running (lock {path}); "
+                                    "wait for it to finish") from None
+            yield
+        finally:
+            handle.close()
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def migrate(db: sqlite3.Connection) -> int:
     """Apply the schema versions this database does not have yet; its version after."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        raise PipelineError(f"the subscriber database is at schema version {version}, newer "
-                            f"than this pipeline knows ({len(MIGRATIONS)}); upgrade the pipeline")
+    check_version(version, len(MIGRATIONS))
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -438,6 +544,23 @@ def migrate(db: sqlite3.Connection) -> int:
     return len(MIGRATIONS)
 
 
-def open_store(path: Path) -> Store:
-    """The store at ``path`` (SQLite)."""
-    return SqliteStore(path)
+def check_version(version: int, known: int) -> None:
+    if version > known:
+        raise PipelineError(f"the subscriber database is at schema version {version}, newer "
+                            f"than this pipeline knows ({known}); upgrade the pipeline")
+
+
+def open_store(database: Database, password_env: str = DEFAULT_PASSWORD_ENV,
+               environ: Mapping[str, str] | None = None) -> Store:
+    """The store ``database`` names: a SQLite file, or a PostgreSQL database by its URL,
+    whose password (if any) is in the environment variable ``password_env``."""
+    if not is_url(database):
+        return SqliteStore(Path(database))
+    try:
+        from .store_postgres import PostgresStore
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("psycopg"):
+            raise
+        raise PipelineError("subscribers.database is a PostgreSQL URL, but psycopg is not "
+                            "installed: pip install 'ethics-society-pipeline[postgres]'") from None
+    return PostgresStore(str(database), password_env, environ)

@@ -234,9 +234,12 @@ class _Pages:
     async def server_error(self, request: Request, exc: Exception) -> Response:
         self.parts.log(f"error: {request.method} {request.url.path}: "
                        + "".join(traceback.format_exception(exc)).rstrip())
-        return self.message("Something went wrong on our side",
-                            "Nothing you did caused this, and nothing was changed. Please try "
-                            "again in a few minutes.", status=500)
+        response = self.message("Something went wrong on our side",
+                                "Nothing you did caused this, and nothing was changed. Please "
+                                "try again in a few minutes.", status=500)
+        # This answer leaves by Starlette's outermost middleware, around SecurityHeaders.
+        response.headers.update({**SECURITY_HEADERS, "content-security-policy": CSP})
+        return response
 
     # ------------------------------------------------------------------ request checks
 

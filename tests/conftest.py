@@ -11,8 +11,9 @@ import pytest
 
 from pipeline.cli import main
 
-#: The real-browser fixture (browser) for every test module.
-pytest_plugins = ["tests.browser"]
+#: Fixtures for every test module: the real browser (browser), and the store backends
+#: (database, databases: SQLite, and PostgreSQL on a private throwaway server).
+pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases"]
 
 REPO = Path(__file__).resolve().parent.parent
 

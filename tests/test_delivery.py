@@ -3,7 +3,8 @@
 The MIME message parsed back with the standard library, unsubscribe tokens, header injection,
 4xx/5xx replies and dropped connections, unsubscribing during a send, --test-to and --dry-run,
 refusals (no signing key, an issue failing strict checks), a send killed with SIGKILL and run
-again (exactly once), the rate limiter on a fake clock, and DKIM.
+again (exactly once), the rate limiter on a fake clock, and DKIM. Every test that touches
+the store runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -44,11 +44,12 @@ from pipeline.errors import ContentError
 from pipeline.messages import IssueMessage, Recipient
 from pipeline.render import UNSUBSCRIBE_PLACEHOLDER
 from pipeline.send import SendOptions, SendReport, send_issue
-from pipeline.store import NewSubscriber, SqliteStore, Subscriber
+from pipeline.store import Database, NewSubscriber, Subscriber, open_store
 from pipeline.subscribers import normalise
 from pipeline.tokens import TokenError, Tokens, address_digest
 
 from .conftest import RunCli
+from .databases import Databases, configured, rows, tables
 from .smtp_sink import HOST, NO_SUCH_USER, TRY_AGAIN, Received, SmtpSink
 
 ISSUE = "2026-12-solstice"
@@ -65,6 +66,13 @@ HEADERS = {"From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsub
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def sample_copy(sample_copy: Path, databases: Databases) -> Path:
+    """The sample newsletter, with its subscribers on each backend in turn."""
+    databases.attach(sample_copy)
+    return sample_copy
 
 
 @pytest.fixture
@@ -95,10 +103,14 @@ def configure(root: Path, toml: str) -> None:
         handle.write("\n" + toml)
 
 
-def add_people(root: Path, people: list[tuple[str, str | None]], db: Path | None = None,
-               ) -> list[Subscriber]:
-    """Add active subscribers straight to the store (names as given, not cleaned)."""
-    store = SqliteStore(db or root / "subscribers.sqlite3")
+def add_people(root: Path, people: list[tuple[str, str | None]]) -> list[Subscriber]:
+    """Add active subscribers straight to the store of the newsletter at ``root``."""
+    return add_to(configured(root), people)
+
+
+def add_to(db: Database, people: list[tuple[str, str | None]]) -> list[Subscriber]:
+    """Add active subscribers straight to a store (names as given, not cleaned)."""
+    store = open_store(db)
     try:
         store.import_many([NewSubscriber(normalise(email), name, "active", None, "test")
                            for email, name in people], NOW)
@@ -120,26 +132,22 @@ def send(root: Path, environ: dict[str, str] | None = None, **options: object) -
                       environ={SECRET_ENV: SECRET} if environ is None else environ)
 
 
-def ledger(db: Path) -> dict[str, tuple[str, str | None]]:
+def ledger(db: Database) -> dict[str, tuple[str, str | None]]:
     """email -> (delivery status, detail) for every ledger row."""
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT s.email, d.status, d.detail FROM deliveries d "
-                            "JOIN subscribers s ON s.id = d.subscriber_id").fetchall()
-    return {email: (status, detail) for email, status, detail in rows}
+    found = rows(db, "SELECT s.email, d.status, d.detail FROM deliveries d "
+                     "JOIN subscribers s ON s.id = d.subscriber_id")
+    return {email: (status, detail) for email, status, detail in found}
 
 
-def ledger_rows(db: Path) -> int:
-    if not db.exists():
+def ledger_rows(db: Database) -> int:
+    if "sends" not in tables(db):
         return 0
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute("SELECT (SELECT count(*) FROM sends) + "
-                                "(SELECT count(*) FROM deliveries)").fetchone()[0])
+    return int(rows(db, "SELECT (SELECT count(*) FROM sends) + "
+                        "(SELECT count(*) FROM deliveries)")[0][0])
 
 
-def status_of(db: Path, email: str) -> str:
-    with sqlite3.connect(db) as conn:
-        return str(conn.execute("SELECT status FROM subscribers WHERE email = ?",
-                                (email,)).fetchone()[0])
+def status_of(db: Database, email: str) -> str:
+    return str(rows(db, "SELECT status FROM subscribers WHERE email = ?", (email,))[0][0])
 
 
 def by_recipient(messages: list[Received]) -> dict[str, list[Received]]:
@@ -347,17 +355,17 @@ def small_message(key: str = "t1") -> IssueMessage:
 class Sender:
     """A store with subscribers, one send of the small message, and a fake sleep."""
 
-    db: Path
+    db: Database
     port: int
     connections: int = 1
     retries: int = 3
     sleeps: list[float] = field(default_factory=list)
 
     def add(self, count: int) -> list[Subscriber]:
-        return add_people(self.db.parent, many(count), db=self.db)
+        return add_to(self.db, many(count))
 
     def run(self, message: IssueMessage | None = None) -> Progress:
-        store = SqliteStore(self.db)
+        store = open_store(self.db)
         try:
             send_id, _ = store.begin_send("t1", NOW)
             store.requeue(send_id)
@@ -371,8 +379,8 @@ class Sender:
 
 
 @pytest.fixture
-def sender(tmp_path: Path, sink: SmtpSink) -> Sender:
-    return Sender(tmp_path / "subscribers.sqlite3", sink.port)
+def sender(database: Database, sink: SmtpSink) -> Sender:
+    return Sender(database, sink.port)
 
 
 def test_451_is_retried_with_backoff_then_delivered(sender: Sender, sink: SmtpSink) -> None:
@@ -477,7 +485,7 @@ def test_unsubscribed_between_runs_is_skipped(sample_copy: Path, cli: RunCli, si
     assert code == 1
     assert "not done yet" in err
 
-    store = SqliteStore(sample_copy / "subscribers.sqlite3")
+    store = open_store(configured(sample_copy))
     store.set_status(leaver.id, "unsubscribed", NOW)
     store.close()
     code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
@@ -486,18 +494,18 @@ def test_unsubscribed_between_runs_is_skipped(sample_copy: Path, cli: RunCli, si
     assert "every recipient is done" in out
     received = Counter(r for m in sink.messages for r in m.rcpt_tos)
     assert received == {p.email: 1 for p in people if p is not leaver}
-    assert ledger(sample_copy / "subscribers.sqlite3")[leaver.email][0] == "skipped"
+    assert ledger(configured(sample_copy))[leaver.email][0] == "skipped"
 
 
 def test_unsubscribed_during_the_send_is_not_sent_to(sample_copy: Path, sink: SmtpSink) -> None:
     """The first message to arrive triggers an unsubscribe further down the list."""
     people = add_people(sample_copy, many(12))
     leaver = people[8]
-    db = sample_copy / "subscribers.sqlite3"
+    db = configured(sample_copy)
 
     def unsubscribe_once(received: Received) -> None:
         if received.rcpt_tos == (people[0].email,):
-            other = SqliteStore(db)
+            other = open_store(db)
             other.set_status(leaver.id, "unsubscribed", NOW)
             other.close()
 
@@ -517,7 +525,7 @@ def test_test_to_sends_one_copy_and_records_nothing(sample_copy: Path, cli: RunC
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(SECRET_ENV, SECRET)
     add_people(sample_copy, many(3))
-    db = sample_copy / "subscribers.sqlite3"
+    db = configured(sample_copy)
     code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url,
                          "--test-to", "Editor@Example.ORG")
     assert code == 0, err
@@ -543,7 +551,7 @@ def test_dry_run_builds_everything_and_sends_nothing(sample_copy: Path, cli: Run
     assert code == 0, err
     assert sink.count() == 0
     assert not (sample_copy / "outbox").exists()
-    assert ledger_rows(sample_copy / "subscribers.sqlite3") == 0
+    assert ledger_rows(configured(sample_copy)) == 0
 
 
 # ---------------------------------------------------------------------- (6), (7) refusals
@@ -561,7 +569,7 @@ def test_no_signing_key_no_send(sample_copy: Path, cli: RunCli, sink: SmtpSink,
     assert code == 1
     assert SECRET_ENV in err and "Traceback" not in err
     assert sink.count() == 0
-    assert ledger_rows(sample_copy / "subscribers.sqlite3") == 0
+    assert ledger_rows(configured(sample_copy)) == 0
 
 
 def test_the_configured_variable_is_the_one_named(sample_copy: Path, cli: RunCli,
@@ -601,7 +609,7 @@ def test_an_issue_failing_strict_checks_is_refused(sample_copy: Path, cli: RunCl
     assert code == 1
     assert ": error: " in err and "Traceback" not in err
     assert sink.count() == 0
-    assert ledger_rows(sample_copy / "subscribers.sqlite3") == 0
+    assert ledger_rows(configured(sample_copy)) == 0
 
 
 # ---------------------------------------------------------------------- (8) SIGKILL and resume
@@ -759,10 +767,10 @@ def test_no_rate_means_no_waiting() -> None:
     assert fake.sleeps == []
 
 
-def test_run_send_respects_the_rate(tmp_path: Path) -> None:
+def test_run_send_respects_the_rate(tmp_path: Path, database: Database) -> None:
     fake = FakeClock()
-    db = tmp_path / "subscribers.sqlite3"
-    add_people(tmp_path, many(6), db=db)
+    db = database
+    add_to(db, many(6))
     moments: list[float] = []
 
     class Recording(OutboxTransport):
@@ -771,7 +779,7 @@ def test_run_send_respects_the_rate(tmp_path: Path) -> None:
             super().send(sender, recipient, message_id, data)
 
     transport: Transport = Recording(tmp_path / "outbox")
-    store = SqliteStore(db)
+    store = open_store(db)
     try:
         send_id, _ = store.begin_send("t1", NOW)
         progress = run_send(store, send_id, small_message(), "news@example.org", [transport],

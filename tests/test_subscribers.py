@@ -1,5 +1,9 @@
 """The subscriber store and ``newsletter subscribers``: add, list, export, import, remove,
-normalisation, all-or-nothing CSV imports, and the SQLite schema and its failures."""
+normalisation, all-or-nothing CSV imports, the schema and its failures.
+
+Every test that touches a store runs on SQLite and on PostgreSQL (the ``databases`` and
+``database`` fixtures); those about the SQLite file itself (WAL, a corrupt file) on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import PipelineError
-from pipeline.store import MIGRATIONS, NewSubscriber, SqliteStore
+from pipeline.store import MIGRATIONS, Database, NewSubscriber, SqliteStore, Store, open_store
 from pipeline.subscribers import AddressError, normalise
 
 from .conftest import RunCli, Scratch
+from .databases import Databases, configured, dump, rows, schema_version, set_schema_version, tables
 
 NOW = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 
@@ -33,24 +38,22 @@ def export_rows(cli: RunCli, root: Path, *args: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(out)))
 
 
-def db_dump(path: Path) -> list[tuple[object, ...]]:
-    """Every row of every table, to compare a database before and after."""
-    with sqlite3.connect(path) as db:
-        rows: list[tuple[object, ...]] = []
-        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                   "ORDER BY name"):
-            rows += [(table, *row) for row in db.execute(f"SELECT * FROM {table} ORDER BY 1")]
-        return rows
-
-
 @pytest.fixture
-def root(scratch: Scratch) -> Path:
+def root(scratch: Scratch, databases: Databases) -> Path:
+    """A scratch newsletter on each backend (its default SQLite file, or PostgreSQL)."""
+    databases.attach(scratch.root)
     return scratch.root
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "store.sqlite3")
+def stored(root: Path) -> Database:
+    """The database the scratch newsletter is configured with."""
+    return configured(root)
+
+
+@pytest.fixture
+def store(database: Database) -> Iterator[Store]:
+    opened = open_store(database)
     yield opened
     opened.close()
 
@@ -105,12 +108,13 @@ def test_export_to_a_file(cli: RunCli, root: Path, tmp_path: Path) -> None:
 
 
 def test_db_option_overrides_the_configured_database(cli: RunCli, root: Path,
-                                                     tmp_path: Path) -> None:
-    other = tmp_path / "elsewhere" / "people.sqlite3"
+                                                     databases: Databases) -> None:
+    other = databases.new("elsewhere/people")
     code, _, err = sub(cli, root, "add", "ada@example.org", "--db", str(other))
     assert code == 0, err
-    assert other.is_file()
-    assert not (root / "subscribers.sqlite3").exists()
+    if isinstance(other, Path):
+        assert other.is_file()
+        assert not (root / "subscribers.sqlite3").exists()
     assert export_rows(cli, root) == []
     assert [r["email"] for r in export_rows(cli, root, "--db", str(other))] == \
         ["ada@example.org"]
@@ -213,11 +217,12 @@ def test_import_maps_status_words(cli: RunCli, root: Path, tmp_path: Path) -> No
 
 
 def test_invalid_rows_are_reported_and_nothing_is_imported(
-    cli: RunCli, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    cli: RunCli, root: Path, stored: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     sub(cli, root, "add", "kept@example.org")
-    before = db_dump(root / "subscribers.sqlite3")
+    before = dump(stored)
+    assert before
     path = write_csv_file(tmp_path, "bad.csv", (
         "email,name,status\n"
         "good@example.org,Good,active\n"       # 2
@@ -235,7 +240,7 @@ def test_invalid_rows_are_reported_and_nothing_is_imported(
     assert "not-an-address" in errors[0] and "maybe" in errors[2]
     assert "nothing was imported" in err
     assert "Traceback" not in err
-    assert db_dump(root / "subscribers.sqlite3") == before
+    assert dump(stored) == before
 
 
 def test_duplicates_in_the_file_are_merged_with_a_note(
@@ -276,7 +281,7 @@ def test_import_of_a_missing_file_is_a_usage_error(cli: RunCli, root: Path,
     assert code == 2 and "no such file" in err
 
 
-def test_store_import_is_one_transaction(store: SqliteStore) -> None:
+def test_store_import_is_one_transaction(store: Store) -> None:
     def rows() -> Iterator[NewSubscriber]:
         yield NewSubscriber("a@example.org", None, "active", None, "test")
         yield NewSubscriber("b@example.org", None, "active", None, "test")
@@ -302,13 +307,14 @@ ROUND_TRIP = (
 )
 
 
-def test_export_round_trips(cli: RunCli, root: Path, tmp_path: Path) -> None:
+def test_export_round_trips(cli: RunCli, root: Path, tmp_path: Path,
+                            databases: Databases) -> None:
     source = write_csv_file(tmp_path, "start.csv", ROUND_TRIP)
     assert sub(cli, root, "import", str(source))[0] == 0
     first = tmp_path / "first.csv"
     assert sub(cli, root, "export", "--out", str(first))[0] == 0
 
-    other_db = tmp_path / "other.sqlite3"
+    other_db = databases.new("other")
     code, _, err = sub(cli, root, "import", str(first), "--db", str(other_db))
     assert code == 0, err
     second = tmp_path / "second.csv"
@@ -327,13 +333,13 @@ def test_export_round_trips(cli: RunCli, root: Path, tmp_path: Path) -> None:
     ]
 
 
-def test_export_round_trip_keeps_how_consent_was_given(cli: RunCli, root: Path,
-                                                       tmp_path: Path) -> None:
+def test_export_round_trip_keeps_how_consent_was_given(cli: RunCli, root: Path, tmp_path: Path,
+                                                       databases: Databases) -> None:
     """Moving subscribers to another database must not lose the record of their consent."""
     sub(cli, root, "add", "ada@example.org", "--source", "asked at the summer fair")
     first = tmp_path / "first.csv"
     assert sub(cli, root, "export", "--out", str(first))[0] == 0
-    other_db = tmp_path / "other.sqlite3"
+    other_db = databases.new("other")
     assert sub(cli, root, "import", str(first), "--db", str(other_db))[0] == 0
     rows = export_rows(cli, root, "--db", str(other_db))
     assert rows[0]["consent_source"] == "asked at the summer fair"
@@ -342,46 +348,48 @@ def test_export_round_trip_keeps_how_consent_was_given(cli: RunCli, root: Path,
 # ---------------------------------------------------------------------- schema and failures
 
 
-def test_fresh_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+def test_fresh_database_is_migrated(database: Database) -> None:
+    assert tables(database) <= {"schema_version"}
+    open_store(database).close()
+    assert schema_version(database) == len(MIGRATIONS)
+    assert {"subscribers", "sends", "deliveries", "events"} <= tables(database)
+
+
+def test_fresh_sqlite_database_is_in_wal_mode(tmp_path: Path) -> None:
     path = tmp_path / "new" / "subs.sqlite3"
     SqliteStore(path).close()
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"subscribers", "sends", "deliveries"} <= tables
 
 
-def test_reopening_keeps_data_and_version(tmp_path: Path) -> None:
-    path = tmp_path / "subs.sqlite3"
-    first = SqliteStore(path)
+def test_reopening_keeps_data_and_version(database: Database) -> None:
+    first = open_store(database)
     first.add(NewSubscriber("ada@example.org", "Ada", "active", None, "test"), NOW)
     first.close()
-    again = SqliteStore(path)
+    again = open_store(database)
     try:
         person = again.get("ADA@example.org")
         assert person is not None and person.name == "Ada"
         assert person.created_at == "2026-12-01T09:30:00+00:00"
     finally:
         again.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert schema_version(database) == len(MIGRATIONS)
 
 
-def test_database_from_a_newer_version_is_a_clear_error(cli: RunCli, root: Path) -> None:
-    path = root / "subscribers.sqlite3"
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as db:
-        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+def test_database_from_a_newer_version_is_a_clear_error(cli: RunCli, root: Path,
+                                                        stored: Database) -> None:
+    open_store(stored).close()
+    set_schema_version(stored, len(MIGRATIONS) + 1)
     with pytest.raises(PipelineError, match="newer than this pipeline"):
-        SqliteStore(path)
+        open_store(stored)
     code, _, err = sub(cli, root, "list")
     assert code == 1
     assert f"schema version {len(MIGRATIONS) + 1}" in err and "upgrade" in err
     assert "Traceback" not in err
 
 
-def test_corrupt_database_is_a_clear_error(cli: RunCli, root: Path) -> None:
+def test_corrupt_database_is_a_clear_error(cli: RunCli, scratch: Scratch) -> None:
+    root = scratch.root
     path = root / "subscribers.sqlite3"
     path.write_bytes(random.Random(4).randbytes(8192))
     with pytest.raises(PipelineError, match="cannot open the subscriber database"):
@@ -393,7 +401,7 @@ def test_corrupt_database_is_a_clear_error(cli: RunCli, root: Path) -> None:
         assert "Traceback" not in err
 
 
-def test_store_statuses_and_counts(store: SqliteStore) -> None:
+def test_store_statuses_and_counts(store: Store) -> None:
     ada, created = store.add(NewSubscriber("ada@example.org", None, "active", None, "t"), NOW)
     assert created
     again, created = store.add(NewSubscriber("ADA@example.org", "X", "active", None, "t"), NOW)
@@ -412,7 +420,7 @@ def test_store_statuses_and_counts(store: SqliteStore) -> None:
 # ---------------------------------------------------------------------- double opt-in in the store
 
 
-def test_request_confirm_unsubscribe_and_the_consent_history(store: SqliteStore) -> None:
+def test_request_confirm_unsubscribe_and_the_consent_history(store: Store) -> None:
     later = NOW.replace(hour=10)
     person, before = store.request("ada@example.org", "Ada", "web form", NOW)
     assert before is None and person.status == "pending" and person.consent_at is None
@@ -442,14 +450,26 @@ def test_request_confirm_unsubscribe_and_the_consent_history(store: SqliteStore)
     assert store.history(person.id)[0].at == NOW.isoformat()
 
 
-def test_erasure_removes_the_consent_history(store: SqliteStore) -> None:
+def test_erasure_removes_the_consent_history(store: Store, database: Database) -> None:
     person, _ = store.request("ada@example.org", None, "web form", NOW)
+    store.confirm(person.id, "link", NOW)
+    assert rows(database, "SELECT count(*) FROM events") == [(2,)]
     assert store.remove("ada@example.org")
     assert store.history(person.id) == []
-    with sqlite3.connect(store.path) as db:
-        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    assert rows(database, "SELECT count(*) FROM events") == [(0,)]
 
 
-def test_unknown_subscribers_neither_confirm_nor_leave(store: SqliteStore) -> None:
+def test_unknown_subscribers_neither_confirm_nor_leave(store: Store) -> None:
     assert store.confirm(999, "x", NOW) is False
     assert store.unsubscribe(999, "x", NOW) is False
+
+
+def test_addresses_fold_ascii_case_only_on_every_backend(store: Store) -> None:
+    """SQLite's NOCASE folds A-Z only; PostgreSQL must match it, not fold more or less."""
+    store.add(NewSubscriber("Björn@example.org", None, "active", None, "t"), NOW)
+    assert store.get("BJöRN@example.org") is not None  # ASCII letters fold
+    assert store.get("bJÖrn@example.org") is None  # Ö is not ö: a different address
+    _, created = store.add(NewSubscriber("BJÖRN@example.org", None, "active", None, "t"), NOW)
+    assert created and store.count() == 2
+    assert store.remove("bjöRN@example.org")
+    assert [s.email for s in store.subscribers()] == ["BJÖRN@example.org"]

@@ -25,11 +25,12 @@ from pipeline.cli_web import bind
 from pipeline.cli_web import server as make_server
 from pipeline.config import load_config
 from pipeline.delivery import OutboxTransport
-from pipeline.store import SqliteStore
+from pipeline.store import Store, open_store
 from pipeline.tokens import Tokens
 from pipeline.web import WebParts, create_app
 
 from .conftest import REPO
+from .databases import Databases
 
 SECRET = "web-tests-signing-key-0123456789"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -72,7 +73,8 @@ def serving(app: Any, sock: Any) -> Iterator[None]:
 class Site:
     """The sample newsletter served by the real app on a free port of 127.0.0.1."""
 
-    def __init__(self, root: Path, settings: str = "") -> None:
+    def __init__(self, root: Path, settings: str = "", databases: Databases | None = None,
+                 ) -> None:
         self.root = root
         root.mkdir(parents=True)
         for name in ("newsletter.toml", "contributors.toml"):
@@ -83,17 +85,23 @@ class Site:
         toml = (root / "newsletter.toml").read_text(encoding="utf-8")
         toml = re.sub(r'(?m)^base_url = .*$', f'base_url = "{self.url}"', toml)
         (root / "newsletter.toml").write_text(toml + "\n" + settings, encoding="utf-8")
+        if databases is not None:  # SQLite (the default file) or a fresh PostgreSQL database
+            databases.attach(root)
         self.config = load_config(root)
         build_all(root, now=datetime(2027, 1, 1, tzinfo=UTC))
         self.clock = Clock()
         self.tokens = Tokens(SECRET, clock=self.clock.time)
         self.outbox = root / "outbox"
-        self.store = SqliteStore(self.config.delivery.database)
+        self.store = self.open_store()
         self.log: list[str] = []
         self.parts = WebParts(store=self.store, tokens=self.tokens,
                               transport=lambda: OutboxTransport(self.outbox),
                               now=self.clock.now, monotonic=self.clock.time,
                               log=self.log.append)
+
+    def open_store(self) -> Store:
+        return open_store(self.config.delivery.database,
+                          self.config.delivery.database_password_env)
 
     def app(self) -> Any:
         return create_app(self.config, self.parts)
