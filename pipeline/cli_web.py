@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import time
@@ -89,7 +90,9 @@ def server(app: Any, verbose: bool = False) -> Any:
 
 
 def run_server(app: Any, sock: socket.socket, verbose: bool) -> None:
-    server(app, verbose).run(sockets=[sock])
+    """Serve until Ctrl-C (or SIGTERM), which is how a server is stopped: not an error."""
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises it once shut down
+        server(app, verbose).run(sockets=[sock])
 
 
 def _url(sock: socket.socket) -> str:
