@@ -96,18 +96,47 @@ class Preview:
         return bool(parts) and (parts[0] in ("issues", "templates") or
                                 parts == (CONFIG_NAME,) or parts == ("contributors.toml",))
 
+    def watched_folders(self) -> tuple[Path, ...]:
+        return tuple(p for p in (self.root / "issues", self.root / "templates") if p.is_dir())
+
     async def watch(self, stop: asyncio.Event) -> None:
-        """Rebuild on every change until ``stop`` is set."""
+        """Rebuild on every change until ``stop`` is set.
+
+        ``issues/`` and ``templates/`` are watched with their subfolders, the root itself
+        without (for the two configuration files, and a templates/ folder that appears), so
+        nothing else under the root (outputs, a virtual environment) costs a watch.
+        """
+        while not stop.is_set():
+            folders = self.watched_folders()
+            done = asyncio.Event()  # set on stop, or when the folders to watch change
+
+            relays = [asyncio.create_task(self._relay((self.root,), False, folders, done))]
+            if folders:
+                relays.append(asyncio.create_task(self._relay(folders, True, folders, done)))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait([stopping, *relays], return_when=asyncio.FIRST_COMPLETED)
+            done.set()
+            await asyncio.gather(*relays, return_exceptions=True)
+            stopping.cancel()
+            if not stop.is_set() and self.watched_folders() == folders:
+                await asyncio.sleep(1)  # a watcher failed (a folder vanished?): not too often
+
+    async def _relay(self, paths: tuple[Path, ...], recursive: bool, folders: tuple[Path, ...],
+                     done: asyncio.Event) -> None:
+        """Rebuild after each batch of changes under ``paths``, until ``done`` is set; set it
+        when the folders to watch are no longer ``folders``."""
         from watchfiles import awatch
 
         changed = self.changed
         assert changed is not None
-        async for changes in awatch(self.root, stop_event=stop, debounce=150,
+        async for changes in awatch(*paths, stop_event=done, recursive=recursive, debounce=150,
                                     watch_filter=lambda _, p: self.should_watch(Path(p))):
             if changes:
                 await asyncio.to_thread(self.rebuild)
                 changed.set()
                 changed.clear()
+                if self.watched_folders() != folders:
+                    done.set()
 
 
 def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
