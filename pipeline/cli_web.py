@@ -127,6 +127,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
         run_server(app, sock, args.verbosity > 0)
     finally:
         store.close()
+    console.message("note", "stopped")
     return 0
 
 
@@ -151,5 +152,6 @@ def _run_preview(args: argparse.Namespace, console: Console) -> int:
         console.message("error", f"the first build failed ({state.error}); the page shows "
                         "why, and the preview rebuilds when you save a fix")
     run_server(create_preview_app(preview), sock, args.verbosity > 0)
+    console.message("note", "stopped")
     return 0
 

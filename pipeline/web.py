@@ -56,6 +56,7 @@ from .tokens import TokenError, Tokens, address_digest
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 FORM_MAX_AGE = 6 * 3600  # a subscribe or confirm page may stay open this long
 MAX_BODY = 16 * 1024
+MAX_NAME = 200  # characters of a subscriber's name that are kept
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
     "atom.xml": "application/atom+xml; charset=utf-8",
@@ -297,7 +298,8 @@ class _Pages:
         except AddressError as exc:
             return self.subscribe_form(400, f"That address does not look right: {exc}",
                                        email, name)
-        await run_in_threadpool(self.request_subscription, address, clean_name(name))
+        await run_in_threadpool(self.request_subscription, address,
+                                clean_name(name[:MAX_NAME]))
         return self.check_inbox(address)
 
     def check_inbox(self, email: str) -> Response:

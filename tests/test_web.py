@@ -182,6 +182,14 @@ def test_double_opt_in(site: Site, http: httpx.Client) -> None:
     assert confirm(http, link).status_code == 200
 
 
+def test_names_are_one_line_and_not_too_long(site: Site, http: httpx.Client) -> None:
+    subscribe(http, "long@example.org", name="Line\r\nBcc: x@y.z " + "n" * 500)
+    person = site.store.get("long@example.org")
+    assert person is not None and person.name is not None
+    assert person.name.startswith("Line Bcc: x@y.z nnn") and len(person.name) <= 200
+    assert site.mails()[0]["Bcc"] is None
+
+
 def test_the_answer_is_the_same_whether_or_not_the_address_is_known(
         site: Site, http: httpx.Client) -> None:
     active(site, "known@example.org")
