@@ -28,12 +28,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from .errors import PipelineError
 from .messages import IssueMessage, Recipient
 from .store import Claimed, Outcome, Store
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # typeshed's, for mypy: not needed at run time
 
 BATCH = 200
 _MAILBOX_GONE = re.compile(
@@ -104,6 +107,45 @@ class SmtpSettings:
         return cls(parts.hostname, parts.port or default_port, security, username, password)
 
 
+_LINE_STARTING_WITH_A_PERIOD = re.compile(rb"\n\.")
+
+
+def quote_periods(data: bytes) -> bytes:
+    r"""The DATA transparency of RFC 5321 (4.5.2): a period starting a line gets another one.
+
+    The same bytes as smtplib's own ``_quote_periods``, whose pattern ``(?m)^\.`` is tried at
+    every position of the message; a newline followed by a period, a literal, is found by a
+    fast scan for the newline, several times faster on a message of 70 KB.
+    """
+    quoted = _LINE_STARTING_WITH_A_PERIOD.sub(b"\n..", data)
+    return b"." + quoted if quoted.startswith(b".") else quoted
+
+
+class _FastData(smtplib.SMTP):
+    """``smtplib.SMTP.data`` as the standard library has it, with :func:`quote_periods`."""
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        if not isinstance(msg, bytes):
+            return super().data(msg)
+        self.putcmd("data")
+        code, reply = self.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        quoted = quote_periods(msg)
+        if not quoted.endswith(b"\r\n"):
+            quoted += b"\r\n"
+        self.send(quoted + b".\r\n")
+        return self.getreply()
+
+
+class _Smtp(_FastData):
+    pass
+
+
+class _SmtpSsl(_FastData, smtplib.SMTP_SSL):
+    pass
+
+
 class SmtpTransport:
     """One SMTP connection, opened on first use and reopened after a drop."""
 
@@ -117,9 +159,9 @@ class SmtpTransport:
         try:
             client: smtplib.SMTP
             if s.security == "tls":
-                client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+                client = _SmtpSsl(s.host, s.port, timeout=s.timeout, context=context)
             else:
-                client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+                client = _Smtp(s.host, s.port, timeout=s.timeout)
                 if s.security == "starttls":
                     client.starttls(context=context)
             if s.username:

@@ -16,6 +16,7 @@ import random
 import re
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
@@ -31,6 +32,8 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.delivery import (
     OutboxTransport,
@@ -39,6 +42,7 @@ from pipeline.delivery import (
     SmtpSettings,
     SmtpTransport,
     Transport,
+    quote_periods,
     run_send,
 )
 from pipeline.errors import ContentError
@@ -269,6 +273,30 @@ def test_forged_altered_and_foreign_tokens_are_rejected(sample_root: Path,
     for token in forged:
         with pytest.raises(TokenError):
             checker.check_unsubscribe(token)
+
+
+LINE_PIECES = st.sampled_from([b".", b"..", b"\r", b"\n", b"\r\n", b"a", b" "])
+
+
+@given(st.lists(LINE_PIECES, max_size=40).map(b"".join))
+def test_quote_periods_quotes_exactly_as_smtplib_does(data: bytes) -> None:
+    assert quote_periods(data) == smtplib._quote_periods(data)  # type: ignore[attr-defined]
+
+
+def test_lines_starting_with_a_period_arrive_intact(sink: SmtpSink) -> None:
+    """The transport's own DATA (faster quoting) against a real server, which undoes it."""
+    data = (b"Subject: dots\r\n\r\n.first\r\n..second\r\nmid.dle\r\n.\r\n. \r\n"
+            b"...\r\nend\r\n")
+    transport = SmtpTransport(SmtpSettings(HOST, sink.port, "none", None, None, timeout=10))
+    try:
+        transport.send("news@example.org", "ada@example.org", "<dots@example.org>", data)
+        transport.send("news@example.org", "bob@example.org", "<end@example.org>",
+                       data.rstrip(b"\r\n"))
+    finally:
+        transport.close()
+    first, second = sink.messages
+    assert first.data == data
+    assert second.data == data  # a message not ending with CRLF gets one, as with smtplib
 
 
 # ---------------------------------------------------------------------- (2) header injection
