@@ -392,7 +392,11 @@ def run_send(
                 else:
                     outcome = Outcome(job.subscriber_id, "skipped",
                                       detail="unsubscribed before the message left")
-                job = claims.take()
+                try:
+                    job = claims.take()
+                except BaseException:  # the claim failed: what was sent is recorded still
+                    recorder.submit(outcome, None)
+                    raise
                 active = recorder.submit(outcome, job)
         except BaseException as exc:  # reported to the calling thread, which stops the send
             stop.set()
