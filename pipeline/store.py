@@ -17,7 +17,7 @@ from __future__ import annotations
 import fcntl
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -109,8 +109,9 @@ class Store(Protocol):
     def send_started(self, send_id: int) -> datetime: ...
     def begin_send(self, issue_id: str, now: datetime) -> tuple[int, bool]: ...
     def requeue(self, send_id: int) -> int: ...
-    def claim(self, send_id: int, limit: int) -> list[Claimed]: ...
-    def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime) -> None: ...
+    def claim(self, send_id: int, limit: int, after: int = 0) -> list[Claimed]: ...
+    def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime, *,
+               check: Collection[int] = ()) -> set[int]: ...
     def summary(self, send_id: int) -> SendSummary: ...
     def request(self, email: str, name: str | None, source: str,
                 now: datetime) -> tuple[Subscriber, Status | None]: ...
@@ -214,6 +215,11 @@ class _Db(Protocol):
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def _marks(values: Collection[object]) -> str:
+    """The placeholders of an ``IN (...)`` list of ``values``."""
+    return ", ".join("?" * len(values))
 
 
 class SqlStore:
@@ -427,35 +433,52 @@ class SqlStore:
             return db.execute("UPDATE deliveries SET status = 'pending' WHERE send_id = ? AND "
                               "status IN ('sending', 'deferred')", (send_id,)).rowcount
 
-    def claim(self, send_id: int, limit: int) -> list[Claimed]:
-        """Mark up to ``limit`` pending rows as being sent, and return them."""
+    def claim(self, send_id: int, limit: int, after: int = 0) -> list[Claimed]:
+        """Mark up to ``limit`` pending rows as being sent, and return them, in the order of
+        their subscriber ids, with whether each subscriber is still active.
+
+        ``after`` skips the rows of subscriber ids up to it: a sender passes the last id it
+        claimed, so each claim reads the index from there instead of stepping over every row
+        already sent (a claim with ``after=0`` finds any pending row, wherever it is).
+        """
         with self._transaction() as db:
-            rows = db.execute(
+            ids = [int(row["subscriber_id"]) for row in db.execute(
                 "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
                 "WHERE send_id = ? AND subscriber_id IN (SELECT subscriber_id FROM deliveries "
-                "WHERE send_id = ? AND status = 'pending' ORDER BY subscriber_id LIMIT ?"
-                f"{self._skip_locked}) RETURNING subscriber_id, attempts",
-                (send_id, send_id, limit)).fetchall()
-            claimed = []
-            for row in sorted(rows, key=lambda r: int(r["subscriber_id"])):
-                person = db.execute("SELECT email, name, status FROM subscribers WHERE id = ?",
-                                    (row["subscriber_id"],)).fetchone()
-                claimed.append(Claimed(int(row["subscriber_id"]), person["email"],
-                                       person["name"], person["status"] == "active",
-                                       int(row["attempts"])))
-        return claimed
+                "WHERE send_id = ? AND status = 'pending' AND subscriber_id > ? "
+                f"ORDER BY subscriber_id LIMIT ?{self._skip_locked}) RETURNING subscriber_id",
+                (send_id, send_id, after, limit)).fetchall()]
+            if not ids:
+                return []
+            people = db.execute(
+                "SELECT d.subscriber_id, d.attempts, s.email, s.name, s.status FROM deliveries "
+                "d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.send_id = ? AND "
+                f"d.subscriber_id IN ({_marks(ids)}) ORDER BY d.subscriber_id",
+                (send_id, *ids)).fetchall()
+        return [Claimed(int(p["subscriber_id"]), p["email"], p["name"], p["status"] == "active",
+                        int(p["attempts"])) for p in people]
 
-    def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime) -> None:
-        """Write what happened to claimed rows, in one transaction."""
+    def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime, *,
+               check: Collection[int] = ()) -> set[int]:
+        """Write what happened to claimed rows, in one transaction; and, in the same
+        transaction, which of the subscribers ``check`` names are still active (a sender asks
+        about the messages it is about to send, so its commit is also the last look before
+        they leave)."""
+        at = _iso(now)
         with self._transaction() as db:
             for o in outcomes:
                 db.execute("UPDATE deliveries SET status = ?, message_id = ?, size = ?, "
                            "detail = ?, updated_at = ? WHERE send_id = ? AND subscriber_id = ?",
-                           (o.status, o.message_id, o.size, o.detail, _iso(now), send_id,
+                           (o.status, o.message_id, o.size, o.detail, at, send_id,
                             o.subscriber_id))
                 if o.bounced:
                     db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ? "
-                               "WHERE id = ?", (_iso(now), o.subscriber_id))
+                               "WHERE id = ?", (at, o.subscriber_id))
+            if not check:
+                return set()
+            return {int(row["id"]) for row in db.execute(
+                f"SELECT id FROM subscribers WHERE id IN ({_marks(check)}) AND "
+                "status = 'active'", tuple(check))}
 
     def summary(self, send_id: int) -> SendSummary:
         with self._reading() as db:

@@ -2,9 +2,9 @@
 app servers and senders.
 
 The queries are those of :class:`~pipeline.store.SqlStore`, the same as on SQLite; what differs
-is here. Each thread gets its own connection (the sender's workers call ``is_active`` and
-``record`` at once); a claim locks its rows with ``FOR UPDATE SKIP LOCKED`` so two senders
-never take the same recipient; the send lock is a session advisory lock, held on a connection
+is here. Each thread gets its own connection (the sender's workers claim and ``record`` at
+once); a claim locks its rows with ``FOR UPDATE SKIP LOCKED`` so two senders never take the
+same recipient; the send lock is a session advisory lock, held on a connection
 of its own for the whole send and released by the server if the sender dies; schema versions
 are applied under a transaction-level advisory lock, so app servers starting together migrate
 once. Addresses compare case-insensitively for ASCII only (``lower(... COLLATE "C")``, unique

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import itertools
 import os
+import random
 import re
 import shutil
 import signal
+import smtplib
 import subprocess
 import sys
 import threading
@@ -30,6 +32,8 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.delivery import (
     OutboxTransport,
@@ -38,6 +42,7 @@ from pipeline.delivery import (
     SmtpSettings,
     SmtpTransport,
     Transport,
+    quote_periods,
     run_send,
 )
 from pipeline.errors import ContentError
@@ -268,6 +273,30 @@ def test_forged_altered_and_foreign_tokens_are_rejected(sample_root: Path,
     for token in forged:
         with pytest.raises(TokenError):
             checker.check_unsubscribe(token)
+
+
+LINE_PIECES = st.sampled_from([b".", b"..", b"\r", b"\n", b"\r\n", b"a", b" "])
+
+
+@given(st.lists(LINE_PIECES, max_size=40).map(b"".join))
+def test_quote_periods_quotes_exactly_as_smtplib_does(data: bytes) -> None:
+    assert quote_periods(data) == smtplib._quote_periods(data)  # type: ignore[attr-defined]
+
+
+def test_lines_starting_with_a_period_arrive_intact(sink: SmtpSink) -> None:
+    """The transport's own DATA (faster quoting) against a real server, which undoes it."""
+    data = (b"Subject: dots\r\n\r\n.first\r\n..second\r\nmid.dle\r\n.\r\n. \r\n"
+            b"...\r\nend\r\n")
+    transport = SmtpTransport(SmtpSettings(HOST, sink.port, "none", None, None, timeout=10))
+    try:
+        transport.send("news@example.org", "ada@example.org", "<dots@example.org>", data)
+        transport.send("news@example.org", "bob@example.org", "<end@example.org>",
+                       data.rstrip(b"\r\n"))
+    finally:
+        transport.close()
+    first, second = sink.messages
+    assert first.data == data
+    assert second.data == data  # a message not ending with CRLF gets one, as with smtplib
 
 
 # ---------------------------------------------------------------------- (2) header injection
@@ -517,6 +546,30 @@ def test_unsubscribed_during_the_send_is_not_sent_to(sample_copy: Path, sink: Sm
     assert report.skipped == 1 and report.sent == 11
 
 
+def test_unsubscribed_during_a_send_over_several_connections_is_not_sent_to(
+        sample_copy: Path, sink: SmtpSink) -> None:
+    """Whichever message arrives first unsubscribes someone the claim already took: every
+    message after the first few is checked in the commit before it, so they are skipped."""
+    people = add_people(sample_copy, many(40))
+    leaver = people[30]
+    db = configured(sample_copy)
+    done = threading.Event()
+
+    def unsubscribe_once(received: Received) -> None:
+        if not done.is_set():
+            done.set()
+            other = open_store(db)
+            other.set_status(leaver.id, "unsubscribed", NOW)
+            other.close()
+
+    sink.on_message = unsubscribe_once
+    report = send(sample_copy, smtp_url=sink.url, connections=4)
+    assert leaver.email not in by_recipient(sink.messages), \
+        "a subscriber who unsubscribed during the send still got the issue"
+    assert (report.skipped, report.sent) == (1, 39)
+    assert ledger(db)[leaver.email] == ("skipped", "unsubscribed before the message left")
+
+
 # ---------------------------------------------------------------------- (5) --test-to, --dry-run
 
 
@@ -628,14 +681,31 @@ def _environment() -> dict[str, str]:
     return {**env, SECRET_ENV: SECRET, "NO_COLOR": "1"}
 
 
-def _finish(root: Path, *extra: str) -> str:
+def _finish(root: Path, *extra: str, recipients: int = SUBSCRIBERS) -> str:
     done = subprocess.run(_send_command(root, *extra), env=_environment(), capture_output=True,
-                          text=True, timeout=120, check=False)
+                          text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "every recipient is done" in done.stdout, done.stdout
-    assert (f"{SUBSCRIBERS} sent, 0 failed, 0 skipped, 0 deferred, of {SUBSCRIBERS} "
+    assert (f"{recipients} sent, 0 failed, 0 skipped, 0 deferred, of {recipients} "
             "recipients") in done.stdout, done.stdout
     return done.stdout
+
+
+def _kill_at(root: Path, sink: SmtpSink, count: int, args: tuple[str, ...],
+             delay: float = 0.0) -> None:
+    """Start a send and SIGKILL it once the sink has accepted ``count`` messages in all (and
+    ``delay`` seconds more)."""
+    process = subprocess.Popen(_send_command(root, *args), env=_environment(),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        reached = sink.wait_for(count, timeout=120, stop=lambda: process.poll() is not None)
+        assert reached, f"the send ended (status {process.poll()}) before it could be killed"
+        time.sleep(delay)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
 
 
 @pytest.mark.parametrize("connections", [1, 4])
@@ -643,16 +713,7 @@ def test_killed_smtp_send_resumes_exactly_once(sample_copy: Path, sink: SmtpSink
                                                connections: int) -> None:
     people = add_people(sample_copy, many(SUBSCRIBERS))
     args = ("--smtp", sink.url, "--connections", str(connections))
-    process = subprocess.Popen(_send_command(sample_copy, *args), env=_environment(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        reached = sink.wait_for(KILL_AFTER, timeout=60, stop=lambda: process.poll() is not None)
-        assert reached, f"the send ended (status {process.poll()}) before it could be killed"
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    _kill_at(sample_copy, sink, KILL_AFTER, args)
     at_kill = sink.count()
     assert at_kill < SUBSCRIBERS, "the send finished before the kill"
 
@@ -676,6 +737,43 @@ def test_killed_smtp_send_resumes_exactly_once(sample_copy: Path, sink: SmtpSink
     print(report)  # shown with pytest -rP
     assert resent <= connections, \
         f"{report}; at most one in flight per connection may be re-sent"
+
+
+LARGE = 2000
+KILLS = 3
+LARGE_CONNECTIONS = 4
+
+
+def test_a_large_send_killed_again_and_again_sends_each_message_once(
+        sample_copy: Path, sink: SmtpSink) -> None:
+    """Killed three times at moments a seeded generator picks, then run to the end: everyone
+    gets the issue, and the only copies sent twice are the ones in flight at a kill, at most
+    one per connection per kill, identical to the first."""
+    people = add_people(sample_copy, many(LARGE))
+    args = ("--smtp", sink.url, "--connections", str(LARGE_CONNECTIONS))
+    chooser = random.Random(20261222)
+    kills = []
+    for n in range(1, KILLS + 1):
+        mark = LARGE * n // (KILLS + 1) + chooser.randint(-150, 150)
+        _kill_at(sample_copy, sink, mark, args, delay=chooser.uniform(0.0, 0.02))
+        kills.append(sink.count())
+    assert kills[-1] < LARGE, f"the send finished before the last kill ({kills})"
+
+    _finish(sample_copy, *args, recipients=LARGE)
+
+    messages = sink.messages
+    received = by_recipient(messages)
+    assert set(received) == {p.email for p in people}, "someone never got the issue"
+    copies = {rcpt: [(m.message_id, m.data) for m in got] for rcpt, got in received.items()}
+    twice = {rcpt: got for rcpt, got in copies.items() if len(got) > 1}
+    for rcpt, got in twice.items():
+        assert len(set(got)) == 1, f"{rcpt} got {len(got)} different messages"
+    resent = sum(len(got) - 1 for got in twice.values())
+    print(f"{resent} messages sent twice (the same bytes and Message-ID) after {KILLS} kills "
+          f"at {kills} of {LARGE} with {LARGE_CONNECTIONS} connections")  # pytest -rP
+    assert resent <= KILLS * LARGE_CONNECTIONS, \
+        f"{resent} messages were sent twice: more than one per connection per kill"
+    assert {status for status, _ in ledger(configured(sample_copy)).values()} == {"sent"}
 
 
 def test_killed_outbox_send_resumes_exactly_once(sample_copy: Path) -> None:
