@@ -18,8 +18,9 @@ import itertools
 import os
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -27,7 +28,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from .errors import PipelineError
-from .store import MIGRATIONS, SqlStore, check_version
+from .store import MIGRATIONS, Outcome, SqlStore, _iso, check_version
 
 #: The first key of every advisory lock this pipeline takes ("NWSL"), so they do not collide
 #: with other users of the database; the second names what is locked.
@@ -83,6 +84,26 @@ PG_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 assert len(PG_MIGRATIONS) == len(MIGRATIONS)
+
+#: :meth:`PostgresStore.record`: data-modifying WITH clauses always run to completion, whether
+#: or not the final SELECT reads them.
+_RECORD = """
+WITH outcome AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(mids)s::text[],
+                         %(sizes)s::integer[], %(details)s::text[])
+        AS o (subscriber_id, status, message_id, size, detail)
+), written AS (
+    UPDATE deliveries d SET status = o.status, message_id = o.message_id, size = o.size,
+        detail = o.detail, updated_at = %(at)s
+    FROM outcome o WHERE d.send_id = %(send)s AND d.subscriber_id = o.subscriber_id
+    RETURNING 1
+), bounced AS (
+    UPDATE subscribers SET status = 'bounced', updated_at = %(at)s
+    WHERE id = ANY(%(bounced)s::bigint[])
+    RETURNING 1
+)
+SELECT id FROM subscribers WHERE id = ANY(%(check)s::bigint[]) AND status = 'active'
+"""
 
 Connection = psycopg.Connection[DictRow]
 
@@ -194,6 +215,26 @@ class PostgresStore(SqlStore):
             connections, self._connections = self._connections, []
         for conn in connections:
             conn.close()
+
+    # ------------------------------------------------------------------ the ledger
+
+    def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime, *,
+               check: Collection[int] = ()) -> set[int]:
+        """As :meth:`SqlStore.record`, in ONE statement (so one round trip to the server,
+        atomic on its own): the outcomes, the bounces and the still-active check together.
+        The check reads the snapshot the statement starts with, as it would in a
+        transaction of its own."""
+        done = list(outcomes)
+        args = {
+            "send": send_id, "at": _iso(now),
+            "ids": [o.subscriber_id for o in done], "statuses": [o.status for o in done],
+            "mids": [o.message_id for o in done], "sizes": [o.size for o in done],
+            "details": [o.detail for o in done],
+            "bounced": [o.subscriber_id for o in done if o.bounced], "check": list(check),
+        }
+        with self._failures():
+            rows = self._conn().execute(_RECORD, args).fetchall()
+        return {int(row["id"]) for row in rows}
 
     # ------------------------------------------------------------------ the send lock
 
