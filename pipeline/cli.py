@@ -50,6 +50,14 @@ def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (unknown authors, images without alt text, ...) "
                              "as errors")
+    _no_cache(parser)
+
+
+def _no_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="render everything again, without reading or writing the render "
+                             "cache in <root>/.cache/newsletter/ (delete that folder to clear "
+                             "it)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -80,6 +88,7 @@ def make_parser() -> argparse.ArgumentParser:
     everything.add_argument("--out", type=Path, metavar="DIR",
                             help="where to write (default: output_dir of newsletter.toml)")
     everything.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _no_cache(everything)
     everything.set_defaults(run=_run_build_all)
 
     cal = commands.add_parser(
@@ -205,6 +214,8 @@ def _report(result: BuildResult, console: Console) -> None:
             + (f"; {_n(left, 'file')} left out" if left else ""))
     if not result.feeds_written:
         console.result("feeds not written: a --drafts build is a preview")
+    if console.verbosity > 0:
+        console.result(result.cache.summary())
 
 
 def _n(count: int, noun: str) -> str:
@@ -213,13 +224,14 @@ def _n(count: int, noun: str) -> str:
 
 def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
     result = build_issue(newsletter_root(args), args.issue, now=now(), out=args.out,
-                         drafts=args.drafts, strict=args.strict)
+                         drafts=args.drafts, strict=args.strict, cache=args.cache)
     _report(result, console)
     return 0
 
 
 def _run_build_all(args: argparse.Namespace, console: Console) -> int:
-    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict)
+    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict,
+                       cache=args.cache)
     _report(result, console)
     return 0
 
@@ -313,6 +325,7 @@ def _as_argv(args: argparse.Namespace) -> list[str]:
     if args.out is not None:
         argv += ["--out", str(args.out)]
     argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict
+    argv += [] if args.cache else ["--no-cache"]
     argv += {-1: ["-q"], 0: [], 1: ["-v"]}[args.verbosity]
     return argv
 

@@ -109,3 +109,18 @@ def _commit(staged: list[tuple[Path, Path]]) -> None:
     for _, backup in done:
         if backup is not None:
             backup.unlink(missing_ok=True)
+
+
+def replace_file(target: Path, data: bytes) -> None:
+    """Put ``data`` at ``target`` in one rename, for files that are not outputs (the render
+    cache): a reader sees the old file or the new one, never half of one. Not flushed to
+    disk, since a cache entry lost in a crash is only rendered again (its digest tells)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
