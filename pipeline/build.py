@@ -22,12 +22,12 @@ from .cache import Stats
 from .config import CONFIG_NAME, Config, load_config
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import Problem, Problems, UsageError
+from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .markup import Context
 from .model import Contributor, Issue
 from .render import run_template
 from .seasons import IssueId, IssueIdError
-from .writer import Output, Written, write_all
+from .writer import Output, Staged, Written, commit, discard, stage
 
 PREVIEW_DIR = "preview"
 
@@ -64,8 +64,8 @@ def _open_site(root: Path, problems: Problems, use_cache: bool = False) -> _Site
         digest = c.site_digest(config.root, [config.root / CONFIG_NAME,
                                              config.root / CONTRIBUTORS_NAME],
                                [config.templates_dir, r.default_templates_dir()])
-    return _Site(config, people, folders, r.environment(config),
-                 inc.Site(config, people, digest, folder))
+    rendering = inc.Site(config, people, digest, folder)
+    return _Site(config, people, folders, inc.environment(rendering), rendering)
 
 
 def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
@@ -177,17 +177,44 @@ def _build(
 ) -> BuildResult:
     """Render ``targets`` (or, with ``every``, each of ``others``) and write them with the
     archive and (with ``feeds``) the feeds, which also cover ``others``."""
-    config, env = site.config, site.env
-    out_dir = check_out_dir(out, config) if out is not None else config.output_dir
+    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
     cache = c.Cache(site.rendering.cache_folder)
-    outputs: list[Output] = []
-    sizes: dict[str, int] = {}
-    archive: list[r.ArchiveEntry] = []
-    entries: dict[IssueId, feeds_mod.Entry] = {}
+    made = _Made()
+    try:
+        result = _build_staged(site, targets, others, out_dir, problems, feeds, drafts, every,
+                               cache, made)
+    except BaseException:
+        discard(made.staged)  # what workers staged for a build that is not written
+        raise
+    return result
+
+
+@dataclass
+class _Made:
+    """What a build has made so far: staged by workers, or still in memory."""
+
+    staged: list[Staged] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
+
+    def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
+        self.outputs.extend(pages.outputs)
+        problems.items.extend(pages.problems)
+        if pages.size:
+            self.sizes[str(issue.issue_id)] = pages.size
+        if pages.entry is not None:
+            self.entries[issue.issue_id] = pages.entry
+
+
+def _build_staged(
+    site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
+    problems: Problems, feeds: bool, drafts: bool, every: bool, cache: c.Cache, made: _Made,
+) -> BuildResult:
+    config, env = site.config, site.env
     summaries: dict[IssueId, inc.Summary] = {}
     if every:
-        targets = _build_every(site, others, out_dir, problems, outputs, sizes, entries,
-                               cache.stats)
+        targets = _build_every(site, others, out_dir, problems, made, cache.stats)
         if not targets and not problems.has_errors:
             problems.error(config.issues_dir, None, "no published issue has a ready piece; "
                            "nothing to build", rule="nothing-to-publish")
@@ -198,82 +225,100 @@ def _build(
         problems.items.extend(found.problems)
     for issue in targets if not every else []:
         _prerender(site.rendering, issue, cache)
-        pages = inc.render_pages(site.rendering, cache, issue, out_dir, problems.strict, drafts)
-        _take(issue, pages, problems, outputs, sizes, entries)
-    archive += [entry for entry in map(inc.archive_entry, targets) if entry is not None]
-    published = [i for i, s in summaries.items() if s.archive is not None]
+        made.take(issue, inc.render_pages(site.rendering, cache, issue, out_dir,
+                                          problems.strict, drafts), problems)
+    archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
     archive += [s.archive for s in summaries.values() if s.archive is not None]
     if feeds:
         # The feeds carry the newest issues only; the targets among them give their entries.
+        published = [i for i, s in summaries.items() if s.archive is not None]
         newest = sorted([*(t.issue_id for t in targets), *published], reverse=True)
+        built = {t.issue_id: t for t in targets}
         chosen = []
         for issue_id in newest[: config.feed_issues]:
-            if issue_id not in entries and issue_id in summaries:
-                entries[issue_id] = inc.feed_entry(
-                    site.rendering, cache, env, issue_id, site.folders[issue_id],
-                    summaries[issue_id].issue, problems.strict, problems)
-            if issue_id in entries:
-                chosen.append(entries[issue_id])
+            if issue_id not in made.entries:
+                # An issue of the archive, or a target whose entry was not kept: its problems
+                # were reported when it was read and rendered, so they are not repeated.
+                known = summaries[issue_id].issue if issue_id in summaries else \
+                    built.get(issue_id)
+                quiet = Problems(problems.strict) if issue_id in built else problems
+                try:
+                    made.entries[issue_id] = inc.feed_entry(
+                        site.rendering, cache, env, issue_id, site.folders[issue_id], known,
+                        problems.strict, quiet)
+                except ContentError as exc:  # a template mistake, reported with the others
+                    quiet.items.extend(exc.problems)
+                    continue
+            chosen.append(made.entries[issue_id])
         for name, data in feeds_mod.all_feeds(chosen, config).items():
-            outputs.append(Output(config.feeds_dir, name, data))
+            made.outputs.append(Output(config.feeds_dir, name, data))
+    outputs = made.outputs
     outputs.append(Output(out_dir, "index.html",
                           run_template(lambda: r.archive(archive, config, env))))
     outputs.append(Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))))
     outputs.append(Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")))
     outputs.append(Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8")))
     problems.raise_if_errors()
-    written = write_all(outputs)
-    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,
-                       config.size_budget_kb, cache.stats)
-
-
-def _take(issue: Issue, pages: inc.Pages, problems: Problems, outputs: list[Output],
-          sizes: dict[str, int], entries: dict[IssueId, feeds_mod.Entry]) -> None:
-    """Gather one rendered issue into the build."""
-    outputs.extend(pages.outputs)
-    problems.items.extend(pages.problems)
-    if pages.size:
-        sizes[str(issue.issue_id)] = pages.size
-    if pages.entry is not None:
-        entries[issue.issue_id] = pages.entry
+    made.staged.append(stage(outputs))
+    written = commit(made.staged)
+    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
+                       feeds, config.size_budget_kb, cache.stats)
 
 
 def _build_every(
-    site: _Site, issue_ids: list[IssueId], out_dir: Path, problems: Problems,
-    outputs: list[Output], sizes: dict[str, int], entries: dict[IssueId, feeds_mod.Entry],
+    site: _Site, issue_ids: list[IssueId], out_dir: Path, problems: Problems, made: _Made,
     stats: Stats,
 ) -> list[Issue]:
     """Read and render every issue, one issue per task on every core; the ones that have a
-    ready piece (each issue's problems reported in order: reading, left out, rendering)."""
-    jobs = [(site.rendering, i, site.folders[i], out_dir, problems.strict) for i in issue_ids]
+    ready piece (each issue's problems reported in order: reading, left out, rendering).
+
+    Each worker stages its issue's files itself, so no process holds the whole archive's
+    pages; only the newest issues' feed entries come back."""
+    newest = set(sorted(issue_ids, reverse=True)[: site.config.feed_issues])
+    jobs = [(site.rendering, i, site.folders[i], out_dir, problems.strict, i in newest)
+            for i in issue_ids]
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_read_and_render, *zip(*jobs, strict=True), chunksize=1))
     else:
         results = [_read_and_render(*job) for job in jobs]
+    made.staged.extend(staged for *_, staged, _ in results if isinstance(staged, Staged))
     targets = []
-    for issue, found, pages, counted in results:
+    for issue, found, pages, counted, _, unwritable in results:
         problems.items.extend(found)
         _note_left_out(issue, problems)
         stats.merge(counted)
+        if unwritable:
+            raise PipelineError(unwritable)
         if pages is not None:
             targets.append(issue)
-            _take(issue, pages, problems, outputs, sizes, entries)
+            made.take(issue, pages, problems)
     return targets
 
 
-def _read_and_render(site: inc.Site, issue_id: IssueId, folder: Path, out_dir: Path,
-                     strict: bool) -> tuple[Issue, list[Problem], inc.Pages | None, Stats]:
-    """Read one issue and render it if it has a ready piece: pure, so it runs in a worker."""
+def _read_and_render(
+    site: inc.Site, issue_id: IssueId, folder: Path, out_dir: Path, strict: bool,
+    keep_entry: bool,
+) -> tuple[Issue, list[Problem], inc.Pages | None, Stats, Staged | None, str]:
+    """Read one issue and, if it has a ready piece, render it and stage its files (unless
+    something is wrong: then the build writes nothing). Pure but for the staging and the
+    cache, so it runs in a worker; a file that cannot be staged comes back as a message."""
     found = Problems(strict=strict)
     cache = c.Cache(site.cache_folder)
     issue = load_issue(issue_id, folder, site.config, site.people, found)
     inc.store_summary(site, cache, issue, found.items, strict)
     if not issue.pieces:
-        return issue, found.items, None, cache.stats
+        return issue, found.items, None, cache.stats, None, ""
     pages = inc.render_pages(site, cache, issue, out_dir, strict, drafts=False)
-    return issue, found.items, pages, cache.stats
+    staged = None
+    if not any(p.level == "error" for p in [*found.items, *pages.problems]):
+        try:
+            staged = stage(pages.outputs)
+        except PipelineError as exc:
+            return issue, found.items, pages, cache.stats, None, str(exc)
+    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None)
+    return issue, found.items, kept, cache.stats, staged, ""
 
 
 def check_out_dir(out: Path, config: Config) -> Path:

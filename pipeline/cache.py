@@ -4,7 +4,7 @@ It lives in ``<root>/.cache/newsletter/`` (``CACHE_DIR``), one file per entry, n
 the SHA-256 of everything the rendering read. Nothing in it is ever an output, and deleting
 the folder (or building with ``--no-cache``) only makes the next build slower.
 
-Three kinds of entry:
+The kinds of entry:
 
 ``piece``
     One body's Markdown rendered (:class:`~pipeline.markup.Body`, its plain text, and the
@@ -16,11 +16,13 @@ Three kinds of entry:
     One issue's pages (HTML email, text email, web edition), its feed entry, the assets it
     copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
     the folder's listing and the bytes of its Markdown files), the site (``newsletter.toml``,
-    ``contributors.toml`` and every template, :func:`site_digest`), the flags of the build and
-    the code. The probes of its pieces are checked as for ``piece``.
-``summary``
-    What the archive page needs of an issue that is not being built (title, counts), and the
-    problems reading it found. Same key as ``issue``, without the templates.
+    ``contributors.toml`` and every template, :func:`site_digest`), the build's flags and the
+    code. The probes of its pieces are checked as for ``piece``.
+``entry`` and ``summary``
+    What a build of another issue needs of this one: its feed entry, and its line on the
+    archive page with the problems reading it found. Same key as ``issue``.
+``template``
+    Jinja2's compiled templates (:class:`TemplateCode`).
 
 "The code" is the pipeline's ``__version__``, a digest of its own modules and the versions
 of the libraries that shape the output (Markdown, nh3, Jinja2, css-inline): a new release
@@ -28,11 +30,12 @@ invalidates everything. A change to a template or to ``newsletter.toml`` thus re
 issue's pages again, but no piece's Markdown (unless ``base_url`` changed, which is in every
 body's issue URL); a change to one piece renders that piece and its issue's pages.
 
-Integrity: an entry is ``MAGIC digest\\n`` followed by JSON, where digest is the SHA-256 of
-the JSON. A read checks the digest, the JSON and that the entry's own key and kind are the
-ones asked for; anything else (truncated, garbled, swapped) counts as corrupt, is deleted and
-rendered again, never trusted. Entries are written to a temporary file and renamed into place,
-so a reader never sees half an entry; JSON only, nothing is unpickled.
+Integrity: an entry is one header line, ``MAGIC kind key digest``, then its JSON (or, for
+templates, Jinja2's bytes), where digest is the SHA-256 of what follows. A read checks that the
+header names the kind and key asked for and that the digest matches; anything else
+(truncated, garbled, swapped) counts as corrupt, is deleted and rendered again, never trusted.
+Entries are written to a temporary file and renamed into place, so a reader never sees half
+an entry; nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import jinja2
 
 from . import __version__
 from .errors import Problem, Problems
@@ -198,18 +203,15 @@ class Cache:
             return fresh
         if self.folder is None:
             return None
-        path = self._path(kind, entry_key)
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = self.get_bytes(kind, entry_key, count=False)
+        payload = None
+        if data is not None:
+            try:
+                payload = json.loads(data)
+            except ValueError:  # cannot happen to an entry this module wrote: corrupt
+                self._corrupt(kind, entry_key)
+        if not isinstance(payload, dict):
             self.stats.count(self.stats.misses, kind)
-            return None
-        payload = _decode(data, kind, entry_key)
-        if payload is None:
-            self.stats.count(self.stats.corrupt, kind)
-            self.stats.count(self.stats.misses, kind)
-            with contextlib.suppress(OSError):
-                path.unlink()
             return None
         if any(probe(Path(name)) != state for name, state in payload.get("probes", ())):
             self.stats.count(self.stats.stale, kind)
@@ -218,39 +220,67 @@ class Cache:
         self.stats.count(self.stats.hits, kind)
         return payload
 
+    def get_bytes(self, kind: str, entry_key: str, count: bool = True) -> bytes | None:
+        """The bytes stored under ``entry_key`` if they pass the integrity check, else None
+        (a corrupt entry is counted and deleted)."""
+        if self.folder is None:
+            return None
+        try:
+            data = self._path(kind, entry_key).read_bytes()
+        except OSError:
+            if count:
+                self.stats.count(self.stats.misses, kind)
+            return None
+        header, newline, body = data.partition(b"\n")
+        expected = b"%s%s %s %s" % (MAGIC, kind.encode(), entry_key.encode(),
+                                     hashlib.sha256(body).hexdigest().encode())
+        if not newline or header != expected:
+            self._corrupt(kind, entry_key)
+            if count:
+                self.stats.count(self.stats.misses, kind)
+            return None
+        if count:
+            self.stats.count(self.stats.hits, kind)
+        return body
+
+    def _corrupt(self, kind: str, entry_key: str) -> None:
+        self.stats.count(self.stats.corrupt, kind)
+        with contextlib.suppress(OSError):
+            self._path(kind, entry_key).unlink()
+
     def put(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
         """Store ``payload`` (JSON values); a cache that cannot be written is only counted."""
+        self.put_bytes(kind, entry_key, json.dumps(payload, ensure_ascii=False,
+                                                   separators=(",", ":")).encode("utf-8"))
+
+    def put_bytes(self, kind: str, entry_key: str, body: bytes) -> None:
+        """Store ``body`` under its header: ``MAGIC kind key sha256(body)``."""
         if self.folder is None:
             return
-        body = json.dumps({"kind": kind, "key": entry_key, "payload": payload},
-                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        data = MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+        header = b"%s%s %s %s\n" % (MAGIC, kind.encode(), entry_key.encode(),
+                                      hashlib.sha256(body).hexdigest().encode())
         try:
-            replace_file(self._path(kind, entry_key), data)
+            replace_file(self._path(kind, entry_key), header + body)
         except OSError:
             self.stats.unwritable += 1
 
 
-def _decode(data: bytes, kind: str, entry_key: str) -> dict[str, Any] | None:
-    header, newline, body = data.partition(b"\n")
-    if not newline or not header.startswith(MAGIC):
-        return None
-    if hashlib.sha256(body).hexdigest().encode() != header[len(MAGIC):]:
-        return None
-    try:
-        entry = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(entry, dict) or entry.get("kind") != kind or \
-            entry.get("key") != entry_key or not isinstance(entry.get("payload"), dict):
-        return None
-    payload: dict[str, Any] = entry["payload"]
-    return payload
+class TemplateCode(jinja2.BytecodeCache):
+    """Jinja2's compiled templates, kept as cache entries (``template``) with the same
+    integrity check, so a process does not compile the templates again. Jinja2 itself checks
+    that the template's source is the one the code was compiled from."""
 
+    def __init__(self, folder: Path) -> None:
+        self.entries = Cache(folder)
 
-def open_cache(root: Path, enabled: bool = True) -> Cache:
-    """The cache of the newsletter at ``root`` (or a disabled one)."""
-    return Cache(root / CACHE_DIR if enabled else None)
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.entries.get_bytes("template", key("template", bucket.key))
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.entries.put_bytes("template", key("template", bucket.key),
+                               bucket.bytecode_to_string())
 
 
 # --------------------------------------------------------------------------- problems

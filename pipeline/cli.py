@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import __version__, ics
+from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .cli_delivery import run_send, run_subscribers
 from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
@@ -136,7 +135,7 @@ def make_parser() -> argparse.ArgumentParser:
         action.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                             help="a SQLite file or a postgresql:// URL (default: "
                                  "subscribers.database)")
-    subs.set_defaults(run=run_subscribers)
+    subs.set_defaults(run=_run_subscribers)
 
     send = commands.add_parser(
         "send", help="send an issue to every active subscriber, resumably",
@@ -159,7 +158,7 @@ def make_parser() -> argparse.ArgumentParser:
     send.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                       help="the subscriber database: a SQLite file or a postgresql:// URL "
                            "(default: subscribers.database)")
-    send.set_defaults(run=run_send)
+    send.set_defaults(run=_run_send)
 
     # The editorial workflow: each module adds its own subcommand(s).
     from . import check, cli_web, gather, new_piece, report, status
@@ -167,6 +166,22 @@ def make_parser() -> argparse.ArgumentParser:
     for module in (new_piece, check, status, gather, report, cli_web):
         module.register(commands, _common)
     return parser
+
+
+# Sending, subscribers and calendars import what only they need (SMTP, DKIM, iCalendar) when
+# they run, so that build-issue starts quickly.
+
+
+def _run_send(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_send
+
+    return run_send(args, console)
+
+
+def _run_subscribers(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_subscribers
+
+    return run_subscribers(args, console)
 
 
 def _parse_date(text: str) -> date:
@@ -262,6 +277,8 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
     entries = calendar(start, args.count, tz, lead, chosen)
     entries = [e for e in entries if e.issue_id.year <= MAX_YEAR]
     if args.ics:
+        from . import ics
+
         title = config.title if config else "Newsletter"
         data = ics.calendar_file(entries, newsletter_title=title, uid_domain=uid_domain,
                                  stamp=now())

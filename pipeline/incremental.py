@@ -41,6 +41,21 @@ class Site:
     cache_folder: Path | None
 
 
+#: One Jinja2 environment per process and site: it keeps its compiled templates (and checks
+#: their files for changes), which costs far more to make than any one page to render.
+_ENVIRONMENTS: dict[tuple[Path, bool, Path | None], jinja2.Environment] = {}
+
+
+def environment(site: Site) -> jinja2.Environment:
+    """The site's Jinja2 environment, its compiled templates kept in the cache."""
+    templates = site.config.templates_dir
+    where = (templates.resolve(), templates.is_dir(), site.cache_folder)
+    if where not in _ENVIRONMENTS:
+        code = c.TemplateCode(site.cache_folder) if site.cache_folder else None
+        _ENVIRONMENTS[where] = r.environment(site.config, code)
+    return _ENVIRONMENTS[where]
+
+
 def piece_key(source: str, ctx: Context) -> str:
     """The cache key of one body: its Markdown and where it lives."""
     return c.key("piece", source, str(ctx.issue_dir), str(ctx.issue_dir.resolve()),
@@ -164,7 +179,7 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, out_dir: Path, strict
     payload = cache.get("issue", entry_key)
     if payload is None:
         problems = Problems(strict=strict)
-        env = r.environment(config)
+        env = environment(site)
         try:
             rendered = r.render_issue(issue, config, problems, body=cached_body(cache))
             files, size = issue_files(rendered, config, env, problems)

@@ -74,8 +74,10 @@ def default_templates_dir() -> Path:
     return Path(__file__).resolve().parent / "templates"
 
 
-def environment(config: Config) -> jinja2.Environment:
-    """The Jinja2 environment: the root's templates/ first, then the shipped defaults."""
+def environment(config: Config,
+                bytecode: jinja2.BytecodeCache | None = None) -> jinja2.Environment:
+    """The Jinja2 environment: the root's templates/ first, then the shipped defaults (their
+    compiled code kept in ``bytecode`` when given)."""
     loaders: list[jinja2.BaseLoader] = []
     if config.templates_dir.is_dir():
         loaders.append(jinja2.FileSystemLoader(config.templates_dir))
@@ -87,6 +89,7 @@ def environment(config: Config) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=bytecode,
     )
     env.filters["credit"] = credit
     env.filters["underline"] = plaintext.underline

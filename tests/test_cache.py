@@ -212,3 +212,40 @@ def test_the_cache_line_and_no_cache_on_the_command_line(archive: Scratch, cli: 
                        "--no-cache")
     assert code == 0 and "cache: nothing to look up" in out
     assert not (archive.root / CACHE_DIR).exists()
+
+
+def test_compiled_templates_are_checked_like_every_entry(archive: Scratch) -> None:
+    build(archive.root)
+    made = outputs(archive.root)
+    compiled = entries(archive.root, "template")
+    assert compiled, "the templates' compiled code is kept"
+    garbled = {}
+    for entry in compiled:
+        data = bytearray(entry.read_bytes())
+        data[-5] ^= 0xFF
+        entry.write_bytes(bytes(data))
+        garbled[entry] = bytes(data)
+    shutil.rmtree(archive.root / "public")
+    shutil.rmtree(archive.root / CACHE_DIR / "issue")  # so that every page is made again
+    import pipeline.incremental as inc  # a fresh process would not have compiled them yet
+
+    inc._ENVIRONMENTS.clear()
+    build(archive.root)
+    assert outputs(archive.root) == made
+    assert entries(archive.root, "template") == compiled
+    assert all(entry.read_bytes() != data for entry, data in garbled.items())  # rewritten
+    inc._ENVIRONMENTS.clear()
+    first = entries(archive.root, "template")[0].read_bytes()
+    build(archive.root)
+    assert entries(archive.root, "template")[0].read_bytes() == first
+
+
+def test_a_whole_archive_build_that_fails_leaves_nothing_staged(archive: Scratch) -> None:
+    build(archive.root)
+    before = outputs(archive.root)
+    archive.piece(ISSUES[0], "piece-0", title="Changed", body="Text.\n")  # staged by a worker
+    archive.piece(ISSUES[1], "broken", body="![A chart](images/missing.png)\n")
+    with pytest.raises(ContentError):
+        build(archive.root)
+    assert outputs(archive.root) == before
+    assert not list((archive.root / "public").rglob("*.tmp"))
