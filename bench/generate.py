@@ -548,7 +548,8 @@ def add_next_issue(out: Path, pieces: int = 25, seed: int = 1) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to create")
+    parser.add_argument("out", type=Path, metavar="OUT_DIR",
+                        help="folder to create (with --next: the newsletter to add to)")
     parser.add_argument("--issues", type=int, default=40, help="how many issues (default 40)")
     parser.add_argument("--pieces", type=int, default=25,
                         help="pieces per issue (default 25)")

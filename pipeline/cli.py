@@ -59,7 +59,14 @@ def _no_cache(parser: argparse.ArgumentParser) -> None:
                              "it)")
 
 
-def make_parser() -> argparse.ArgumentParser:
+#: The commands whose parser does not need the editorial workflow's subcommands.
+BUILD_COMMANDS = ("build-issue", "build")
+
+
+def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
+    """The command line. Without ``editorial`` the workflow's subcommands (new-piece, check,
+    status, gather, report, serve, ...) are left out: they import what a build never needs,
+    and :func:`main` leaves them out when it runs a build."""
     parser = argparse.ArgumentParser(
         prog="newsletter",
         description="Build and publish the Ethics & Society newsletter: four issues a year, "
@@ -160,12 +167,23 @@ def make_parser() -> argparse.ArgumentParser:
                            "(default: subscribers.database)")
     send.set_defaults(run=_run_send)
 
-    # The editorial workflow: each module adds its own subcommand(s).
-    from . import check, cli_web, gather, new_piece, report, status
+    if editorial:  # the editorial workflow: each module adds its own subcommand(s)
+        from . import check, cli_web, gather, new_piece, report, status
 
-    for module in (new_piece, check, status, gather, report, cli_web):
-        module.register(commands, _common)
+        for module in (new_piece, check, status, gather, report, cli_web):
+            module.register(commands, _common)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option or --root's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
 
 
 # Sending, subscribers and calendars import what only they need (SMTP, DKIM, iCalendar) when
@@ -300,7 +318,8 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``newsletter`` command; returns the exit status."""
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser(editorial=_command(argv) not in BUILD_COMMANDS)
     args = parser.parse_args(argv)
     console = Console(args.verbosity)
     run: Callable[[argparse.Namespace, Console], int] = args.run

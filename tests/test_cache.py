@@ -14,6 +14,7 @@ import pytest
 
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
+from pipeline.cli import build_issue_main
 from pipeline.errors import ContentError, Problem
 
 from .conftest import REPO, RunCli, Scratch, copy_sample
@@ -211,6 +212,7 @@ def test_the_cache_line_and_no_cache_on_the_command_line(archive: Scratch, cli: 
     code, out, _ = cli("build-issue", ISSUES[1], "--root", str(archive.root), "-v",
                        "--no-cache")
     assert code == 0 and "cache: nothing to look up" in out
+    assert build_issue_main([ISSUES[0], "--root", str(archive.root), "--no-cache", "-q"]) == 0
     assert not (archive.root / CACHE_DIR).exists()
 
 
