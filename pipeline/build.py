@@ -2,6 +2,9 @@
 
 :func:`build_issue` is the editor's main job; :func:`build_all` rebuilds every issue of the
 archive. Both gather every problem first and write nothing unless the whole build succeeded.
+Both render through the render cache (:mod:`pipeline.cache`, :mod:`pipeline.incremental`), so
+only what changed is rendered, and on every core: a whole-archive build one issue per worker,
+a new issue one piece per worker.
 """
 
 from __future__ import annotations

@@ -43,13 +43,17 @@ class Site:
 
 #: One Jinja2 environment per process and site: it keeps its compiled templates (and checks
 #: their files for changes), which costs far more to make than any one page to render.
-_ENVIRONMENTS: dict[tuple[Path, bool, Path | None], jinja2.Environment] = {}
+#: It is made again when the root's templates/ gains or loses a file, since a template found
+#: among the shipped ones is only checked for changes to that file.
+_ENVIRONMENTS: dict[tuple[Path, tuple[str, ...] | None, Path | None], jinja2.Environment] = {}
 
 
 def environment(site: Site) -> jinja2.Environment:
     """The site's Jinja2 environment, its compiled templates kept in the cache."""
     templates = site.config.templates_dir
-    where = (templates.resolve(), templates.is_dir(), site.cache_folder)
+    names = tuple(sorted(p.relative_to(templates).as_posix() for p in templates.rglob("*"))) \
+        if templates.is_dir() else None
+    where = (templates.resolve(), names, site.cache_folder)
     if where not in _ENVIRONMENTS:
         code = c.TemplateCode(site.cache_folder) if site.cache_folder else None
         _ENVIRONMENTS[where] = r.environment(site.config, code)

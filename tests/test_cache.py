@@ -251,3 +251,12 @@ def test_a_whole_archive_build_that_fails_leaves_nothing_staged(archive: Scratch
         build(archive.root)
     assert outputs(archive.root) == before
     assert not list((archive.root / "public").rglob("*.tmp"))
+
+
+def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch) -> None:
+    archive.write("templates/notes.txt", "Our own templates go here.\n")
+    build_issue(archive.root, ISSUES[0], now=NOW)  # the shipped templates, in this process
+    shipped = (REPO / "templates" / "issue.html").read_text(encoding="utf-8")
+    archive.write("templates/issue.html", shipped.replace("In this issue", "Inside"))
+    build_issue(archive.root, ISSUES[0], now=NOW)  # the same process sees the new file
+    assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
