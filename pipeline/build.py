@@ -107,11 +107,11 @@ def build_issue(
     site = _open_site(root, problems, cache)
     issue_id = resolve_issue(ref, site.config, site.folders)
     found = Problems(strict=strict)
-    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, found,
-                       drafts=drafts)
+    issue, inputs = inc.read_issue(site.rendering, issue_id, site.folders[issue_id], found,
+                                   drafts=drafts)
     problems.items.extend(found.items)
     if not drafts:  # what the next build of another issue needs to know of this one
-        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), issue,
+        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), issue, inputs,
                           found.items, strict)
     _note_left_out(issue, problems)
     if not issue.pieces and not problems.has_errors:
@@ -120,7 +120,8 @@ def build_issue(
     others = [i for i in sorted(site.folders) if i != issue_id and i.moment() <= now]
     if drafts and out is None:
         out = site.config.root / PREVIEW_DIR
-    return _build(site, [issue], others, out, problems, feeds=not drafts, drafts=drafts)
+    return _build(site, [issue], others, out, problems, feeds=not drafts, drafts=drafts,
+                  inputs={issue_id: inputs})
 
 
 @dataclass(frozen=True)
@@ -177,15 +178,17 @@ def _note_left_out(issue: Issue, problems: Problems) -> None:
 def _build(
     site: _Site, targets: list[Issue], others: list[IssueId], out: Path | None,
     problems: Problems, feeds: bool, drafts: bool, every: bool = False,
+    inputs: dict[IssueId, str] | None = None,
 ) -> BuildResult:
-    """Render ``targets`` (or, with ``every``, each of ``others``) and write them with the
-    archive and (with ``feeds``) the feeds, which also cover ``others``."""
+    """Render ``targets`` (their ``inputs`` digests given) or, with ``every``, each of
+    ``others``, and write them with the archive and (with ``feeds``) the feeds, which also
+    cover ``others``."""
     out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
     cache = c.Cache(site.rendering.cache_folder)
     made = _Made()
     try:
         result = _build_staged(site, targets, others, out_dir, problems, feeds, drafts, every,
-                               cache, made)
+                               cache, made, inputs or {})
     except BaseException:
         discard(made.staged)  # what workers staged for a build that is not written
         raise
@@ -213,6 +216,7 @@ class _Made:
 def _build_staged(
     site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
     problems: Problems, feeds: bool, drafts: bool, every: bool, cache: c.Cache, made: _Made,
+    inputs: dict[IssueId, str],
 ) -> BuildResult:
     config, env = site.config, site.env
     summaries: dict[IssueId, inc.Summary] = {}
@@ -228,8 +232,8 @@ def _build_staged(
         problems.items.extend(found.problems)
     for issue in targets if not every else []:
         _prerender(site.rendering, issue, cache)
-        made.take(issue, inc.render_pages(site.rendering, cache, issue, out_dir,
-                                          problems.strict, drafts), problems)
+        made.take(issue, inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
+                                          out_dir, problems.strict, drafts), problems)
     archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
     archive += [s.archive for s in summaries.values() if s.archive is not None]
     if feeds:
@@ -309,11 +313,11 @@ def _read_and_render(
     cache, so it runs in a worker; a file that cannot be staged comes back as a message."""
     found = Problems(strict=strict)
     cache = c.Cache(site.cache_folder)
-    issue = load_issue(issue_id, folder, site.config, site.people, found)
-    inc.store_summary(site, cache, issue, found.items, strict)
+    issue, inputs = inc.read_issue(site, issue_id, folder, found)
+    inc.store_summary(site, cache, issue, inputs, found.items, strict)
     if not issue.pieces:
         return issue, found.items, None, cache.stats, None, ""
-    pages = inc.render_pages(site, cache, issue, out_dir, strict, drafts=False)
+    pages = inc.render_pages(site, cache, issue, inputs, out_dir, strict, drafts=False)
     staged = None
     if not any(p.level == "error" for p in [*found.items, *pages.problems]):
         try:

@@ -151,8 +151,18 @@ def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
 # --------------------------------------------------------------------------- issues
 
 
-def _issue_key(kind: str, site: Site, issue_id: IssueId, folder: Path, *flags: object) -> str:
-    return c.key(kind, site.digest, str(issue_id), str(folder), c.inputs(folder), *flags)
+def _issue_key(kind: str, site: Site, issue_id: IssueId, folder: Path, inputs: str,
+               *flags: object) -> str:
+    return c.key(kind, site.digest, str(issue_id), str(folder), inputs, *flags)
+
+
+def read_issue(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
+               drafts: bool = False) -> tuple[Issue, str]:
+    """Read an issue, and the digest of its inputs (:func:`pipeline.cache.inputs`) taken
+    before reading it: a file saved meanwhile makes the key older than the issue, never
+    newer, so what is stored under it is never trusted for the newer file."""
+    inputs = c.inputs(folder) if site.cache_folder else ""
+    return load_issue(issue_id, folder, site.config, site.people, problems, drafts), inputs
 
 
 def _probes(rendered: r.RenderedIssue) -> list[tuple[str, str]]:
@@ -170,8 +180,8 @@ class Pages:
     entry: feeds_mod.Entry | None
 
 
-def render_pages(site: Site, cache: c.Cache, issue: Issue, out_dir: Path, strict: bool,
-                 drafts: bool) -> Pages:
+def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir: Path,
+                 strict: bool, drafts: bool) -> Pages:
     """The issue's HTML email, text email, web edition and assets, and its feed entry.
 
     The pages are looked up by the issue's inputs; when they must be made, each piece's
@@ -179,7 +189,7 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, out_dir: Path, strict
     A template mistake is returned as a problem, with the others.
     """
     config = site.config
-    entry_key = _issue_key("issue", site, issue.issue_id, issue.path, drafts, strict)
+    entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, strict)
     payload = cache.get("issue", entry_key)
     if payload is None:
         problems = Problems(strict=strict)
@@ -200,7 +210,8 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, out_dir: Path, strict
         }
         cache.put("issue", entry_key, payload)
         if not drafts:
-            cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, strict),
+            cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs,
+                                          strict),
                       {"entry": payload["entry"], "probes": probes,
                        "problems": payload["problems"]})
     folder = str(issue.issue_id)
@@ -226,26 +237,26 @@ class Summary:
 def summary(site: Site, cache: c.Cache, issue_id: IssueId, folder: Path,
             strict: bool) -> Summary:
     """Read an issue for the archive page, or take what the cache says of it."""
-    entry_key = _issue_key("summary", site, issue_id, folder, strict)
-    payload = cache.get("summary", entry_key)
+    inputs = c.inputs(folder) if site.cache_folder else ""
+    payload = cache.get("summary", _issue_key("summary", site, issue_id, folder, inputs, strict))
     issue = None
     if payload is None:
         found = Problems(strict=strict)
         issue = load_issue(issue_id, folder, site.config, site.people, found)
-        payload = store_summary(site, cache, issue, found.items, strict)
+        payload = store_summary(site, cache, issue, inputs, found.items, strict)
     problems = Problems(strict=strict)
     c.replay(payload["problems"], problems)
     return Summary(_archive_from(payload["archive"]), problems.items, issue)
 
 
-def store_summary(site: Site, cache: c.Cache, issue: Issue, found: list[Problem],
-                  strict: bool) -> dict[str, Any]:
+def store_summary(site: Site, cache: c.Cache, issue: Issue, inputs: str,
+                  found: list[Problem], strict: bool) -> dict[str, Any]:
     """Store the summary of an issue just read (without drafts) with the problems reading it
     found; returns the payload."""
     payload = {"archive": _archive_json(archive_entry(issue)),
                "problems": c.problems_json(found)}
-    cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, strict),
-              payload)
+    cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, inputs,
+                                    strict), payload)
     return payload
 
 
@@ -254,7 +265,8 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
                problems: Problems) -> feeds_mod.Entry:
     """The feed entry of an issue that is not being built, rendered only when the cache has
     none to trust; the problems its rendering finds go to ``problems``."""
-    entry_key = _issue_key("entry", site, issue_id, folder, strict)
+    inputs = c.inputs(folder) if site.cache_folder else ""
+    entry_key = _issue_key("entry", site, issue_id, folder, inputs, strict)
     payload = cache.get("entry", entry_key)
     if payload is None:
         if issue is None:  # its summary came from the cache: read it again, quietly
