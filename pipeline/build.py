@@ -246,12 +246,12 @@ def _build_staged(
             if issue_id not in made.entries:
                 # An issue of the archive, or a target whose entry was not kept: its problems
                 # were reported when it was read and rendered, so they are not repeated.
-                known = summaries[issue_id].issue if issue_id in summaries else \
-                    built.get(issue_id)
+                known = summaries.get(issue_id)
+                read = (known.issue, known.inputs) if known and known.issue else None
                 quiet = Problems(problems.strict) if issue_id in built else problems
                 try:
                     made.entries[issue_id] = inc.feed_entry(
-                        site.rendering, cache, env, issue_id, site.folders[issue_id], known,
+                        site.rendering, cache, env, issue_id, site.folders[issue_id], read,
                         problems.strict, quiet)
                 except ContentError as exc:  # a template mistake, reported with the others
                     quiet.items.extend(exc.problems)

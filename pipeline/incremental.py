@@ -159,8 +159,9 @@ def _issue_key(kind: str, site: Site, issue_id: IssueId, folder: Path, inputs: s
 def read_issue(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
                drafts: bool = False) -> tuple[Issue, str]:
     """Read an issue, and the digest of its inputs (:func:`pipeline.cache.inputs`) taken
-    before reading it: a file saved meanwhile makes the key older than the issue, never
-    newer, so what is stored under it is never trusted for the newer file."""
+    before reading it. What is made from the issue is stored under that digest only if the
+    folder still has it afterwards (:func:`_unchanged`): a file saved during the build is
+    then never paired with a rendering of another version of it."""
     inputs = c.inputs(folder) if site.cache_folder else ""
     return load_issue(issue_id, folder, site.config, site.people, problems, drafts), inputs
 
@@ -178,6 +179,11 @@ class Pages:
     problems: list[Problem]
     size: int
     entry: feeds_mod.Entry | None
+
+
+def _unchanged(folder: Path, inputs: str) -> bool:
+    """Whether the folder's inputs are still the ones read (so what was made may be stored)."""
+    return c.inputs(folder) == inputs
 
 
 def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir: Path,
@@ -208,8 +214,9 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
             "assets": [a.relative_to(root).as_posix() for a in rendered.assets],
             "probes": probes, "problems": c.problems_json(problems.items),
         }
-        cache.put("issue", entry_key, payload)
-        if not drafts:
+        if _unchanged(issue.path, inputs):
+            cache.put("issue", entry_key, payload)
+        if not drafts and _unchanged(issue.path, inputs):
             cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs,
                                           strict),
                       {"entry": payload["entry"], "probes": probes,
@@ -232,6 +239,7 @@ class Summary:
     archive: r.ArchiveEntry | None
     problems: list[Problem]
     issue: Issue | None  # when it was read now (not from the cache), for feed_entry
+    inputs: str  # the digest of the folder's inputs before it was read
 
 
 def summary(site: Site, cache: c.Cache, issue_id: IssueId, folder: Path,
@@ -246,7 +254,7 @@ def summary(site: Site, cache: c.Cache, issue_id: IssueId, folder: Path,
         payload = store_summary(site, cache, issue, inputs, found.items, strict)
     problems = Problems(strict=strict)
     c.replay(payload["problems"], problems)
-    return Summary(_archive_from(payload["archive"]), problems.items, issue)
+    return Summary(_archive_from(payload["archive"]), problems.items, issue, inputs)
 
 
 def store_summary(site: Site, cache: c.Cache, issue: Issue, inputs: str,
@@ -255,17 +263,19 @@ def store_summary(site: Site, cache: c.Cache, issue: Issue, inputs: str,
     found; returns the payload."""
     payload = {"archive": _archive_json(archive_entry(issue)),
                "problems": c.problems_json(found)}
-    cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, inputs,
-                                    strict), payload)
+    if site.cache_folder and _unchanged(issue.path, inputs):
+            cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, inputs,
+                                        strict), payload)
     return payload
 
 
 def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: IssueId,
-               folder: Path, issue: Issue | None, strict: bool,
+               folder: Path, read: tuple[Issue, str] | None, strict: bool,
                problems: Problems) -> feeds_mod.Entry:
     """The feed entry of an issue that is not being built, rendered only when the cache has
-    none to trust; the problems its rendering finds go to ``problems``."""
-    inputs = c.inputs(folder) if site.cache_folder else ""
+    none to trust; the problems its rendering finds go to ``problems``. ``read`` is the issue
+    if it was read already, with the digest of its inputs from before it was read."""
+    issue, inputs = read if read else (None, c.inputs(folder) if site.cache_folder else "")
     entry_key = _issue_key("entry", site, issue_id, folder, inputs, strict)
     payload = cache.get("entry", entry_key)
     if payload is None:
@@ -277,7 +287,8 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
         probes = _probes(rendered)
         payload = {"entry": _entry_json(made), "probes": probes,
                    "problems": c.problems_json(found.items)}
-        cache.put("entry", entry_key, payload)
+        if _unchanged(folder, inputs):
+            cache.put("entry", entry_key, payload)
     c.replay(payload["problems"], problems)
     return _entry_from(payload["entry"])
 

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import build as b
+from pipeline import cache as c
+from pipeline import incremental as inc
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
-from pipeline.errors import ContentError, Problem
+from pipeline.errors import ContentError, Problem, Problems
 
 from .conftest import REPO, RunCli, Scratch, copy_sample
 from .test_build import outputs
@@ -229,9 +232,7 @@ def test_compiled_templates_are_checked_like_every_entry(archive: Scratch) -> No
         garbled[entry] = bytes(data)
     shutil.rmtree(archive.root / "public")
     shutil.rmtree(archive.root / CACHE_DIR / "issue")  # so that every page is made again
-    import pipeline.incremental as inc  # a fresh process would not have compiled them yet
-
-    inc._ENVIRONMENTS.clear()
+    inc._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
     build(archive.root)
     assert outputs(archive.root) == made
     assert entries(archive.root, "template") == compiled
@@ -260,3 +261,17 @@ def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch
     archive.write("templates/issue.html", shipped.replace("In this issue", "Inside"))
     build_issue(archive.root, ISSUES[0], now=NOW)  # the same process sees the new file
     assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
+
+
+def test_an_issue_saved_while_it_is_rendered_is_not_cached(archive: Scratch) -> None:
+    site = b._open_site(archive.root, Problems(), use_cache=True).rendering
+    folder = archive.root / "issues" / ISSUES[0]
+    issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
+    archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")  # after it was read
+    cache = c.Cache(site.cache_folder)
+    pages = inc.render_pages(site, cache, issue, inputs, archive.root / "public", False, False)
+    assert pages.outputs  # this build still gets its pages...
+    inc.store_summary(site, cache, issue, inputs, [], False)
+    for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
+        assert entries(archive.root, kind) == []
+    assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown
