@@ -22,9 +22,9 @@ from . import feeds as feeds_mod
 from . import incremental as inc
 from . import render as r
 from .cache import Stats
-from .config import CONFIG_NAME, Config, load_config
+from .config import Config, load_config
 from .content import list_issues, load_issue
-from .contributors import CONTRIBUTORS_NAME, load_contributors
+from .contributors import load_contributors
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .markup import Context
 from .model import Contributor, Issue
@@ -58,15 +58,11 @@ class _Site:
 
 
 def _open_site(root: Path, problems: Problems, use_cache: bool = False) -> _Site:
+    digest = inc.site_inputs(root) if use_cache else ""  # before they are read
     config = load_config(root)
     people = load_contributors(root, problems)
     folders = dict(list_issues(config, problems))
-    folder, digest = None, ""
-    if use_cache:
-        folder = config.root / c.CACHE_DIR
-        digest = c.site_digest(config.root, [config.root / CONFIG_NAME,
-                                             config.root / CONTRIBUTORS_NAME],
-                               [config.templates_dir, r.default_templates_dir()])
+    folder = config.root / c.CACHE_DIR if use_cache else None
     rendering = inc.Site(config, people, digest, folder)
     return _Site(config, people, folders, inc.environment(rendering), rendering)
 

@@ -21,8 +21,9 @@ import jinja2
 from . import cache as c
 from . import feeds as feeds_mod
 from . import render as r
-from .config import Config
+from .config import CONFIG_NAME, Config
 from .content import load_issue
+from .contributors import CONTRIBUTORS_NAME
 from .errors import ContentError, Problem, Problems
 from .markup import Body, Context, render
 from .model import Contributor, Issue
@@ -181,9 +182,18 @@ class Pages:
     entry: feeds_mod.Entry | None
 
 
-def _unchanged(folder: Path, inputs: str) -> bool:
-    """Whether the folder's inputs are still the ones read (so what was made may be stored)."""
-    return c.inputs(folder) == inputs
+def site_inputs(root: Path) -> str:
+    """The digest of what every issue's pages read besides their folder: ``newsletter.toml``,
+    ``contributors.toml`` and the templates (:func:`pipeline.cache.site_digest`). Taken
+    before they are read, and again before anything made from them is stored."""
+    return c.site_digest(root, [root / CONFIG_NAME, root / CONTRIBUTORS_NAME],
+                         [root / "templates", r.default_templates_dir()])
+
+
+def _unchanged(site: Site, folder: Path, inputs: str) -> bool:
+    """Whether the folder's inputs and the site's are still the ones read (so what was made
+    from them may be stored under their key)."""
+    return c.inputs(folder) == inputs and site_inputs(site.config.root) == site.digest
 
 
 def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir: Path,
@@ -214,9 +224,10 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
             "assets": [a.relative_to(root).as_posix() for a in rendered.assets],
             "probes": probes, "problems": c.problems_json(problems.items),
         }
-        if _unchanged(issue.path, inputs):
+        stored = _unchanged(site, issue.path, inputs)
+        if stored:
             cache.put("issue", entry_key, payload)
-        if not drafts and _unchanged(issue.path, inputs):
+        if stored and not drafts:
             cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs,
                                           strict),
                       {"entry": payload["entry"], "probes": probes,
@@ -263,7 +274,7 @@ def store_summary(site: Site, cache: c.Cache, issue: Issue, inputs: str,
     found; returns the payload."""
     payload = {"archive": _archive_json(archive_entry(issue)),
                "problems": c.problems_json(found)}
-    if site.cache_folder and _unchanged(issue.path, inputs):
+    if site.cache_folder and _unchanged(site, issue.path, inputs):
             cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, inputs,
                                         strict), payload)
     return payload
@@ -287,7 +298,7 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
         probes = _probes(rendered)
         payload = {"entry": _entry_json(made), "probes": probes,
                    "problems": c.problems_json(found.items)}
-        if _unchanged(folder, inputs):
+        if _unchanged(site, folder, inputs):
             cache.put("entry", entry_key, payload)
     c.replay(payload["problems"], problems)
     return _entry_from(payload["entry"])

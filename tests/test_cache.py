@@ -263,11 +263,18 @@ def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch
     assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
 
 
-def test_an_issue_saved_while_it_is_rendered_is_not_cached(archive: Scratch) -> None:
+@pytest.mark.parametrize("saved", ["a piece", "the configuration"])
+def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
+                                                                saved: str) -> None:
     site = b._open_site(archive.root, Problems(), use_cache=True).rendering
     folder = archive.root / "issues" / ISSUES[0]
     issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
-    archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")  # after it was read
+    if saved == "a piece":  # after the issue was read
+        archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")
+    else:  # after the configuration was read
+        config = archive.root / "newsletter.toml"
+        config.write_text(config.read_text(encoding="utf-8").replace("Scratch Weekly", "Other"),
+                          encoding="utf-8")
     cache = c.Cache(site.cache_folder)
     pages = inc.render_pages(site, cache, issue, inputs, archive.root / "public", False, False)
     assert pages.outputs  # this build still gets its pages...
