@@ -10,11 +10,12 @@ each as a whole process, RUNS times:
 * Pelican 4.12 building that site with its feeds: ``pelican content -s pelicanconf.py -o
   output``, the output deleted before each run (in its own virtual environment, made here);
 * a cold build of the archive: ``newsletter build --root ROOT -q``, with the outputs and the
-  render cache deleted before each run;
-* ``newsletter build-issue NEWEST`` on the archive as that build left it (warm, unchanged);
+  render cache deleted before each run, and the same of the large archive (these three take
+  turns, so that a change in the machine's load weighs on each alike);
+* ``newsletter build-issue NEWEST`` on the archive as its cold build left it (warm, unchanged);
 * ``newsletter build-issue NEXT``: one new issue (bench/generate.py --next) added to the warm
-  archive, with the outputs and the cache put back as the cold build left them before each run;
-* a cold build of the large archive.
+  archive, with the outputs and the cache put back as the cold build left them before each
+  run.
 
 It reports the minimum and median wall time, the peak memory (the largest maximum resident set
 size of the process or any of its workers, from ``os.wait4``) and the CPU use (user + system
@@ -219,15 +220,24 @@ def log(message: str) -> None:
 
 def measure(result: Result, runs: int, scratch: Path, prepare: Callable[[], None],
             epoch: int = AS_OF_EPOCH) -> Result:
+    """Run one command ``runs`` times (``prepare`` before each)."""
+    return alternate([(result, prepare)], runs, scratch, epoch)[0]
+
+
+def alternate(measured: list[tuple[Result, Callable[[], None]]], runs: int, scratch: Path,
+              epoch: int = AS_OF_EPOCH) -> list[Result]:
+    """Run each command ``runs`` times, taking turns, so that a change in the machine's load
+    during the benchmark weighs on each of them alike."""
     for number in range(1, runs + 1):
-        prepare()
-        log(f"{result.what}: run {number}/{runs} ...")
-        run = run_once(result.command, scratch, epoch)
-        log(f"  {run.seconds:.2f} s, {run.max_rss_mb:.1f} MB, {run.cpu_seconds:.2f} s CPU")
-        if run.stderr.strip() and not result.command[0].endswith("pelican"):
-            log(f"  it reported problems (exit status 0):\n{run.stderr.rstrip()}")
-        result.runs.append(run)
-    return result
+        for result, prepare in measured:
+            prepare()
+            log(f"{result.what}: run {number}/{runs} ...")
+            run = run_once(result.command, scratch, epoch)
+            log(f"  {run.seconds:.2f} s, {run.max_rss_mb:.1f} MB, {run.cpu_seconds:.2f} s CPU")
+            if run.stderr.strip() and not result.command[0].endswith("pelican"):
+                log(f"  it reported problems (exit status 0):\n{run.stderr.rstrip()}")
+            result.runs.append(run)
+    return [result for result, _ in measured]
 
 
 def generate(root: Path, issues: int, pieces: int, scratch: Path) -> None:
@@ -253,13 +263,15 @@ def bench(work: Path, issues: int, pieces: int, large: int, runs: int, scratch: 
     def cold(at: Path) -> Callable[[], None]:
         return lambda: remove(at / "public", at / "feeds", at / ".cache")
 
-    peer = measure(Result("Pelican 4.12 cold (pelican content)", [
-        pelican, str(site / "content"), "-s", str(site / "pelicanconf.py"), "-o",
-        str(site / "output"), "-q"], total, issues), runs, scratch,
-        lambda: remove(site / "output"))
-    build = [newsletter, "build", "--root", str(root), "-q"]
-    ours = measure(Result("newsletter build (cold)", build, total, issues), runs, scratch,
-                   cold(root))
+    peer, ours, large_run = alternate([
+        (Result("Pelican 4.12 cold (pelican content)", [
+            pelican, str(site / "content"), "-s", str(site / "pelicanconf.py"), "-o",
+            str(site / "output"), "-q"], total, issues), lambda: remove(site / "output")),
+        (Result("newsletter build (cold)", [newsletter, "build", "--root", str(root), "-q"],
+                total, issues), cold(root)),
+        (Result("newsletter build (cold, large archive)", [
+            newsletter, "build", "--root", str(big), "-q"], large * pieces, large), cold(big)),
+    ], runs, scratch)
     warm = measure(Result(f"newsletter build-issue {newest} (warm, unchanged)", [
         newsletter, "build-issue", newest, "--root", str(root), "-q"], total, issues), runs,
         scratch, lambda: None)
@@ -282,9 +294,6 @@ def bench(work: Path, issues: int, pieces: int, large: int, runs: int, scratch: 
         newsletter, "build-issue", added, "--root", str(root), "-q"], total + pieces,
         issues + 1), runs, scratch, put_back, epoch=after)
     remove(snapshot)
-    large_run = measure(Result("newsletter build (cold, large archive)", [
-        newsletter, "build", "--root", str(big), "-q"], large * pieces, large), runs, scratch,
-        cold(big))
     return [peer, ours, warm, new, large_run]
 
 
