@@ -1,12 +1,16 @@
 """Write a synthetic Ethics & Society newsletter root for the benchmark.
 
     python bench/generate.py OUT_DIR [--issues 40] [--pieces 25] [--seed 1]
+    python bench/generate.py OUT_DIR --next [--pieces 25] [--seed 1]
 
 OUT_DIR gets a ``newsletter.toml``, a ``contributors.toml`` (60 people in 12 teams) and
 ``issues/`` with ISSUES consecutive issues going back from 2026-12-solstice, each with an
 ``issue.md`` and PIECES ready pieces of 400-1500 words of Markdown: paragraphs with emphasis,
 links and inline code, ``##``/``###`` headings, bullet and numbered lists (some nested), block
 quotes and, now and then, a table, a fenced code block and a footnote.
+
+``--next`` adds the issue after the newest one (2027-03-equinox after the default archive) to
+a newsletter written before, by the same contributors.
 
 The output depends only on the arguments: every choice comes from ``random.Random(seed)``,
 never from the clock or from set ordering. The text is made up from a small word list on
@@ -520,15 +524,47 @@ def generate(out: Path, issues: int = 40, pieces: int = 25, seed: int = 1) -> li
     return ids
 
 
+def next_issue_id(newest: str) -> str:
+    """The issue id after ``newest`` (``2026-12-solstice`` -> ``2027-03-equinox``)."""
+    year, month = int(newest[:4]), int(newest[5:7])
+    year, month = (year + 1, 3) if month == 12 else (year, month + 3)
+    return f"{year}-{month:02d}-{KIND[month]}"
+
+
+def add_next_issue(out: Path, pieces: int = 25, seed: int = 1) -> str:
+    """Add the issue after the newest one to a newsletter that :func:`generate` wrote, with
+    ``pieces`` ready pieces by the same contributors; returns its id. The same arguments
+    always give the same files."""
+    if pieces < 2:
+        raise ValueError("need at least 2 pieces per issue")
+    folders = sorted(p.name for p in (out / "issues").iterdir() if p.is_dir())
+    if not folders:
+        raise ValueError(f"{out} has no issue to follow")
+    issue_id = next_issue_id(folders[-1])
+    people = make_people(Random(seed))  # generate() draws the people first, from the seed
+    write_issue(out / "issues" / issue_id, Random(f"{seed}-{issue_id}"), people, pieces)
+    return issue_id
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("out", type=Path, metavar="OUT_DIR", help="folder to create")
+    parser.add_argument("out", type=Path, metavar="OUT_DIR",
+                        help="folder to create (with --next: the newsletter to add to)")
     parser.add_argument("--issues", type=int, default=40, help="how many issues (default 40)")
     parser.add_argument("--pieces", type=int, default=25,
                         help="pieces per issue (default 25)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--next", action="store_true",
+                        help="add the issue after the newest one to OUT_DIR, a newsletter "
+                             "this script wrote with the same --seed (--issues is ignored)")
     args = parser.parse_args(argv)
     try:
+        if args.next:
+            if not (args.out / "issues").is_dir():
+                raise ValueError(f"{args.out} has no issues/ folder: generate it first")
+            added = add_next_issue(args.out, args.pieces, args.seed)
+            print(f"added {added} ({args.pieces} pieces) to {args.out}")
+            return 0
         ids = generate(args.out, args.issues, args.pieces, args.seed)
     except (ValueError, FileExistsError) as exc:
         parser.error(str(exc))

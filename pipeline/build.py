@@ -2,29 +2,35 @@
 
 :func:`build_issue` is the editor's main job; :func:`build_all` rebuilds every issue of the
 archive. Both gather every problem first and write nothing unless the whole build succeeded.
+Both render through the render cache (:mod:`pipeline.cache`, :mod:`pipeline.incremental`), so
+only what changed is rendered, and on every core: a whole-archive build one issue per worker,
+a new issue one piece per worker.
 """
 
 from __future__ import annotations
 
 import os
-import traceback
-from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime, time
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import jinja2
 
+from . import cache as c
 from . import feeds as feeds_mod
+from . import incremental as inc
 from . import render as r
+from .cache import Stats
 from .config import Config, load_config
 from .content import list_issues, load_issue
 from .contributors import load_contributors
-from .errors import ContentError, Problem, Problems, UsageError
+from .errors import ContentError, PipelineError, Problem, Problems, UsageError
+from .markup import Context
 from .model import Contributor, Issue
+from .render import run_template
 from .seasons import IssueId, IssueIdError
-from .writer import Output, Written, write_all
+from .writer import Output, Staged, Written, commit, discard, stage
 
 PREVIEW_DIR = "preview"
 
@@ -39,6 +45,7 @@ class BuildResult:
     email_sizes: dict[str, int]
     feeds_written: bool
     budget_kb: int
+    cache: Stats = field(default_factory=Stats)  # what the render cache had, and had not
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,17 @@ class _Site:
     people: dict[str, Contributor] | None
     folders: dict[IssueId, Path]
     env: jinja2.Environment
+    rendering: inc.Site
 
 
-def _open_site(root: Path, problems: Problems) -> _Site:
+def _open_site(root: Path, problems: Problems, use_cache: bool = False) -> _Site:
+    digest = inc.site_inputs(root) if use_cache else ""  # before they are read
     config = load_config(root)
     people = load_contributors(root, problems)
     folders = dict(list_issues(config, problems))
-    return _Site(config, people, folders, r.environment(config))
+    folder = config.root / c.CACHE_DIR if use_cache else None
+    rendering = inc.Site(config, people, digest, folder)
+    return _Site(config, people, folders, inc.environment(rendering), rendering)
 
 
 def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
@@ -79,31 +90,34 @@ def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> Iss
 
 def build_issue(
     root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
-    strict: bool = False,
+    strict: bool = False, cache: bool = True,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless previewing drafts) the feeds.
 
     The archive and the feeds cover every published issue (its moment has come, ``now``)
     and this one. A ``--drafts`` build is a preview: it goes to ``<root>/preview`` unless
-    ``out`` says otherwise, and writes no feeds.
+    ``out`` says otherwise, and writes no feeds. With ``cache`` the render cache is used,
+    so only what changed since an earlier build is rendered (:mod:`pipeline.cache`).
     """
     problems = Problems(strict=strict)
-    site = _open_site(root, problems)
+    site = _open_site(root, problems, cache)
     issue_id = resolve_issue(ref, site.config, site.folders)
-    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
-                       drafts=drafts)
+    found = Problems(strict=strict)
+    issue, inputs = inc.read_issue(site.rendering, issue_id, site.folders[issue_id], found,
+                                   drafts=drafts)
+    problems.items.extend(found.items)
+    if not drafts:  # what the next build of another issue needs to know of this one
+        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), issue, inputs,
+                          found.items, strict)
     _note_left_out(issue, problems)
     if not issue.pieces and not problems.has_errors:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
                        "(the notes say why each piece was left out)", rule="nothing-to-publish")
-    others = [
-        load_issue(i, site.folders[i], site.config, site.people, problems)
-        for i in sorted(site.folders) if i != issue_id and i.moment() <= now
-    ]
-    published = [i for i in others if i.pieces]
+    others = [i for i in sorted(site.folders) if i != issue_id and i.moment() <= now]
     if drafts and out is None:
         out = site.config.root / PREVIEW_DIR
-    return _build(site, [issue], published, out, problems, feeds=not drafts)
+    return _build(site, [issue], others, out, problems, feeds=not drafts, drafts=drafts,
+                  inputs={issue_id: inputs})
 
 
 @dataclass(frozen=True)
@@ -128,30 +142,28 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
                        drafts=drafts)
     rendered = r.render_issue(issue, site.config, problems)
     html = run_template(lambda: r.email_html(rendered, site.config, site.env))
-    _check_budget(rendered, html, site.config, problems)
+    inc.check_budget(rendered, html, site.config, problems)
     return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
 
 
 def build_all(
-    root: Path, now: datetime, out: Path | None = None, strict: bool = False
+    root: Path, now: datetime, out: Path | None = None, strict: bool = False,
+    cache: bool = True,
 ) -> BuildResult:
-    """Rebuild every published issue (its moment has come), the archive and the feeds."""
+    """Rebuild every published issue (its moment has come), the archive and the feeds.
+
+    The issues are read and rendered on every core, and through the render cache unless
+    ``cache`` is False."""
     problems = Problems(strict=strict)
-    site = _open_site(root, problems)
-    issues = []
+    site = _open_site(root, problems, cache)
+    published = []
     for issue_id in sorted(site.folders):
         if issue_id.moment() > now:
             problems.note(site.folders[issue_id], None, "not published yet, so not rebuilt; "
                           f"build it with build-issue {issue_id}", rule="not-published")
-            continue
-        issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems)
-        _note_left_out(issue, problems)
-        issues.append(issue)
-    targets = [i for i in issues if i.pieces]
-    if not targets and not problems.has_errors:
-        problems.error(site.config.issues_dir, None, "no published issue has a ready piece; "
-                       "nothing to build", rule="nothing-to-publish")
-    return _build(site, targets, [], out, problems, feeds=True)
+        else:
+            published.append(issue_id)
+    return _build(site, [], published, out, problems, feeds=True, drafts=False, every=True)
 
 
 def _note_left_out(issue: Issue, problems: Problems) -> None:
@@ -160,67 +172,156 @@ def _note_left_out(issue: Issue, problems: Problems) -> None:
 
 
 def _build(
-    site: _Site, targets: list[Issue], others: list[Issue], out: Path | None,
-    problems: Problems, feeds: bool,
+    site: _Site, targets: list[Issue], others: list[IssueId], out: Path | None,
+    problems: Problems, feeds: bool, drafts: bool, every: bool = False,
+    inputs: dict[IssueId, str] | None = None,
+) -> BuildResult:
+    """Render ``targets`` (their ``inputs`` digests given) or, with ``every``, each of
+    ``others``, and write them with the archive and (with ``feeds``) the feeds, which also
+    cover ``others``."""
+    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
+    cache = c.Cache(site.rendering.cache_folder)
+    made = _Made()
+    try:
+        result = _build_staged(site, targets, others, out_dir, problems, feeds, drafts, every,
+                               cache, made, inputs or {})
+    except BaseException:
+        discard(made.staged)  # what workers staged for a build that is not written
+        raise
+    return result
+
+
+@dataclass
+class _Made:
+    """What a build has made so far: staged by workers, or still in memory."""
+
+    staged: list[Staged] = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    sizes: dict[str, int] = field(default_factory=dict)
+    entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
+
+    def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
+        self.outputs.extend(pages.outputs)
+        problems.items.extend(pages.problems)
+        if pages.size:
+            self.sizes[str(issue.issue_id)] = pages.size
+        if pages.entry is not None:
+            self.entries[issue.issue_id] = pages.entry
+
+
+def _build_staged(
+    site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
+    problems: Problems, feeds: bool, drafts: bool, every: bool, cache: c.Cache, made: _Made,
+    inputs: dict[IssueId, str],
 ) -> BuildResult:
     config, env = site.config, site.env
-    out_dir = check_out_dir(out, config) if out is not None else config.output_dir
-    outputs: list[Output] = []
-    sizes: dict[str, int] = {}
-    # The feeds carry the newest issues only; the targets among them give their entries.
-    newest = sorted([*targets, *others], key=lambda i: i.issue_id, reverse=True)
-    in_feeds = {i.issue_id for i in newest[: config.feed_issues]} if feeds else set()
-    entries: list[feeds_mod.Entry] = []
-    jobs = [(issue, config, out_dir, problems.strict, issue.issue_id in in_feeds)
-            for issue in targets]
-    # Valid pieces are rendered even when others failed, so one run reports every problem.
-    # A whole-archive build renders its issues on every core.
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_render_one, *zip(*jobs, strict=True), chunksize=1))
-    else:
-        results = [_render_one(*job) for job in jobs]
-    for issue, (issue_outputs, issue_problems, size, entry) in zip(targets, results,
-                                                                   strict=True):
-        outputs.extend(issue_outputs)
-        problems.items.extend(issue_problems)
-        if size:
-            sizes[str(issue.issue_id)] = size
-        if entry is not None:
-            entries.append(entry)
+    summaries: dict[IssueId, inc.Summary] = {}
+    if every:
+        targets = _build_every(site, others, out_dir, problems, made, cache.stats)
+        if not targets and not problems.has_errors:
+            problems.error(config.issues_dir, None, "no published issue has a ready piece; "
+                           "nothing to build", rule="nothing-to-publish")
+        others = []
+    for issue_id in others:
+        summaries[issue_id] = found = inc.summary(site.rendering, cache, issue_id,
+                                                  site.folders[issue_id], problems.strict)
+        problems.items.extend(found.problems)
+    for issue in targets if not every else []:
+        _prerender(site.rendering, issue, cache)
+        made.take(issue, inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
+                                          out_dir, problems.strict, drafts), problems)
+    archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
+    archive += [s.archive for s in summaries.values() if s.archive is not None]
     if feeds:
-        for issue in others:
-            if issue.issue_id in in_feeds:
-                entries.append(_entry(r.render_issue(issue, config, problems), config, env))
-        for name, data in feeds_mod.all_feeds(entries, config).items():
-            outputs.append(Output(config.feeds_dir, name, data))
-    archive_issues = [i for i in [*others, *targets] if any(not p.is_draft for p in i.pieces)]
+        # The feeds carry the newest issues only; the targets among them give their entries.
+        published = [i for i, s in summaries.items() if s.archive is not None]
+        newest = sorted([*(t.issue_id for t in targets), *published], reverse=True)
+        built = {t.issue_id: t for t in targets}
+        chosen = []
+        for issue_id in newest[: config.feed_issues]:
+            if issue_id not in made.entries:
+                # An issue of the archive, or a target whose entry was not kept: its problems
+                # were reported when it was read and rendered, so they are not repeated.
+                known = summaries.get(issue_id)
+                read = (known.issue, known.inputs) if known and known.issue else None
+                quiet = Problems(problems.strict) if issue_id in built else problems
+                try:
+                    made.entries[issue_id] = inc.feed_entry(
+                        site.rendering, cache, env, issue_id, site.folders[issue_id], read,
+                        problems.strict, quiet)
+                except ContentError as exc:  # a template mistake, reported with the others
+                    quiet.items.extend(exc.problems)
+                    continue
+            chosen.append(made.entries[issue_id])
+        for name, data in feeds_mod.all_feeds(chosen, config).items():
+            made.outputs.append(Output(config.feeds_dir, name, data))
+    outputs = made.outputs
     outputs.append(Output(out_dir, "index.html",
-                          run_template(lambda: r.archive(_archive(archive_issues), config, env))))
+                          run_template(lambda: r.archive(archive, config, env))))
     outputs.append(Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))))
     outputs.append(Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")))
     outputs.append(Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8")))
     problems.raise_if_errors()
-    written = write_all(outputs)
-    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), sizes, feeds,
-                       config.size_budget_kb)
+    made.staged.append(stage(outputs))
+    written = commit(made.staged)
+    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
+                       feeds, config.size_budget_kb, cache.stats)
 
 
-def _render_one(
-    issue: Issue, config: Config, out_dir: Path, strict: bool, feed: bool
-) -> tuple[list[Output], list[Problem], int, feeds_mod.Entry | None]:
-    """Render one issue's files (and its feed entry): pure, so it can run in a worker."""
-    problems = Problems(strict=strict)
-    env = r.environment(config)
-    sizes: dict[str, int] = {}
-    try:
-        rendered = r.render_issue(issue, config, problems)
-        outputs = list(_issue_outputs(rendered, config, env, out_dir, problems, sizes))
-        entry = _entry(rendered, config, env) if feed else None
-    except ContentError as exc:  # a template mistake: reported with the others
-        return [], [*problems.items, *exc.problems], 0, None
-    return outputs, problems.items, sizes.get(str(issue.issue_id), 0), entry
+def _build_every(
+    site: _Site, issue_ids: list[IssueId], out_dir: Path, problems: Problems, made: _Made,
+    stats: Stats,
+) -> list[Issue]:
+    """Read and render every issue, one issue per task on every core; the ones that have a
+    ready piece (each issue's problems reported in order: reading, left out, rendering).
+
+    Each worker stages its issue's files itself, so no process holds the whole archive's
+    pages; only the newest issues' feed entries come back."""
+    newest = set(sorted(issue_ids, reverse=True)[: site.config.feed_issues])
+    jobs = [(site.rendering, i, site.folders[i], out_dir, problems.strict, i in newest)
+            for i in issue_ids]
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_read_and_render, *zip(*jobs, strict=True), chunksize=1))
+    else:
+        results = [_read_and_render(*job) for job in jobs]
+    made.staged.extend(staged for *_, staged, _ in results if isinstance(staged, Staged))
+    targets = []
+    for issue, found, pages, counted, _, unwritable in results:
+        problems.items.extend(found)
+        _note_left_out(issue, problems)
+        stats.merge(counted)
+        if unwritable:
+            raise PipelineError(unwritable)
+        if pages is not None:
+            targets.append(issue)
+            made.take(issue, pages, problems)
+    return targets
+
+
+def _read_and_render(
+    site: inc.Site, issue_id: IssueId, folder: Path, out_dir: Path, strict: bool,
+    keep_entry: bool,
+) -> tuple[Issue, list[Problem], inc.Pages | None, Stats, Staged | None, str]:
+    """Read one issue and, if it has a ready piece, render it and stage its files (unless
+    something is wrong: then the build writes nothing). Pure but for the staging and the
+    cache, so it runs in a worker; a file that cannot be staged comes back as a message."""
+    found = Problems(strict=strict)
+    cache = c.Cache(site.cache_folder)
+    issue, inputs = inc.read_issue(site, issue_id, folder, found)
+    inc.store_summary(site, cache, issue, inputs, found.items, strict)
+    if not issue.pieces:
+        return issue, found.items, None, cache.stats, None, ""
+    pages = inc.render_pages(site, cache, issue, inputs, out_dir, strict, drafts=False)
+    staged = None
+    if not any(p.level == "error" for p in [*found.items, *pages.problems]):
+        try:
+            staged = stage(pages.outputs)
+        except PipelineError as exc:
+            return issue, found.items, pages, cache.stats, None, str(exc)
+    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None)
+    return issue, found.items, kept, cache.stats, staged, ""
 
 
 def check_out_dir(out: Path, config: Config) -> Path:
@@ -234,96 +335,25 @@ def check_out_dir(out: Path, config: Config) -> Path:
     return out
 
 
-def run_template(make: Callable[[], str]) -> bytes:
-    """Run a template render, turning a template mistake into a located error."""
-    try:
-        return make().encode("utf-8")
-    except jinja2.TemplateSyntaxError as exc:
-        raise ContentError([Problem(Path(exc.filename or exc.name or "template"), exc.lineno,
-                                    "error", f"template syntax error: {exc.message}")]) from None
-    except UnicodeDecodeError as exc:
-        raise ContentError([Problem(Path("templates"), None, "error",
-                                    f"a template is not UTF-8 text: {exc.reason}")]) from None
-    except Exception as exc:
-        # Jinja2 rewrites tracebacks so that template lines appear as frames: find the last.
-        where: tuple[Path, int | None] | None = None
-        for frame, frame_line in traceback.walk_tb(exc.__traceback__):
-            name = frame.f_code.co_filename
-            if name.endswith((".html", ".txt", ".css", ".xml")):
-                where = (Path(name), frame_line)
-        if where is None and not isinstance(exc, jinja2.TemplateError):
-            raise
-        path, line = where if where else (Path("templates"), None)
-        raise ContentError([Problem(path, line, "error", f"template error: "
-                                    f"{type(exc).__name__}: {exc}")]) from None
+#: Below this many pieces to render, starting worker processes costs more than it saves.
+PRERENDER_MIN = 6
 
 
-def _issue_outputs(
-    rendered: r.RenderedIssue, config: Config, env: jinja2.Environment, out_dir: Path,
-    problems: Problems, sizes: dict[str, int],
-) -> Iterable[Output]:
-    issue = rendered.issue
-    folder = str(issue.issue_id)
-    html = run_template(lambda: r.email_html(rendered, config, env))
-    _check_budget(rendered, html, config, problems)
-    sizes[folder] = len(html)
-    yield Output(out_dir, f"{folder}/email.html", html)
-    yield Output(out_dir, f"{folder}/email.txt", run_template(
-        lambda: r.email_text(rendered, config, env)))
-    yield Output(out_dir, f"{folder}/index.html", run_template(
-        lambda: r.web_issue(rendered, config, env)))
-    for asset in rendered.assets:
-        yield Output(out_dir, f"{folder}/{asset.relative_to(issue.path.resolve()).as_posix()}",
-                     asset.read_bytes())
-
-
-def _check_budget(
-    rendered: r.RenderedIssue, html: bytes, config: Config, problems: Problems
-) -> None:
-    budget = config.size_budget_kb * 1024
-    if len(html) <= budget:
+def _prerender(site: inc.Site, issue: Issue, cache: c.Cache) -> None:
+    """Render the Markdown of an issue's changed pieces on every core before its pages are
+    made, so that one big new issue keeps every core busy too; what the workers render
+    goes into ``cache`` (on disk, and in memory for this build)."""
+    url = site.config.issue_url(issue.issue_id)
+    jobs = [(piece.body, Context(issue.path, url, piece.slug, piece.path, piece.body_line))
+            for piece in issue.pieces]
+    missing = [(source, ctx) for source, ctx in jobs
+               if not cache.has("piece", inc.piece_key(source, ctx))]
+    workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
+    if len(missing) < PRERENDER_MIN or workers < 2:
         return
-    largest = sorted(rendered.pieces, key=lambda p: len(p.body.html_absolute), reverse=True)
-    names = ", ".join(f"{p.piece.path.name} ({len(p.body.html_absolute.encode()) / 1024:.1f} KB)"
-                      for p in largest[:3])
-    problems.error(rendered.issue.path, None,
-                   f"the HTML email is {len(html) / 1024:.1f} KB, over the "
-                   f"{config.size_budget_kb} KB budget (Gmail clips messages over 102 KB); "
-                   f"the largest pieces: {names}. Shorten them, link to the web edition for "
-                   "detail, or raise email.size_budget_kb in newsletter.toml", rule="email-size")
-
-
-def _entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -> feeds_mod.Entry:
-    issue = rendered.issue
-    authors: dict[str, None] = {}
-    categories: dict[str, None] = {}
-    for p in rendered.pieces:
-        authors.update(dict.fromkeys(a.name for a in p.piece.authors))
-        categories.update(dict.fromkeys([p.piece.section, *p.piece.tags]))
-    return feeds_mod.Entry(
-        url=rendered.url, title=issue.full_title, summary=issue.summary,
-        content_html=run_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
-        published=issue.moment, updated=_updated(issue, config), authors=tuple(authors),
-        categories=tuple(categories),
-    )
-
-
-def _updated(issue: Issue, config: Config) -> datetime:
-    """When the issue last changed: its moment, or the day of its latest correction."""
-    corrected = issue.last_corrected
-    if corrected is None:
-        return issue.moment
-    return max(issue.moment, datetime.combine(corrected, time.min, tzinfo=config.time_zone))
-
-
-def _archive(issues: list[Issue]) -> list[r.ArchiveEntry]:
-    entries = []
-    for issue in issues:
-        ready = [p for p in issue.pieces if not p.is_draft]
-        contributors = issue.contributors()
-        entries.append(r.ArchiveEntry(
-            issue_id=str(issue.issue_id), name=issue.name, title=issue.title,
-            summary=issue.summary, moment=issue.moment, pieces=len(ready),
-            contributors=len(contributors), teams=len(issue.teams()),
-        ))
-    return entries
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        made = list(pool.map(inc.render_piece, [site.cache_folder] * len(missing),
+                             *zip(*missing, strict=True),
+                             chunksize=max(1, len(missing) // (workers * 2))))
+    for entry_key, payload in made:
+        cache.remember("piece", entry_key, payload)

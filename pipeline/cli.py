@@ -15,9 +15,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import __version__, ics
+from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .cli_delivery import run_send, run_subscribers
 from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
@@ -50,9 +49,24 @@ def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (unknown authors, images without alt text, ...) "
                              "as errors")
+    _no_cache(parser)
 
 
-def make_parser() -> argparse.ArgumentParser:
+def _no_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="render everything again, without reading or writing the render "
+                             "cache in <root>/.cache/newsletter/ (delete that folder to clear "
+                             "it)")
+
+
+#: The commands whose parser does not need the editorial workflow's subcommands.
+BUILD_COMMANDS = ("build-issue", "build")
+
+
+def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
+    """The command line. Without ``editorial`` the workflow's subcommands (new-piece, check,
+    status, gather, report, serve, ...) are left out: they import what a build never needs,
+    and :func:`main` leaves them out when it runs a build."""
     parser = argparse.ArgumentParser(
         prog="newsletter",
         description="Build and publish the Ethics & Society newsletter: four issues a year, "
@@ -80,6 +94,7 @@ def make_parser() -> argparse.ArgumentParser:
     everything.add_argument("--out", type=Path, metavar="DIR",
                             help="where to write (default: output_dir of newsletter.toml)")
     everything.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _no_cache(everything)
     everything.set_defaults(run=_run_build_all)
 
     cal = commands.add_parser(
@@ -127,7 +142,7 @@ def make_parser() -> argparse.ArgumentParser:
         action.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                             help="a SQLite file or a postgresql:// URL (default: "
                                  "subscribers.database)")
-    subs.set_defaults(run=run_subscribers)
+    subs.set_defaults(run=_run_subscribers)
 
     send = commands.add_parser(
         "send", help="send an issue to every active subscriber, resumably",
@@ -150,14 +165,41 @@ def make_parser() -> argparse.ArgumentParser:
     send.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                       help="the subscriber database: a SQLite file or a postgresql:// URL "
                            "(default: subscribers.database)")
-    send.set_defaults(run=run_send)
+    send.set_defaults(run=_run_send)
 
-    # The editorial workflow: each module adds its own subcommand(s).
-    from . import check, cli_web, gather, new_piece, report, status
+    if editorial:  # the editorial workflow: each module adds its own subcommand(s)
+        from . import check, cli_web, gather, new_piece, report, status
 
-    for module in (new_piece, check, status, gather, report, cli_web):
-        module.register(commands, _common)
+        for module in (new_piece, check, status, gather, report, cli_web):
+            module.register(commands, _common)
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names: its first word that is not an option or --root's value."""
+    words = iter(argv)
+    for word in words:
+        if word == "--root":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+# Sending, subscribers and calendars import what only they need (SMTP, DKIM, iCalendar) when
+# they run, so that build-issue starts quickly.
+
+
+def _run_send(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_send
+
+    return run_send(args, console)
+
+
+def _run_subscribers(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_subscribers
+
+    return run_subscribers(args, console)
 
 
 def _parse_date(text: str) -> date:
@@ -205,6 +247,8 @@ def _report(result: BuildResult, console: Console) -> None:
             + (f"; {_n(left, 'file')} left out" if left else ""))
     if not result.feeds_written:
         console.result("feeds not written: a --drafts build is a preview")
+    if console.verbosity > 0:
+        console.result(result.cache.summary())
 
 
 def _n(count: int, noun: str) -> str:
@@ -213,13 +257,14 @@ def _n(count: int, noun: str) -> str:
 
 def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
     result = build_issue(newsletter_root(args), args.issue, now=now(), out=args.out,
-                         drafts=args.drafts, strict=args.strict)
+                         drafts=args.drafts, strict=args.strict, cache=args.cache)
     _report(result, console)
     return 0
 
 
 def _run_build_all(args: argparse.Namespace, console: Console) -> int:
-    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict)
+    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict,
+                       cache=args.cache)
     _report(result, console)
     return 0
 
@@ -250,6 +295,8 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
     entries = calendar(start, args.count, tz, lead, chosen)
     entries = [e for e in entries if e.issue_id.year <= MAX_YEAR]
     if args.ics:
+        from . import ics
+
         title = config.title if config else "Newsletter"
         data = ics.calendar_file(entries, newsletter_title=title, uid_domain=uid_domain,
                                  stamp=now())
@@ -271,7 +318,8 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``newsletter`` command; returns the exit status."""
-    parser = make_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser(editorial=_command(argv) not in BUILD_COMMANDS)
     args = parser.parse_args(argv)
     console = Console(args.verbosity)
     run: Callable[[argparse.Namespace, Console], int] = args.run
@@ -313,6 +361,7 @@ def _as_argv(args: argparse.Namespace) -> list[str]:
     if args.out is not None:
         argv += ["--out", str(args.out)]
     argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict
+    argv += [] if args.cache else ["--no-cache"]
     argv += {-1: ["-q"], 0: [], 1: ["-v"]}[args.verbosity]
     return argv
 

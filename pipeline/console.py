@@ -9,11 +9,13 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .config import CONFIG_NAME
-from .delivery import Progress
 from .errors import Problem, UsageError
+
+if TYPE_CHECKING:  # delivery imports SMTP and DKIM, which a build never needs
+    from .delivery import Progress
 
 _COLOURS = {"error": "31", "warning": "33", "note": "36"}
 

@@ -80,6 +80,18 @@ class Body:
     html: str  # for the web edition: URLs relative to the issue page
     html_absolute: str  # for the email and the feeds: every URL absolute
     assets: tuple[Path, ...]  # files of the issue folder that the body uses
+    #: What the file system said about each local link (path -> :func:`probe`): a cached
+    #: body is used again only while every answer is still the same.
+    probes: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def with_text(cls, html: str, html_absolute: str, assets: tuple[Path, ...],
+                  probes: tuple[tuple[str, str], ...], text: str,
+                  links: tuple[str, ...]) -> Body:
+        """A body whose plain text is already known (read back from the cache)."""
+        body = cls(html, html_absolute, assets, probes)
+        body.__dict__["_plain"] = (text, links)  # what the cached_property would store
+        return body
 
     @cached_property
     def _plain(self) -> tuple[str, tuple[str, ...]]:
@@ -124,6 +136,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     unsafe: list[str] = []
     broken: list[str] = []
     remote: list[str] = []
+    probes: dict[str, str] = {}
 
     def resolve(tag: str, attr: str, value: str) -> str | None:
         # nh3 swallows exceptions raised here, so none may escape: each becomes an error.
@@ -152,20 +165,19 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
         target = posixpath.normpath(decoded)
         if target.startswith("/"):
             return value  # a site-absolute link: left for the browser to resolve
+        path = ctx.issue_dir / target
+        state = probes.setdefault(str(path), probe(path))
         if target.endswith(".md"):
-            if not _is_file(ctx.issue_dir / target):
+            if not state.startswith("file "):
                 missing.append(value)
             anchor = slugify(posixpath.basename(target)[:-3])
             folder = posixpath.dirname(target)
             return f"#{anchor}" if folder in ("", ".") else f"{quote(folder)}/#{anchor}"
-        try:
-            local = (ctx.issue_dir / target).resolve()
-            exists = local.exists()
-        except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
-            local, exists = ctx.issue_dir, False
-        if not exists:
+        kind, _, resolved = state.partition(" ")
+        local = Path(resolved) if resolved else ctx.issue_dir
+        if kind == "missing":
             missing.append(value)
-        elif local.is_dir():
+        elif kind == "dir":
             broken.append(f"'{value}' is a folder, not a file")
         elif not local.is_relative_to(ctx.issue_dir.parent.resolve()):
             broken.append(f"'{value}' is outside the issues folder, so it is not published")
@@ -215,7 +227,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
                        f"the link '{value}' hides a URL scheme or control characters behind "
                        "percent-encoding; write the full https:// URL or a plain file name",
                        rule="unsafe-link")
-    return Body(html, html_absolute, tuple(assets))
+    return Body(html, html_absolute, tuple(assets), tuple(sorted(probes.items())))
 
 
 MAX_DEPTH = 100
@@ -235,11 +247,20 @@ def _depth(html: str) -> int:
     return deepest
 
 
-def _is_file(path: Path) -> bool:
+def probe(path: Path) -> str:
+    """What a local link finds: ``file|dir|other|missing`` and the path it resolves to.
+
+    The rendering of a body depends on the file system only through these answers, so the
+    cache keeps them with the body and compares them again before using it.
+    """
     try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
+        local = path.resolve()
+        if not local.exists():
+            return "missing "
+        kind = "file" if local.is_file() else "dir" if local.is_dir() else "other"
+    except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
+        return "missing "
+    return f"{kind} {local}"
 
 
 _IMG = re.compile(r"<img\b([^>]*)>")

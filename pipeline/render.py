@@ -9,6 +9,8 @@ screens in a ``<style>`` block.
 
 from __future__ import annotations
 
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +22,7 @@ import jinja2
 
 from . import __version__, plaintext
 from .config import Config
-from .errors import Problems
+from .errors import ContentError, Problem, Problems
 from .markup import Body, Context, render
 from .model import Contributor, Issue, Piece
 
@@ -72,8 +74,10 @@ def default_templates_dir() -> Path:
     return Path(__file__).resolve().parent / "templates"
 
 
-def environment(config: Config) -> jinja2.Environment:
-    """The Jinja2 environment: the root's templates/ first, then the shipped defaults."""
+def environment(config: Config,
+                bytecode: jinja2.BytecodeCache | None = None) -> jinja2.Environment:
+    """The Jinja2 environment: the root's templates/ first, then the shipped defaults (their
+    compiled code kept in ``bytecode`` when given)."""
     loaders: list[jinja2.BaseLoader] = []
     if config.templates_dir.is_dir():
         loaders.append(jinja2.FileSystemLoader(config.templates_dir))
@@ -85,6 +89,7 @@ def environment(config: Config) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=bytecode,
     )
     env.filters["credit"] = credit
     env.filters["underline"] = plaintext.underline
@@ -103,19 +108,24 @@ def credit(people: tuple[Contributor, ...]) -> str:
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def render_issue(issue: Issue, config: Config, problems: Problems) -> RenderedIssue:
-    """Render the letter and every piece's Markdown once."""
+#: Renders one body's Markdown: :func:`pipeline.markup.render`, or one that uses the cache.
+BodyRenderer = Callable[[str, Context, Problems], Body]
+
+
+def render_issue(issue: Issue, config: Config, problems: Problems,
+                 body: BodyRenderer = render) -> RenderedIssue:
+    """Render the letter and every piece's Markdown once (with ``body``)."""
     url = config.issue_url(issue.issue_id)
     letter = None
     if issue.letter.strip() and issue.letter_path is not None:
-        letter = render(issue.letter, Context(issue.path, url, "_letter", issue.letter_path,
-                                              issue.letter_line), problems)
+        letter = body(issue.letter, Context(issue.path, url, "_letter", issue.letter_path,
+                                            issue.letter_line), problems)
         if not letter.html.strip():  # only a comment (a new issue's placeholder): no letter
             letter = None
     sections = []
     for name in config.sections:
         pieces = tuple(
-            RenderedPiece(piece, render(piece.body, Context(
+            RenderedPiece(piece, body(piece.body, Context(
                 issue.path, url, piece.slug, piece.path, piece.body_line), problems))
             for piece in issue.pieces if piece.section == name
         )
@@ -243,3 +253,27 @@ def stylesheet(env: jinja2.Environment) -> str:
     assert loader is not None
     source, _, _ = loader.get_source(env, "web.css")
     return source
+
+
+def run_template(make: Callable[[], str]) -> bytes:
+    """Run a template render, turning a template mistake into a located error."""
+    try:
+        return make().encode("utf-8")
+    except jinja2.TemplateSyntaxError as exc:
+        raise ContentError([Problem(Path(exc.filename or exc.name or "template"), exc.lineno,
+                                    "error", f"template syntax error: {exc.message}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ContentError([Problem(Path("templates"), None, "error",
+                                    f"a template is not UTF-8 text: {exc.reason}")]) from None
+    except Exception as exc:
+        # Jinja2 rewrites tracebacks so that template lines appear as frames: find the last.
+        where: tuple[Path, int | None] | None = None
+        for frame, frame_line in traceback.walk_tb(exc.__traceback__):
+            name = frame.f_code.co_filename
+            if name.endswith((".html", ".txt", ".css", ".xml")):
+                where = (Path(name), frame_line)
+        if where is None and not isinstance(exc, jinja2.TemplateError):
+            raise
+        path, line = where if where else (Path("templates"), None)
+        raise ContentError([Problem(path, line, "error", f"template error: "
+                                    f"{type(exc).__name__}: {exc}")]) from None

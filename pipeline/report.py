@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from . import __version__
 from . import render as r
-from .build import check_out_dir, run_template
+from .build import check_out_dir
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
@@ -32,6 +32,7 @@ from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import ContentError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
+from .render import run_template
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
 from .status import has_independent_reviewer
 from .writer import Output, write_all

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -91,10 +92,7 @@ class IssueId:
 
     def moment(self) -> datetime:
         """The astronomical moment of this issue's equinox or solstice, in UTC."""
-        found: datetime = getattr(astronomy.Seasons(self.year), _EVENT[self.month]).Utc()
-        return found.replace(tzinfo=UTC, microsecond=0) + timedelta(
-            seconds=round(found.microsecond / 1_000_000)
-        )
+        return _moment(self.year, self.month)
 
     def publication_date(self, tz: ZoneInfo) -> date:
         """The publication day: the moment, seen in the newsletter's time zone."""
@@ -114,6 +112,15 @@ class IssueId:
         if self.month == 3:
             return IssueId(self.year - 1, 12)
         return IssueId(self.year, self.month - 3)
+
+
+@lru_cache(maxsize=1024)
+def _moment(year: int, month: int) -> datetime:
+    """The search for a moment takes milliseconds and a build asks for each one many times."""
+    found: datetime = getattr(astronomy.Seasons(year), _EVENT[month]).Utc()
+    return found.replace(tzinfo=UTC, microsecond=0) + timedelta(
+        seconds=round(found.microsecond / 1_000_000)
+    )
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 All files of a build are staged first (each as a temporary file beside its target, flushed to
 disk) and only then moved into place with :func:`os.replace`, which is atomic on POSIX. A build
 that fails before this point writes nothing; a failure while staging removes what it staged
-and leaves every previous output as it was. No file is ever written outside its root.
+and leaves every previous output as it was. No file is ever written outside its root. The
+worker processes of a whole-archive build each stage their issues (:func:`stage`); the build
+then commits them all at once, or discards them all (:func:`commit`, :func:`discard`).
+:func:`replace_file` writes the render cache, which is not an output.
 """
 
 from __future__ import annotations
@@ -48,6 +51,21 @@ def write_all(outputs: Iterable[Output]) -> list[Written]:
     replaced atomically, after a hard link keeps the old version; if a replacement fails,
     the targets already replaced get their old versions back.
     """
+    return commit([stage(outputs)])
+
+
+@dataclass(frozen=True)
+class Staged:
+    """Outputs written to temporary files beside their targets, not yet in place: what
+    :func:`commit` puts in place, or :func:`discard` removes. Several processes may each
+    stage their part of one build; one commit then writes them all, or none."""
+
+    files: tuple[tuple[Path, Path], ...]  # (temporary file, target)
+    written: tuple[Written, ...]
+
+
+def stage(outputs: Iterable[Output]) -> Staged:
+    """Stage every output (the first half of :func:`write_all`); on failure nothing is left."""
     planned = [(output, output.target) for output in outputs]
     for _, target in planned:
         if target.is_dir() or any(p.exists() and not p.is_dir() for p in target.parents):
@@ -72,14 +90,25 @@ def write_all(outputs: Iterable[Output]) -> list[Written]:
             os.chmod(tmp_name, 0o644)
             results.append(Written(target, len(output.data), changed=True))
     except BaseException as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        discard([Staged(tuple(staged), ())])
         if isinstance(exc, OSError):
             raise PipelineError(f"could not write {exc.filename or 'the outputs'}: "
                                 f"{exc.strerror or exc}; nothing was changed") from None
         raise
-    _commit(staged)
-    return results
+    return Staged(tuple(staged), tuple(results))
+
+
+def discard(staged: Iterable[Staged]) -> None:
+    """Remove staged files: the build they belong to is not going to be written."""
+    for part in staged:
+        for tmp, _ in part.files:
+            tmp.unlink(missing_ok=True)
+
+
+def commit(staged: list[Staged]) -> list[Written]:
+    """Put every staged file in place (atomically each, all restored if one fails)."""
+    _commit([pair for part in staged for pair in part.files])
+    return [written for part in staged for written in part.written]
 
 
 def _commit(staged: list[tuple[Path, Path]]) -> None:
@@ -109,3 +138,18 @@ def _commit(staged: list[tuple[Path, Path]]) -> None:
     for _, backup in done:
         if backup is not None:
             backup.unlink(missing_ok=True)
+
+
+def replace_file(target: Path, data: bytes) -> None:
+    """Put ``data`` at ``target`` in one rename, for files that are not outputs (the render
+    cache): a reader sees the old file or the new one, never half of one. Not flushed to
+    disk, since a cache entry lost in a crash is only rendered again (its digest tells)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise

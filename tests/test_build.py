@@ -9,7 +9,7 @@ from pathlib import Path
 import frontmatter
 import pytest
 
-from pipeline.cli import build_issue_main
+from pipeline.cli import BUILD_COMMANDS, _command, build_issue_main, make_parser
 from pipeline.errors import PipelineError
 from pipeline.plaintext import parse
 from pipeline.writer import Output, write_all
@@ -391,3 +391,17 @@ def test_every_piece_invites_a_response(sample_copy: Path, cli: RunCli) -> None:
         assert html.count("Respond to this piece or raise a concern") == 6, name
     text = (sample_copy / f"public/{ISSUE}/email.txt").read_text(encoding="utf-8")
     assert text.count("Respond to this piece or raise a concern") == 6
+
+
+@pytest.mark.parametrize("command", BUILD_COMMANDS)
+def test_a_build_reads_its_command_line_as_the_full_parser_would(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helps = []
+    for parser in (make_parser(), make_parser(editorial=False)):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        helps.append(capsys.readouterr().out)
+    assert helps[0] == helps[1] and "--no-cache" in helps[0]
+    assert _command(["--root", "build", "-q", command, "x"]) == command
+    assert _command(["-v", "--root=here", command]) == command

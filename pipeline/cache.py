@@ -1,0 +1,300 @@
+"""The render cache: what a build rendered, kept so the next build renders only what changed.
+
+It lives in ``<root>/.cache/newsletter/`` (``CACHE_DIR``), one file per entry, named by its key:
+the SHA-256 of everything the rendering read. Nothing in it is ever an output, and deleting
+the folder (or building with ``--no-cache``) only makes the next build slower.
+
+The kinds of entry:
+
+``piece``
+    One body's Markdown rendered (:class:`~pipeline.markup.Body`, its plain text, and the
+    problems found on the way). Key: the Markdown, where the body lives (issue folder, issue
+    URL, anchor, file, first line) and the code (below). The answers the file system gave
+    about each local link (:func:`~pipeline.markup.probe`) are stored with it and asked again
+    before it is used: a link whose target appeared or went away renders again.
+``issue``
+    One issue's pages (HTML email, text email, web edition), its feed entry, the assets it
+    copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
+    the folder's listing and the bytes of its Markdown files), the site (``newsletter.toml``,
+    ``contributors.toml`` and every template, :func:`site_digest`), the build's flags and the
+    code. The probes of its pieces are checked as for ``piece``.
+``entry`` and ``summary``
+    What a build of another issue needs of this one: its feed entry, and its line on the
+    archive page with the problems reading it found. Same key as ``issue``.
+``template``
+    Jinja2's compiled templates (:class:`TemplateCode`).
+
+"The code" is the pipeline's ``__version__``, a digest of its own modules and the versions
+of the libraries that shape the output (Markdown, nh3, Jinja2, css-inline): a new release
+invalidates everything. A change to a template or to ``newsletter.toml`` thus renders every
+issue's pages again, but no piece's Markdown (unless ``base_url`` changed, which is in every
+body's issue URL); a change to one piece renders that piece and its issue's pages.
+
+Integrity: an entry is one header line, ``MAGIC kind key digest``, then its JSON (or, for
+templates, Jinja2's bytes), where digest is the SHA-256 of what follows. A read checks that the
+header names the kind and key asked for and that the digest matches; anything else
+(truncated, garbled, swapped) counts as corrupt, is deleted and rendered again, never trusted.
+Entries are written to a temporary file and renamed into place, so a reader never sees half
+an entry; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from . import __version__
+from .errors import Problem, Problems
+from .markup import probe
+from .writer import replace_file
+
+CACHE_DIR = Path(".cache") / "newsletter"
+MAGIC = b"newsletter-cache-1 "
+KINDS = ("piece", "issue", "entry", "summary")
+_LIBRARIES = ("markdown", "nh3", "jinja2", "css-inline")
+
+
+@cache
+def code_digest() -> str:
+    """The pipeline's version, its modules and its libraries' versions, as one digest."""
+    digest = hashlib.sha256(f"{__version__}\0".encode())
+    for name in _LIBRARIES:
+        try:
+            digest.update(f"{name}={metadata.version(name)}\0".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name}=?\0".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _update(digest: Any, label: str, data: bytes) -> None:
+    digest.update(f"{label}\0{len(data)}\0".encode() + data)
+
+
+def site_digest(root: Path, files: list[Path], template_dirs: list[Path]) -> str:
+    """The root (as given and as resolved), ``files`` and every template, as one digest."""
+    digest = hashlib.sha256()
+    _update(digest, "root", f"{root}\0{root.resolve()}".encode())
+    for path in files:
+        try:
+            _update(digest, str(path), path.read_bytes())
+        except OSError:
+            _update(digest, str(path), b"\0missing")
+    for folder in template_dirs:
+        _update(digest, "templates", str(folder).encode())
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                _update(digest, str(path.relative_to(folder)), path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs(folder: Path) -> str:
+    """An issue folder as reading it sees it: each entry's name and kind, and the bytes of
+    every Markdown file (images are looked at by the bodies' probes)."""
+    digest = hashlib.sha256()
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        return f"unreadable {exc}"
+    for path in entries:
+        if path.is_symlink():
+            kind = f"link {probe(path)}"
+        elif path.is_dir():
+            kind = "dir"
+        else:
+            kind = "file" if path.is_file() else "other"
+        _update(digest, path.name, kind.encode())
+        if kind.startswith(("file", "link file")) and path.suffix.lower() in (".md",
+                                                                            ".markdown"):
+            try:
+                _update(digest, "bytes", path.read_bytes())
+            except OSError as exc:
+                _update(digest, "unreadable", str(exc).encode())
+    return digest.hexdigest()
+
+
+def key(kind: str, *parts: object) -> str:
+    """The key of an entry: the SHA-256 of its kind, the code and ``parts`` (JSON values)."""
+    text = json.dumps([kind, code_digest(), *parts], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Stats:
+    """How many entries of each kind a build found, had to render, or found broken."""
+
+    hits: dict[str, int] = field(default_factory=dict)
+    misses: dict[str, int] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)  # a probe's answer changed
+    corrupt: dict[str, int] = field(default_factory=dict)  # failed the integrity check
+    unwritable: int = 0
+
+    def count(self, what: dict[str, int], kind: str) -> None:
+        what[kind] = what.get(kind, 0) + 1
+
+    def merge(self, other: Stats) -> None:
+        for mine, theirs in ((self.hits, other.hits), (self.misses, other.misses),
+                             (self.stale, other.stale), (self.corrupt, other.corrupt)):
+            for kind, n in theirs.items():
+                mine[kind] = mine.get(kind, 0) + n
+        self.unwritable += other.unwritable
+
+    def rendered(self, kind: str) -> int:
+        """How many entries of ``kind`` were rendered (not found, stale or corrupt)."""
+        return self.misses.get(kind, 0)
+
+    def summary(self) -> str:
+        """``cache: pieces 24 reused, 1 rendered; issue pages 0 reused, 1 rendered; ...``."""
+        names = {"piece": "pieces", "issue": "issue pages", "entry": "feed entries",
+                 "summary": "issue summaries"}
+        parts = []
+        for kind in KINDS:
+            hits, misses = self.hits.get(kind, 0), self.misses.get(kind, 0)
+            if hits or misses:
+                extra = [f"{n} {label}" for n, label in ((self.stale.get(kind, 0), "stale"),
+                                                         (self.corrupt.get(kind, 0), "corrupt"))
+                         if n]
+                parts.append(f"{names[kind]} {hits} reused, {misses} rendered"
+                             + (f" ({', '.join(extra)})" if extra else ""))
+        if self.unwritable:
+            parts.append(f"{self.unwritable} entries could not be written")
+        return "cache: " + ("; ".join(parts) or "nothing to look up")
+
+
+class Cache:
+    """Entries under ``folder``, or nothing at all when ``folder`` is None (``--no-cache``)."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.stats = Stats()
+        self._fresh: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def remember(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
+        """An entry rendered for this build elsewhere (a worker): counted as rendered, and
+        given back by :meth:`get` without reading it again."""
+        self._fresh[(kind, entry_key)] = payload
+        self.stats.count(self.stats.misses, kind)
+
+    def has(self, kind: str, entry_key: str) -> bool:
+        """Whether an entry is there (not whether it can be trusted: :meth:`get` says)."""
+        if (kind, entry_key) in self._fresh:
+            return True
+        return self.folder is not None and self._path(kind, entry_key).is_file()
+
+    def _path(self, kind: str, entry_key: str) -> Path:
+        assert self.folder is not None
+        return self.folder / kind / entry_key[:2] / f"{entry_key}.json"
+
+    def get(self, kind: str, entry_key: str) -> dict[str, Any] | None:
+        """The payload stored under ``entry_key``, or None (counted) when there is none to
+        trust: missing, corrupt, or a file-system answer it depends on has changed."""
+        fresh = self._fresh.get((kind, entry_key))
+        if fresh is not None:
+            return fresh
+        if self.folder is None:
+            return None
+        data = self.get_bytes(kind, entry_key, count=False)
+        payload = None
+        if data is not None:
+            try:
+                payload = json.loads(data)
+            except ValueError:  # cannot happen to an entry this module wrote: corrupt
+                self._corrupt(kind, entry_key)
+        if not isinstance(payload, dict):
+            self.stats.count(self.stats.misses, kind)
+            return None
+        if any(probe(Path(name)) != state for name, state in payload.get("probes", ())):
+            self.stats.count(self.stats.stale, kind)
+            self.stats.count(self.stats.misses, kind)
+            return None
+        self.stats.count(self.stats.hits, kind)
+        return payload
+
+    def get_bytes(self, kind: str, entry_key: str, count: bool = True) -> bytes | None:
+        """The bytes stored under ``entry_key`` if they pass the integrity check, else None
+        (a corrupt entry is counted and deleted)."""
+        if self.folder is None:
+            return None
+        try:
+            data = self._path(kind, entry_key).read_bytes()
+        except OSError:
+            if count:
+                self.stats.count(self.stats.misses, kind)
+            return None
+        header, newline, body = data.partition(b"\n")
+        expected = b"%s%s %s %s" % (MAGIC, kind.encode(), entry_key.encode(),
+                                     hashlib.sha256(body).hexdigest().encode())
+        if not newline or header != expected:
+            self._corrupt(kind, entry_key)
+            if count:
+                self.stats.count(self.stats.misses, kind)
+            return None
+        if count:
+            self.stats.count(self.stats.hits, kind)
+        return body
+
+    def _corrupt(self, kind: str, entry_key: str) -> None:
+        self.stats.count(self.stats.corrupt, kind)
+        with contextlib.suppress(OSError):
+            self._path(kind, entry_key).unlink()
+
+    def put(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
+        """Store ``payload`` (JSON values); a cache that cannot be written is only counted."""
+        self.put_bytes(kind, entry_key, json.dumps(payload, ensure_ascii=False,
+                                                   separators=(",", ":")).encode("utf-8"))
+
+    def put_bytes(self, kind: str, entry_key: str, body: bytes) -> None:
+        """Store ``body`` under its header: ``MAGIC kind key sha256(body)``."""
+        if self.folder is None:
+            return
+        header = b"%s%s %s %s\n" % (MAGIC, kind.encode(), entry_key.encode(),
+                                      hashlib.sha256(body).hexdigest().encode())
+        try:
+            replace_file(self._path(kind, entry_key), header + body)
+        except OSError:
+            self.stats.unwritable += 1
+
+
+class TemplateCode(jinja2.BytecodeCache):
+    """Jinja2's compiled templates, kept as cache entries (``template``) with the same
+    integrity check, so a process does not compile the templates again. Jinja2 itself checks
+    that the template's source is the one the code was compiled from."""
+
+    def __init__(self, folder: Path) -> None:
+        self.entries = Cache(folder)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.entries.get_bytes("template", key("template", bucket.key))
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.entries.put_bytes("template", key("template", bucket.key),
+                               bucket.bytecode_to_string())
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def problems_json(found: list[Problem]) -> list[list[Any]]:
+    """Problems as JSON, each with the level it was raised at (a warning stays a warning, so
+    replaying it into a ``--strict`` collector makes it an error, as a fresh render would)."""
+    return [[str(p.path), p.line, p.level, p.message, p.rule] for p in found]
+
+
+def replay(stored: list[list[Any]], problems: Problems) -> None:
+    """Report stored problems again, exactly as they were found."""
+    for path, line, level, message, rule in stored:
+        report = {"error": problems.error, "warning": problems.warning,
+                  "note": problems.note}[level]
+        report(Path(path), line, message, rule)

@@ -1,0 +1,284 @@
+"""The render cache: a build that uses it makes exactly what a build that renders everything
+makes, reports the same problems, renders only what changed, and never trusts a broken entry.
+
+Renders are counted with the cache statistics a build returns, never timed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline import build as b
+from pipeline import cache as c
+from pipeline import incremental as inc
+from pipeline.build import BuildResult, build_all, build_issue
+from pipeline.cache import CACHE_DIR
+from pipeline.cli import build_issue_main
+from pipeline.errors import ContentError, Problem, Problems
+
+from .conftest import REPO, RunCli, Scratch, copy_sample
+from .test_build import outputs
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+ISSUES = ("2026-06-solstice", "2026-09-equinox")
+
+
+def entries(root: Path, kind: str) -> list[Path]:
+    return sorted((root / CACHE_DIR / kind).rglob("*.json"))
+
+
+@pytest.fixture
+def archive(scratch: Scratch) -> Scratch:
+    """Two published issues of three pieces each, with a link, an image and a footnote."""
+    for issue in ISSUES:
+        scratch.write(f"issues/{issue}/issue.md", "---\ntitle: Theme\n---\nThe letter.\n")
+        scratch.write(f"issues/{issue}/images/chart.png", b"\x89PNG not really")
+        for n in range(3):
+            scratch.piece(issue, f"piece-{n}", title=f"Piece {n} of {issue}",
+                          body=f"Text {n} with [a link](piece-{(n + 1) % 3}.md) and a "
+                               f"note.[^1]\n\n![A chart](images/chart.png)\n\n[^1]: A note.\n")
+    return scratch
+
+
+def build(root: Path, **kwargs: bool) -> BuildResult:
+    return build_all(root, now=NOW, **kwargs)
+
+
+def test_a_warm_build_writes_exactly_what_a_cold_one_writes(archive: Scratch) -> None:
+    cold = build(archive.root, cache=False)
+    made = outputs(archive.root)
+    assert not (archive.root / CACHE_DIR).exists(), "--no-cache must not write the cache"
+    assert cold.cache.rendered("piece") == 0  # nothing counted without a cache
+    shutil.rmtree(archive.root / "public")
+    shutil.rmtree(archive.root / "feeds")
+    first = build(archive.root)
+    assert first.cache.rendered("piece") == 8 and first.cache.rendered("issue") == 2
+    assert outputs(archive.root) == made
+    shutil.rmtree(archive.root / "public")
+    shutil.rmtree(archive.root / "feeds")
+    warm = build(archive.root)
+    assert outputs(archive.root) == made
+    assert warm.cache.rendered("issue") == 0 and warm.cache.hits == {"issue": 2}
+    assert warm.problems == cold.problems
+
+
+def test_the_sample_builds_the_same_warm_and_cold(tmp_path: Path) -> None:
+    roots = [copy_sample(tmp_path / name) for name in ("cold", "warm")]
+    for issue in ("2026-09-equinox", "2026-12-solstice"):
+        build_issue(roots[0], issue, now=NOW, cache=False)
+        build_issue(roots[1], issue, now=NOW)
+    first = outputs(roots[1])
+    shutil.rmtree(roots[1] / "public")
+    shutil.rmtree(roots[1] / "feeds")
+    again = build_issue(roots[1], "2026-12-solstice", now=NOW)
+    assert again.cache.rendered("issue") == 0 and again.cache.rendered("piece") == 0
+    assert again.cache.hits.get("summary") == 1 and again.cache.hits.get("entry") == 1
+    build_issue(roots[1], "2026-09-equinox", now=NOW)
+    assert outputs(roots[0]) == first == outputs(roots[1])
+
+
+def test_changing_one_piece_renders_only_that_piece(archive: Scratch) -> None:
+    build(archive.root)
+    archive.piece(ISSUES[1], "piece-2", title="Piece 2, corrected", body="New text.\n")
+    result = build(archive.root)
+    assert result.cache.rendered("piece") == 1
+    assert result.cache.rendered("issue") == 1 and result.cache.hits["issue"] == 1
+    assert b"Piece 2, corrected" in (archive.root / f"public/{ISSUES[1]}/index.html").read_bytes()
+    # build-issue of the other issue renders nothing: the archive and feeds come from the cache
+    other = build_issue(archive.root, ISSUES[0], now=NOW)
+    assert other.cache.rendered("piece") == 0 and other.cache.rendered("issue") == 0
+    assert other.cache.rendered("summary") == 0 and other.cache.rendered("entry") == 0
+
+
+def test_a_new_issue_on_a_warm_archive_renders_only_its_own_pieces(archive: Scratch) -> None:
+    build(archive.root)
+    new = "2026-12-solstice"
+    for n in range(7):
+        archive.piece(new, f"new-{n}", title=f"New {n}", body=f"New text {n}.\n")
+    result = build_issue(archive.root, new, now=NOW)
+    assert result.cache.rendered("piece") == 7  # the new pieces, on every core (7 > 6)
+    assert result.cache.rendered("summary") == 0 and result.cache.rendered("entry") == 0
+    warm = outputs(archive.root)
+    cold = build_issue(archive.root, new, now=NOW, cache=False)
+    assert outputs(archive.root) == warm
+    assert cold.problems == result.problems
+    assert b"New 3" in warm["feeds/atom.xml"] and b"Piece 1 of 2026-06" in warm["feeds/atom.xml"]
+
+
+def test_a_template_change_renders_the_pages_again_but_no_markdown(archive: Scratch) -> None:
+    shutil.copytree(REPO / "templates", archive.root / "templates")
+    build(archive.root)
+    page = archive.root / "templates" / "issue.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("In this issue", "Inside"),
+                    encoding="utf-8")
+    result = build(archive.root)
+    assert result.cache.rendered("piece") == 0 and result.cache.rendered("issue") == 2
+    assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
+
+
+def test_a_configuration_change_invalidates_what_it_affects(archive: Scratch) -> None:
+    build(archive.root)
+    config = archive.root / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("Scratch Weekly", "Scratch Monthly"), encoding="utf-8")
+    retitled = build(archive.root)
+    assert retitled.cache.rendered("piece") == 0 and retitled.cache.rendered("issue") == 2
+    assert b"Scratch Monthly" in (archive.root / f"public/{ISSUES[0]}/email.html").read_bytes()
+    # base_url is in every body's absolute links, so every body renders again
+    config.write_text(text.replace("news.example.org", "letters.example.org"), encoding="utf-8")
+    moved = build(archive.root)
+    assert moved.cache.rendered("piece") == 8
+    email = (archive.root / f"public/{ISSUES[0]}/email.html").read_bytes()
+    assert b"https://letters.example.org/2026-06-solstice/images/chart.png" in email
+    assert b"news.example.org" not in email
+
+
+def test_corrupt_entries_are_detected_and_rendered_again(archive: Scratch) -> None:
+    build(archive.root)
+    made = outputs(archive.root)
+    pieces, issues = entries(archive.root, "piece"), entries(archive.root, "issue")
+    data = pieces[0].read_bytes()
+    pieces[0].write_bytes(data[: len(data) // 2])  # truncated
+    flipped = bytearray(pieces[1].read_bytes())
+    flipped[-20] ^= 0x01  # one bit of the payload
+    pieces[1].write_bytes(bytes(flipped))
+    pieces[2].write_bytes(b"")
+    first = issues[0].read_bytes()
+    issues[0].write_bytes(issues[1].read_bytes())  # a valid entry under the wrong key
+    issues[1].write_bytes(first.replace(b"newsletter-cache-1", b"newsletter-cache-0"))
+    shutil.rmtree(archive.root / "public")
+    result = build(archive.root)  # both issues' pages are looked up, so every piece is
+    assert result.cache.corrupt == {"issue": 2, "piece": 3}
+    assert result.cache.rendered("piece") == 3 and result.cache.rendered("issue") == 2
+    assert outputs(archive.root) == made
+    again = build(archive.root)  # the broken entries were replaced by good ones
+    assert again.cache.corrupt == {} and again.cache.rendered("issue") == 0
+
+
+def test_a_cached_piece_is_checked_against_the_files_it_links_to(scratch: Scratch) -> None:
+    issue = ISSUES[0]
+    scratch.piece(issue, "a", body="![A chart](images/chart.png) and [b](b.md)\n")
+    scratch.piece(issue, "b", body="Text.\n")
+    with pytest.raises(ContentError) as failed:
+        build(scratch.root)
+    assert [p.rule for p in failed.value.problems if p.level == "error"] == ["missing-file"]
+    scratch.write(f"issues/{issue}/images/chart.png", b"png")
+    result = build(scratch.root)
+    assert result.cache.stale == {"piece": 1}  # same Markdown, but the image is there now
+    assert (scratch.root / f"public/{issue}/images/chart.png").read_bytes() == b"png"
+    (scratch.root / f"issues/{issue}/images/chart.png").unlink()
+    (scratch.root / f"issues/{issue}/images/chart.png").mkdir()
+    with pytest.raises(ContentError) as again:
+        build(scratch.root)
+    assert any("is a folder, not a file" in p.message for p in again.value.problems)
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_warm_build_reports_the_problems_a_cold_one_reports(scratch: Scratch,
+                                                              strict: bool) -> None:
+    issue = ISSUES[1]
+    scratch.write(f"issues/{issue}/warned.md", "---\ntitle: Warned\nauthors: [Nobody Known]\n"
+                  "summary: S.\nstatus: ready\n---\n"
+                  "![](images/x.png)\n\n![Far](https://cdn.example.com/x.png)\n")
+    scratch.write(f"issues/{issue}/images/x.png", b"png")
+    scratch.piece(issue, "fine")
+    scratch.write(f"issues/{issue}/notes.txt", "not a piece")
+    scratch.piece(ISSUES[0], "older", body="![](gone.png)\n")  # an error in another issue
+
+    def run() -> tuple[Problem, ...]:
+        try:
+            return build_issue(scratch.root, issue, now=NOW, strict=strict).problems
+        except ContentError as exc:
+            return exc.problems
+
+    cold = run()
+    rules = {p.rule for p in cold}
+    assert {"image-alt", "remote-image", "left-out", "missing-file", "no-team"} <= rules
+    assert all(p.level == "error" for p in cold if p.rule == "image-alt") == strict
+    warm = run()
+    assert warm == cold
+
+
+def test_the_cache_line_and_no_cache_on_the_command_line(archive: Scratch, cli: RunCli) -> None:
+    code, out, _ = cli("build", "--root", str(archive.root), "-v")
+    assert code == 0 and "cache: pieces 0 reused, 8 rendered; issue pages 0 reused, 2 " \
+                         "rendered" in out
+    code, out, _ = cli("build-issue", ISSUES[1], "--root", str(archive.root), "-v")
+    assert code == 0
+    assert "cache: issue pages 1 reused, 0 rendered; feed entries 1 reused, 0 rendered; " \
+           "issue summaries 1 reused, 0 rendered" in out
+    shutil.rmtree(archive.root / CACHE_DIR)
+    code, out, _ = cli("build-issue", ISSUES[1], "--root", str(archive.root), "-v",
+                       "--no-cache")
+    assert code == 0 and "cache: nothing to look up" in out
+    assert build_issue_main([ISSUES[0], "--root", str(archive.root), "--no-cache", "-q"]) == 0
+    assert not (archive.root / CACHE_DIR).exists()
+
+
+def test_compiled_templates_are_checked_like_every_entry(archive: Scratch) -> None:
+    build(archive.root)
+    made = outputs(archive.root)
+    compiled = entries(archive.root, "template")
+    assert compiled, "the templates' compiled code is kept"
+    garbled = {}
+    for entry in compiled:
+        data = bytearray(entry.read_bytes())
+        data[-5] ^= 0xFF
+        entry.write_bytes(bytes(data))
+        garbled[entry] = bytes(data)
+    shutil.rmtree(archive.root / "public")
+    shutil.rmtree(archive.root / CACHE_DIR / "issue")  # so that every page is made again
+    inc._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
+    build(archive.root)
+    assert outputs(archive.root) == made
+    assert entries(archive.root, "template") == compiled
+    assert all(entry.read_bytes() != data for entry, data in garbled.items())  # rewritten
+    inc._ENVIRONMENTS.clear()
+    first = entries(archive.root, "template")[0].read_bytes()
+    build(archive.root)
+    assert entries(archive.root, "template")[0].read_bytes() == first
+
+
+def test_a_whole_archive_build_that_fails_leaves_nothing_staged(archive: Scratch) -> None:
+    build(archive.root)
+    before = outputs(archive.root)
+    archive.piece(ISSUES[0], "piece-0", title="Changed", body="Text.\n")  # staged by a worker
+    archive.piece(ISSUES[1], "broken", body="![A chart](images/missing.png)\n")
+    with pytest.raises(ContentError):
+        build(archive.root)
+    assert outputs(archive.root) == before
+    assert not list((archive.root / "public").rglob("*.tmp"))
+
+
+def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch) -> None:
+    archive.write("templates/notes.txt", "Our own templates go here.\n")
+    build_issue(archive.root, ISSUES[0], now=NOW)  # the shipped templates, in this process
+    shipped = (REPO / "templates" / "issue.html").read_text(encoding="utf-8")
+    archive.write("templates/issue.html", shipped.replace("In this issue", "Inside"))
+    build_issue(archive.root, ISSUES[0], now=NOW)  # the same process sees the new file
+    assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
+
+
+@pytest.mark.parametrize("saved", ["a piece", "the configuration"])
+def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
+                                                                saved: str) -> None:
+    site = b._open_site(archive.root, Problems(), use_cache=True).rendering
+    folder = archive.root / "issues" / ISSUES[0]
+    issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
+    if saved == "a piece":  # after the issue was read
+        archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")
+    else:  # after the configuration was read
+        config = archive.root / "newsletter.toml"
+        config.write_text(config.read_text(encoding="utf-8").replace("Scratch Weekly", "Other"),
+                          encoding="utf-8")
+    cache = c.Cache(site.cache_folder)
+    pages = inc.render_pages(site, cache, issue, inputs, archive.root / "public", False, False)
+    assert pages.outputs  # this build still gets its pages...
+    inc.store_summary(site, cache, issue, inputs, [], False)
+    for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
+        assert entries(archive.root, kind) == []
+    assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown
