@@ -267,11 +267,13 @@ class SqlStore:
         return found, not exists
 
     @staticmethod
-    def _insert(db: _Db, s: NewSubscriber, now: datetime) -> None:
-        db.execute(
+    def _insert(db: _Db, s: NewSubscriber, now: datetime) -> int:
+        """Insert a subscriber; its id."""
+        return int(db.execute(
             "INSERT INTO subscribers (email, name, status, consent_at, consent_source, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (s.email, s.name, s.status, s.consent_at, s.consent_source, _iso(now), _iso(now)))
+            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (s.email, s.name, s.status, s.consent_at, s.consent_source, _iso(now),
+             _iso(now))).fetchone()["id"])
 
     def import_many(self, rows: Iterable[NewSubscriber], now: datetime) -> tuple[int, int]:
         """Add many subscribers in one transaction: (added, already known)."""
@@ -343,9 +345,8 @@ class SqlStore:
                              (email,)).fetchone()
             before: Status | None = row["status"] if row else None
             if row is None:
-                self._insert(db, NewSubscriber(email, name, "pending", None, source), now)
-                subscriber_id = db.execute(f"SELECT id FROM subscribers WHERE {self._email}",
-                                           (email,)).fetchone()["id"]
+                subscriber_id = self._insert(
+                    db, NewSubscriber(email, name, "pending", None, source), now)
             else:
                 subscriber_id = row["id"]
                 if before in ("unsubscribed", "bounced"):

@@ -19,8 +19,7 @@ from pipeline.preview import Preview, create_preview_app
 
 from .browser import assert_accessible, assert_shows_content, new_page, screenshot
 from .conftest import RunCli, Scratch
-from .test_delivery import parse
-from .web_server import SECRET, Site, serving
+from .web_server import Site, serving
 
 SCHEMES = ("light", "dark")
 
@@ -85,13 +84,8 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_a_browser(
         assert_accessible(page, "the subscribed page")
         assert site.status("reader@example.org") == "active"
 
-        monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
-        code, _, err = cli("send", "2026-12-solstice", "--root", str(site.root), "--outbox",
-                           str(site.root / "sent"))
-        assert code == 0, err
+        issue = site.send_issue(cli, monkeypatch)
         assert ledger(site, "reader@example.org") == "sent"
-        [sent] = (site.root / "sent").glob("*.eml")
-        issue = parse(sent.read_bytes())
         html_part = issue.get_body(("html",))
         assert html_part is not None
         html = html_part.get_content()
@@ -125,12 +119,7 @@ def test_one_click_from_the_list_unsubscribe_header(site: Site, browser: Browser
     """What a mail provider does when the reader presses its own Unsubscribe button."""
     person, _ = site.store.request("inbox@example.org", None, "test", site.clock.now())
     site.store.confirm(person.id, "test", site.clock.now())
-    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
-    code, _, err = cli("send", "2026-12-solstice", "--root", str(site.root), "--outbox",
-                       str(site.root / "sent"))
-    assert code == 0, err
-    [sent] = (site.root / "sent").glob("*.eml")
-    message = parse(sent.read_bytes())
+    message = site.send_issue(cli, monkeypatch)
     url = re.search(r"<(http[^>]+)>", message["List-Unsubscribe"])
     assert url and message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     page = new_page(browser, 600, "light")

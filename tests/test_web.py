@@ -21,7 +21,6 @@ from pipeline.web import create_app
 
 from .conftest import RunCli
 from .databases import Databases
-from .test_delivery import parse
 from .web_server import SECRET, Site, serving
 
 LIMITS = "[web]\nclient_limit = 50\naddress_limit = 5\n"
@@ -159,7 +158,7 @@ def test_double_opt_in(site: Site, http: httpx.Client) -> None:
     person = site.store.get("Ada@example.org")
     assert person is not None and person.status == "pending" and person.name == "Ada Example"
     [mail] = site.mails()
-    assert mail["To"] == "Ada Example <Ada@example.org>" or mail["To"] == "Ada@example.org"
+    assert mail["To"] == "Ada@example.org"
     assert mail["Auto-Submitted"] == "auto-generated"
     assert mail["Subject"] == "Confirm your subscription to Ethics & Society"
     link = site.link_in(mail, "confirm")
@@ -408,12 +407,7 @@ def test_subscribe_confirm_receive_an_issue_and_leave_in_one_click(
         site: Site, http: httpx.Client, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     subscribe(http, "reader@example.org")
     assert confirm(http, site.link_in(site.mails()[0], "confirm")).status_code == 200
-    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
-    code, _, err = cli("send", "2026-12-solstice", "--root", str(site.root), "--outbox",
-                         str(site.root / "sent"))
-    assert code == 0, err
-    [issue] = (site.root / "sent").glob("*.eml")
-    message = parse(issue.read_bytes())
+    message = site.send_issue(cli, monkeypatch)
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = re.search(r"<([^>]+)>", message["List-Unsubscribe"])
     assert url and url[1].startswith(f"{site.url}/unsubscribe?token=")
