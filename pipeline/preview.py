@@ -152,7 +152,8 @@ def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
         finally:
             stop.set()
             if task:
-                with contextlib.suppress(asyncio.CancelledError):
+                # A watcher that does not end in time is cancelled: stopping is never an error.
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(task, timeout=5)
 
     async def events(request: Request) -> Response:
