@@ -26,7 +26,6 @@ from .config import Config, load_config
 from .content import list_issues, load_issue
 from .contributors import load_contributors
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
-from .markup import Context
 from .model import Contributor, Issue
 from .render import run_template
 from .seasons import IssueId, IssueIdError
@@ -222,37 +221,64 @@ def _build_staged(
             problems.error(config.issues_dir, None, "no published issue has a ready piece; "
                            "nothing to build", rule="nothing-to-publish")
         others = []
+    # Another issue's problems are that issue's: they never stop this build. An issue with
+    # errors keeps the archive line and feed entry of its last good build (or is left out).
+    broken: dict[IssueId, int] = {}
     for issue_id in others:
         summaries[issue_id] = found = inc.summary(site.rendering, cache, issue_id,
-                                                  site.folders[issue_id], problems.strict)
-        problems.items.extend(found.problems)
+                                                  site.folders[issue_id], False)
+        errors = sum(p.level == "error" for p in found.problems)
+        if errors:
+            broken[issue_id] = errors
     for issue in targets if not every else []:
         _prerender(site.rendering, issue, cache)
         made.take(issue, inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
                                           out_dir, problems.strict, drafts), problems)
-    archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
-    archive += [s.archive for s in summaries.values() if s.archive is not None]
+    entries: dict[IssueId, feeds_mod.Entry] = {}
     if feeds:
         # The feeds carry the newest issues only; the targets among them give their entries.
-        published = [i for i, s in summaries.items() if s.archive is not None]
-        newest = sorted([*(t.issue_id for t in targets), *published], reverse=True)
+        published = [i for i, s in summaries.items() if s.archive is not None and i not in broken]
         built = {t.issue_id: t for t in targets}
-        chosen = []
-        for issue_id in newest[: config.feed_issues]:
-            if issue_id not in made.entries:
-                # An issue of the archive, or a target whose entry was not kept: its problems
-                # were reported when it was read and rendered, so they are not repeated.
-                known = summaries.get(issue_id)
-                read = (known.issue, known.inputs) if known and known.issue else None
-                quiet = Problems(problems.strict) if issue_id in built else problems
-                try:
-                    made.entries[issue_id] = inc.feed_entry(
-                        site.rendering, cache, env, issue_id, site.folders[issue_id], read,
-                        problems.strict, quiet)
-                except ContentError as exc:  # a template mistake, reported with the others
-                    quiet.items.extend(exc.problems)
+        for issue_id in sorted([*built, *published], reverse=True)[: config.feed_issues]:
+            if issue_id in made.entries:
+                entries[issue_id] = made.entries[issue_id]
+                continue
+            # A target whose entry was not kept: its problems were reported when it was
+            # rendered. Another issue: its problems are its own.
+            known = summaries.get(issue_id)
+            read = (known.issue, known.inputs) if known and known.issue else None
+            quiet = Problems(problems.strict if issue_id in built else False)
+            try:
+                entries[issue_id] = inc.feed_entry(
+                    site.rendering, cache, env, issue_id, site.folders[issue_id], read,
+                    quiet.strict, quiet)
+            except ContentError as exc:  # a template mistake, reported with the others
+                if issue_id in built:
+                    problems.items.extend(exc.problems)
                     continue
-            chosen.append(made.entries[issue_id])
+                quiet.items.extend(exc.problems)
+            errors = sum(p.level == "error" for p in quiet.items)
+            if errors and issue_id not in built:
+                broken[issue_id] = broken.get(issue_id, 0) + errors
+                entries.pop(issue_id, None)
+    goods = {issue_id: inc.last_good(cache, site.folders[issue_id]) for issue_id in broken}
+    archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
+    archive += [s.archive for i, s in summaries.items() if s.archive is not None and
+                i not in broken]
+    archive += [good.archive for good in goods.values() if good.archive is not None]
+    for issue_id, summary in summaries.items():
+        if issue_id not in broken:
+            inc.store_good(cache, site.folders[issue_id], summary.archive, entries.get(issue_id))
+    for issue_id, errors in sorted(broken.items()):
+        kept = ("its archive and feed entries are kept from its last good build"
+                if goods[issue_id].archive is not None else
+                "it is left out of the archive and the feeds until it builds without errors")
+        problems.note(site.folders[issue_id], None,
+                      f"{issue_id} has {errors} error{'s' if errors != 1 else ''}; {kept} "
+                      f"(newsletter check {issue_id} lists them)", rule="other-issue")
+    if feeds:
+        entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
+        chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
         for name, data in feeds_mod.all_feeds(chosen, config).items():
             made.outputs.append(Output(config.feeds_dir, name, data))
     outputs = made.outputs
@@ -264,6 +290,10 @@ def _build_staged(
     problems.raise_if_errors()
     made.staged.append(stage(outputs))
     written = commit(made.staged)
+    if not drafts:
+        for issue in targets:
+            inc.store_good(cache, issue.path, inc.archive_entry(issue),
+                           made.entries.get(issue.issue_id))
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
                        feeds, config.size_budget_kb, cache.stats)
 
@@ -343,9 +373,7 @@ def _prerender(site: inc.Site, issue: Issue, cache: c.Cache) -> None:
     """Render the Markdown of an issue's changed pieces on every core before its pages are
     made, so that one big new issue keeps every core busy too; what the workers render
     goes into ``cache`` (on disk, and in memory for this build)."""
-    url = site.config.issue_url(issue.issue_id)
-    jobs = [(piece.body, Context(issue.path, url, piece.slug, piece.path, piece.body_line))
-            for piece in issue.pieces]
+    jobs = r.body_contexts(issue, site.config, inc.cached_anchors(cache))
     missing = [(source, ctx) for source, ctx in jobs
                if not cache.has("piece", inc.piece_key(source, ctx))]
     workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)

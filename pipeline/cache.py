@@ -9,9 +9,14 @@ The kinds of entry:
 ``piece``
     One body's Markdown rendered (:class:`~pipeline.markup.Body`, its plain text, and the
     problems found on the way). Key: the Markdown, where the body lives (issue folder, issue
-    URL, anchor, file, first line) and the code (below). The answers the file system gave
+    URL, anchor, file, first line), the engine's options and the code (below). What the
+    other bodies of its page answered about its in-page links (:func:`~pipeline.markup.ask`)
+    is stored with it and asked again, like the probes: the answers the file system gave
     about each local link (:func:`~pipeline.markup.probe`) are stored with it and asked again
     before it is used: a link whose target appeared or went away renders again.
+``anchors``
+    The ids of one body (its headings' and notes'), which the other bodies of its issue page
+    need to know where their in-page links land. Key: the Markdown and the engine's options.
 ``issue``
     One issue's pages (HTML email, text email, web edition), its feed entry, the assets it
     copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
@@ -21,6 +26,9 @@ The kinds of entry:
 ``entry`` and ``summary``
     What a build of another issue needs of this one: its feed entry, and its line on the
     archive page with the problems reading it found. Same key as ``issue``.
+``good``
+    An issue's archive line and feed entry from its last build without errors, which the
+    builds of other issues use while it has errors. Key: the issue folder only.
 ``template``
     Jinja2's compiled templates (:class:`TemplateCode`).
 
@@ -43,6 +51,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import metadata
@@ -58,8 +67,8 @@ from .writer import replace_file
 
 CACHE_DIR = Path(".cache") / "newsletter"
 MAGIC = b"newsletter-cache-1 "
-KINDS = ("piece", "issue", "entry", "summary")
-_LIBRARIES = ("markdown", "nh3", "jinja2", "css-inline")
+KINDS = ("piece", "anchors", "issue", "entry", "summary")
+_LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css-inline")
 
 
 @cache
@@ -156,9 +165,9 @@ class Stats:
     def summary(self) -> str:
         """``cache: pieces 24 reused, 1 rendered; issue pages 0 reused, 1 rendered; ...``."""
         names = {"piece": "pieces", "issue": "issue pages", "entry": "feed entries",
-                 "summary": "issue summaries"}
+                 "summary": "issue summaries"}  # the heading ids are a detail of the pieces
         parts = []
-        for kind in KINDS:
+        for kind in (k for k in KINDS if k in names):
             hits, misses = self.hits.get(kind, 0), self.misses.get(kind, 0)
             if hits or misses:
                 extra = [f"{n} {label}" for n, label in ((self.stale.get(kind, 0), "stale"),
@@ -195,9 +204,11 @@ class Cache:
         assert self.folder is not None
         return self.folder / kind / entry_key[:2] / f"{entry_key}.json"
 
-    def get(self, kind: str, entry_key: str) -> dict[str, Any] | None:
+    def get(self, kind: str, entry_key: str,
+            valid: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any] | None:
         """The payload stored under ``entry_key``, or None (counted) when there is none to
-        trust: missing, corrupt, or a file-system answer it depends on has changed."""
+        trust: missing, corrupt, or an answer it depends on has changed (the file system's,
+        :func:`~pipeline.markup.probe`, or the one ``valid`` asks)."""
         fresh = self._fresh.get((kind, entry_key))
         if fresh is not None:
             return fresh
@@ -213,7 +224,8 @@ class Cache:
         if not isinstance(payload, dict):
             self.stats.count(self.stats.misses, kind)
             return None
-        if any(probe(Path(name)) != state for name, state in payload.get("probes", ())):
+        if any(probe(Path(name)) != state for name, state in payload.get("probes", ())) or \
+                (valid is not None and not valid(payload)):
             self.stats.count(self.stats.stale, kind)
             self.stats.count(self.stats.misses, kind)
             return None

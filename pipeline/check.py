@@ -29,6 +29,7 @@ from .build import analyse_issue, resolve_issue
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
 from .content import Document, list_issues, read_text, slugify, split_document
+from .engines import MarkdownOptions
 from .errors import ContentError, Level, Problem, Problems, did_you_mean, display_path
 from .markup import ALLOWED_ATTRIBUTES, ALLOWED_CLASSES, ALLOWED_TAGS, URL_SCHEMES, to_html
 from .model import Piece
@@ -128,6 +129,20 @@ RULES: dict[str, Rule] = {
                         build=True),
     "unsafe-link": Rule("error", "a link hides a URL scheme behind percent-encoding",
                         "Write the full https:// URL, or a plain file name.", build=True),
+    "empty-target": Rule("error", "a link has no target: [text]()",
+                         "Write the address between the parentheses, [text](https://...), or "
+                         "remove the brackets.", build=True),
+    "not-a-piece": Rule("error", "a link to a .md file of the issue folder that is not a "
+                        "published piece (a draft, or a file left out)",
+                        "Link a piece that is ready, or make the linked piece ready.",
+                        build=True),
+    "dangling-anchor": Rule("warning", "an in-page link (#heading) that lands on no heading "
+                            "of its piece or of the issue",
+                            "Use the heading's id as GitHub makes it (lower case, punctuation "
+                            "dropped, spaces as hyphens), or other-piece.md#heading.",
+                            build=True),
+    "ambiguous-anchor": Rule("warning", "an in-page link could land on headings of several "
+                             "pieces", "Say which: other-piece.md#heading.", build=True),
     "remote-image": Rule("warning", "an image is loaded from another site",
                          "Download the image into the issue folder (e.g. images/) and link "
                          "to it there, so opening the email tells nobody who read it.",
@@ -179,7 +194,7 @@ RULES: dict[str, Rule] = {
 }
 
 #: Rule ids the build uses that check never reports (they are about whole builds).
-BUILD_ONLY_RULES = frozenset({"nothing-to-publish", "not-published"})
+BUILD_ONLY_RULES = frozenset({"nothing-to-publish", "not-published", "other-issue"})
 
 USELESS_ALT = frozenset({
     "image", "picture", "photo", "photograph", "graphic", "chart", "img", "graph",
@@ -528,13 +543,13 @@ def check_issue(root: Path, ref: str) -> tuple[list[Finding], int]:
                 "empty-letter",
                 "the editor's letter shows nothing (it is only a comment), so the issue "
                 "would show an empty 'From the editors' section")
-        for rule, where, message in body_findings(letter_source, html):
+        for rule, where, message in body_findings(letter_source, html, config.markdown):
             add(issue.letter_path, where, rule, message)
 
     for rp in rendered.pieces:
         piece = rp.piece
         source = Source(piece.path, piece.body_line, piece.body)
-        for rule, where, message in body_findings(source, rp.body.html):
+        for rule, where, message in body_findings(source, rp.body.html, config.markdown):
             add(piece.path, where, rule, message)
         if piece.is_draft and not piece.summary:
             add(piece.path, (_summary_line(sources, piece), 1), "missing-summary",
@@ -627,10 +642,11 @@ def count_words(html: str) -> int:
 Found = tuple[str, tuple[int, int], str]  # rule, (line, column), message
 
 
-def body_findings(source: Source, html: str) -> list[Found]:
+def body_findings(source: Source, html: str, markdown: MarkdownOptions | None = None
+                  ) -> list[Found]:
     """The editorial rules on one body: its source Markdown and its sanitised HTML."""
     tree = plaintext.parse(html)
-    raw = plaintext.parse(to_html(source.text))
+    raw = plaintext.parse(to_html(source.text, markdown))
     return [*_images(source, tree), *_headings(source, tree), *_links(source, tree),
             *_local_links(source, raw), *_raw_html(source, raw)]
 

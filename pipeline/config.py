@@ -6,6 +6,7 @@ with a suggestion. The result is a frozen :class:`Config`.
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from .engines import DEFAULT as DEFAULT_MARKDOWN
+from .engines import FLAVOURS, GFM, PYTHON_MARKDOWN, MarkdownOptions, extension_problem
 from .errors import ContentError, Problems, did_you_mean
 from .seasons import NAMINGS, Naming
 from .store import DEFAULT_PASSWORD_ENV, Database, database_problem, is_url
@@ -94,6 +97,7 @@ class Config:
     delivery: Delivery
     workflow: Workflow
     web: Web
+    markdown: MarkdownOptions = DEFAULT_MARKDOWN
 
     @property
     def issues_dir(self) -> Path:
@@ -220,6 +224,33 @@ def _naming(value: str) -> str | None:
     return None if value in NAMINGS else f"must be one of {', '.join(NAMINGS)}"
 
 
+def _flavour(value: str) -> str | None:
+    if value in FLAVOURS:
+        return None
+    return f"must be one of {', '.join(FLAVOURS)}{did_you_mean(value, FLAVOURS)}"
+
+
+def _extensions(value: list[Any]) -> tuple[tuple[str, str], ...] | str:
+    """``markdown.extensions`` as MkDocs writes it: names, or one-key tables of settings
+    (``["abbr", { toc = { permalink = true } }]``); a message when it is not that."""
+    found: list[tuple[str, str]] = []
+    settings: dict[str, Any]
+    for item in value:
+        if isinstance(item, str) and item.strip():
+            name, settings = item.strip(), {}
+        elif isinstance(item, dict) and len(item) == 1 and \
+                isinstance(next(iter(item.values())), dict):
+            name, settings = next(iter(item.items()))
+        else:
+            return ('must list extension names or one-key tables of their settings, like '
+                    '["abbr", { toc = { permalink = true } }], not ' f"{item!r}")
+        problem = extension_problem(name, settings)
+        if problem:
+            return problem
+        found.append((name, json.dumps(settings, sort_keys=True, default=str)))
+    return tuple(found)
+
+
 def _nonempty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
@@ -251,6 +282,13 @@ OPTIONS: tuple[Option, ...] = (
            "Address readers can write to (shown in the footer).", _check_address),
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
+    Option("markdown.flavour", str, GFM,
+           "gfm (GitHub Flavored Markdown, rendered by cmark-gfm) or python-markdown.",
+           _flavour),
+    Option("markdown.extensions", list, None,
+           "python-markdown only: its extensions, MkDocs-style (names, or one-key tables of "
+           "settings); default attr_list, sane_lists, def_list, abbr, md_in_html. tables, "
+           "fenced_code and footnotes are always on."),
     Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
     Option("check.disabled", list, [], "Rule ids that 'newsletter check' does not apply.",
            _check_names),
@@ -390,6 +428,19 @@ def load_config(root: Path) -> Config:
     if ("delivery.dkim_key" in values) != ("delivery.dkim_selector" in values):
         problems.error(path, lines.get("delivery.dkim_key", lines.get("delivery.dkim_selector")),
                        "DKIM needs both 'dkim_key' and 'dkim_selector' in [delivery]")
+    extensions: tuple[tuple[str, str], ...] | None = None
+    if "markdown.extensions" in values:
+        line = lines.get("markdown.extensions")
+        if values.get("markdown.flavour", GFM) != PYTHON_MARKDOWN:
+            problems.error(path, line, "'markdown.extensions' applies to the python-markdown "
+                           "flavour only; set flavour = \"python-markdown\" or remove the key "
+                           "(GitHub Flavored Markdown has its extensions built in)")
+        else:
+            checked = _extensions(values["markdown.extensions"])
+            if isinstance(checked, str):
+                problems.error(path, line, f"'markdown.extensions' {checked}")
+            else:
+                extensions = checked
     problems.raise_if_errors()
 
     def get(key: str) -> Any:
@@ -444,4 +495,6 @@ def load_config(root: Path) -> Config:
             client_limit=get("web.client_limit"),
             address_limit=get("web.address_limit"),
         ),
+        markdown=MarkdownOptions(get("markdown.flavour"), extensions)
+        if extensions is not None else MarkdownOptions(get("markdown.flavour")),
     )

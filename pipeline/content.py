@@ -7,9 +7,7 @@ collected with the line of the offending key, so one run reports them all.
 
 from __future__ import annotations
 
-import re
 import reprlib
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +22,9 @@ from .contributors import resolve_people
 from .errors import Problems, did_you_mean
 from .model import Contributor, Correction, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
+from .slugs import slugify
+
+__all__ = ["slugify"]  # where check and new-piece have always found it
 
 ISSUE_FILE = "issue.md"
 STATUSES = ("draft", "ready")
@@ -73,15 +74,6 @@ ISSUE_FIELDS: tuple[Field, ...] = (
           "What our models cost the planet, and who pays."),
     Field("editors", "names", "no", "who edited this issue", "[Ada Example]"),
 )
-
-_SLUG_STRIP = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(text: str) -> str:
-    """A lowercase ASCII slug: ``Consent is not a checkbox`` -> ``consent-is-not-a-checkbox``."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return _SLUG_STRIP.sub("-", ascii_text.lower()).strip("-") or "piece"
-
 
 # --------------------------------------------------------------------------- reading text
 

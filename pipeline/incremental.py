@@ -11,6 +11,8 @@ from the cache, so they run in worker processes too.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -24,8 +26,10 @@ from . import render as r
 from .config import CONFIG_NAME, Config
 from .content import load_issue
 from .contributors import CONTRIBUTORS_NAME
+from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
-from .markup import Body, Context, render
+from .markup import Body, Context, ask, render
+from .markup import anchors as markup_anchors
 from .model import Contributor, Issue
 from .render import run_template
 from .seasons import IssueId
@@ -62,9 +66,36 @@ def environment(site: Site) -> jinja2.Environment:
 
 
 def piece_key(source: str, ctx: Context) -> str:
-    """The cache key of one body: its Markdown and where it lives."""
+    """The cache key of one body: its Markdown, where it lives and the engine. What the
+    other bodies of its page answered about its in-page links is stored with it and asked
+    again before it is used (:func:`pipeline.markup.ask`), so an edit of one piece renders
+    another only when that changes where one of its links lands."""
     return c.key("piece", source, str(ctx.issue_dir), str(ctx.issue_dir.resolve()),
-                 ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line)
+                 ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line, ctx.markdown.key(),
+                 ctx.anchors is None)
+
+
+def _lands_the_same(ctx: Context) -> Callable[[dict[str, Any]], bool]:
+    def check(payload: dict[str, Any]) -> bool:
+        return ctx.anchors is None or all(
+            ask(ctx.anchors, ctx.slug, question) == answer
+            for question, answer in payload.get("lookups", ()))
+    return check
+
+
+def cached_anchors(cache: c.Cache) -> r.AnchorFinder:
+    """The ids of a body (:func:`pipeline.markup.anchors`), kept in the cache, so a build
+    that renders one changed piece does not run the engine over the others for their ids."""
+
+    def anchors(source: str, options: MarkdownOptions) -> tuple[str, ...]:
+        entry_key = c.key("anchors", source, options.key())
+        payload = cache.get("anchors", entry_key)
+        if payload is None:
+            payload = {"ids": list(markup_anchors(source, options))}
+            cache.put("anchors", entry_key, payload)
+        return tuple(payload["ids"])
+
+    return anchors
 
 
 def _piece_payload(source: str, ctx: Context) -> dict[str, Any]:
@@ -73,6 +104,7 @@ def _piece_payload(source: str, ctx: Context) -> dict[str, Any]:
     return {
         "html": made.html, "html_absolute": made.html_absolute,
         "assets": [str(a) for a in made.assets], "probes": made.probes,
+        "lookups": made.lookups,
         "text": made.text, "links": made.links, "problems": c.problems_json(found.items),
     }
 
@@ -92,14 +124,15 @@ def cached_body(cache: c.Cache) -> r.BodyRenderer:
 
     def body(source: str, ctx: Context, problems: Problems) -> Body:
         entry_key = piece_key(source, ctx)
-        payload = cache.get("piece", entry_key)
+        payload = cache.get("piece", entry_key, valid=_lands_the_same(ctx))
         if payload is None:
             payload = _piece_payload(source, ctx)
             cache.put("piece", entry_key, payload)
         c.replay(payload["problems"], problems)
         return Body.with_text(payload["html"], payload["html_absolute"],
                               tuple(Path(a) for a in payload["assets"]),
-                              tuple((p, s) for p, s in payload["probes"]), payload["text"],
+                              tuple((p, s) for p, s in payload["probes"]),
+                              tuple((q, a) for q, a in payload["lookups"]), payload["text"],
                               tuple(payload["links"]))
 
     return body
@@ -211,7 +244,8 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
         problems = Problems(strict=strict)
         env = environment(site)
         try:
-            rendered = r.render_issue(issue, config, problems, body=cached_body(cache))
+            rendered = r.render_issue(issue, config, problems, body=cached_body(cache),
+                                     anchors=cached_anchors(cache))
             files, size = issue_files(rendered, config, env, problems)
             made = entry(rendered, config, env)
         except ContentError as exc:  # a template mistake: reported with the others
@@ -293,7 +327,8 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
         if issue is None:  # its summary came from the cache: read it again, quietly
             issue = load_issue(issue_id, folder, site.config, site.people, Problems(strict))
         found = Problems(strict=strict)
-        rendered = r.render_issue(issue, site.config, found, body=cached_body(cache))
+        rendered = r.render_issue(issue, site.config, found, body=cached_body(cache),
+                                     anchors=cached_anchors(cache))
         made = entry(rendered, site.config, env)
         probes = _probes(rendered)
         payload = {"entry": _entry_json(made), "probes": probes,
@@ -302,6 +337,46 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
             cache.put("entry", entry_key, payload)
     c.replay(payload["problems"], problems)
     return _entry_from(payload["entry"])
+
+
+# --------------------------------------------------------------------------- last good
+
+
+def _good_key(folder: Path) -> str:
+    # Not c.key: the last good build of an issue outlives a new release of the code, an edit
+    # of its pieces or of the templates; that is what it is for.
+    return hashlib.sha256(f"good\0{folder.resolve()}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Good:
+    """What the archive and the feeds last carried of an issue that built without errors."""
+
+    archive: r.ArchiveEntry | None
+    entry: feeds_mod.Entry | None
+
+
+def last_good(cache: c.Cache, folder: Path) -> Good:
+    """The issue's archive line and feed entry from its last build without errors (None
+    where there was none, or with ``--no-cache``)."""
+    payload = cache.get("good", _good_key(folder)) or {}
+    entry = payload.get("entry")
+    return Good(_archive_from(payload.get("archive")),
+                _entry_from(entry) if entry is not None else None)
+
+
+def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
+               entry: feeds_mod.Entry | None) -> None:
+    """Keep what a build without errors made of the issue, for the builds of other issues
+    while this one has errors (an entry not made this time is kept from before)."""
+    if cache.folder is None:
+        return
+    key = _good_key(folder)
+    old = cache.get("good", key) or {}
+    cache.put("good", key, {
+        "archive": _archive_json(archive),
+        "entry": _entry_json(entry) if entry is not None else old.get("entry"),
+    })
 
 
 # --------------------------------------------------------------------------- pages

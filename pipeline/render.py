@@ -20,10 +20,11 @@ from urllib.parse import quote
 import css_inline
 import jinja2
 
-from . import __version__, plaintext
+from . import __version__, markup, plaintext
 from .config import Config
+from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
-from .markup import Body, Context, render
+from .markup import Body, Context
 from .model import Contributor, Issue, Piece
 
 #: Delivery replaces this with each subscriber's signed unsubscribe URL.
@@ -110,28 +111,41 @@ def credit(people: tuple[Contributor, ...]) -> str:
 
 #: Renders one body's Markdown: :func:`pipeline.markup.render`, or one that uses the cache.
 BodyRenderer = Callable[[str, Context, Problems], Body]
+#: The ids of one body: :func:`pipeline.markup.anchors`, or one that uses the cache.
+AnchorFinder = Callable[[str, MarkdownOptions], tuple[str, ...]]
+
+
+def body_contexts(issue: Issue, config: Config,
+                  anchors: AnchorFinder = markup.anchors) -> list[tuple[str, Context]]:
+    """The Markdown of the letter (if any) and of every piece, each with its
+    :class:`~pipeline.markup.Context`: where it lives, and the anchors of every body on the
+    issue page, so an in-page link can land on another piece's heading."""
+    url = config.issue_url(issue.issue_id)
+    bodies: list[tuple[str, str, Path, int]] = []
+    if issue.letter.strip() and issue.letter_path is not None:
+        bodies.append(("_letter", issue.letter, issue.letter_path, issue.letter_line))
+    bodies += [(p.slug, p.body, p.path, p.body_line) for p in issue.pieces]
+    found = tuple((slug, anchors(source, config.markdown)) for slug, source, _, _ in bodies)
+    return [(source, Context(issue.path, url, slug, path, line, config.markdown, found))
+            for slug, source, path, line in bodies]
 
 
 def render_issue(issue: Issue, config: Config, problems: Problems,
-                 body: BodyRenderer = render) -> RenderedIssue:
+                 body: BodyRenderer = markup.render,
+                 anchors: AnchorFinder = markup.anchors) -> RenderedIssue:
     """Render the letter and every piece's Markdown once (with ``body``)."""
-    url = config.issue_url(issue.issue_id)
-    letter = None
-    if issue.letter.strip() and issue.letter_path is not None:
-        letter = body(issue.letter, Context(issue.path, url, "_letter", issue.letter_path,
-                                            issue.letter_line), problems)
-        if not letter.html.strip():  # only a comment (a new issue's placeholder): no letter
-            letter = None
+    made = {ctx.slug: body(source, ctx, problems)
+            for source, ctx in body_contexts(issue, config, anchors)}
+    letter = made.get("_letter")
+    if letter is not None and not letter.html.strip():
+        letter = None  # only a comment (a new issue's placeholder): no letter
     sections = []
     for name in config.sections:
-        pieces = tuple(
-            RenderedPiece(piece, body(piece.body, Context(
-                issue.path, url, piece.slug, piece.path, piece.body_line), problems))
-            for piece in issue.pieces if piece.section == name
-        )
+        pieces = tuple(RenderedPiece(piece, made[piece.slug])
+                       for piece in issue.pieces if piece.section == name)
         if pieces:
             sections.append(Section(name, pieces))
-    return RenderedIssue(issue, letter, tuple(sections), url)
+    return RenderedIssue(issue, letter, tuple(sections), config.issue_url(issue.issue_id))
 
 
 def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:

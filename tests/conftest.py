@@ -17,6 +17,9 @@ pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases"]
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: The two Markdown flavours, for tests that hold for both.
+FLAVOURS = ("gfm", "python-markdown")
+
 MINIMAL_CONFIG = """\
 title = "Scratch Weekly"
 description = "A scratch newsletter for tests."
@@ -60,6 +63,11 @@ class Scratch:
             path.write_text(textwrap.dedent(text) if text.startswith("\n") else text,
                             encoding="utf-8")
         return path
+
+    def use_flavour(self, flavour: str) -> None:
+        """Write the bodies in ``flavour`` (gfm, the default, or python-markdown)."""
+        with (self.root / "newsletter.toml").open("a", encoding="utf-8") as config:
+            config.write(f'\n[markdown]\nflavour = "{flavour}"\n')
 
     def piece(self, issue: str, name: str, **kwargs: str) -> Path:
         return self.write(f"issues/{issue}/{name}.md", piece_text(**kwargs))

@@ -97,9 +97,44 @@ Write to [the editors](mailto:editors@example.org).
 """
 
 
-def test_a_good_piece_has_no_findings(scratch: Scratch, cli: RunCli) -> None:
+#: What staff write in GitHub's editor: a list right after a line of text, 2-space nesting,
+#: ``1)`` lists, a task list, a bare URL, a link to a heading, a raw HTML figure, a note.
+GFM_GOOD_BODY = """\
+What we looked at this quarter:
+- the retention schedule, which https://example.org/retention describes
+  - and its exceptions, see [what we did](#what-we-did)
+- the footnote[^1]
+
+## What we did
+
+1) Read every log.
+2) Wrote down what we kept:
+   - [x] names
+   - [ ] addresses
+
+<figure>
+  <img src="images/chart.png" alt="A bar chart of energy per training run: 1,200 kWh">
+  <figcaption>Energy per run.</figcaption>
+</figure>
+
+| Run | kWh |
+|-----|----:|
+| one | 150 |
+
+~~Old plan~~ new plan, with `http://localhost:8000` as inline code.
+
+[^1]: A note with [its source](https://example.org/source).
+"""
+
+
+@pytest.mark.parametrize(("flavour", "body"), [("python-markdown", GOOD_BODY),
+                                                ("gfm", GFM_GOOD_BODY)],
+                         ids=["python-markdown", "gfm"])
+def test_a_good_piece_has_no_findings(scratch: Scratch, cli: RunCli, flavour: str,
+                                      body: str) -> None:
+    scratch.use_flavour(flavour)
     with_images(scratch)
-    scratch.piece(ISSUE, "good", body=GOOD_BODY)
+    scratch.piece(ISSUE, "good", body=body)
     code, findings = run_json(cli, scratch)
     assert findings == []
     assert code == 0
@@ -168,10 +203,14 @@ CASES = [
      "<iframe> will be removed"),
     ("javascript", "[the site](javascript:alert(1))\n", "raw-html", 1, 12,
      "the href 'javascript:alert(1)' of <a> will be removed"),
-    ("bad-url", "[the site](http://[oops/)\n", "raw-html", 1, 12,
+    ("bad-url", '<a href="http://[oops/">the site</a>\n', "raw-html", 1, 10,
      "the href 'http://[oops/' of <a> will be removed: it is not a valid URL"),
     ("class", 'Shout: <span class="big shout">Hey</span> you.\n', "raw-html", 1, 14,
      "the class big shout of <span> will be removed"),
+    ("dangling-anchor", "Intro.\n\nSee [the method](#metod).\n\n## Method\n", "dangling-anchor",
+     3, 18, "lands on no heading of this piece or the issue — did you mean 'method'?"),
+    ("empty-target", "Intro.\n\nSee [the method]() here.\n", "empty-target", 3, 1,
+     "a link with no target"),
 ]
 
 

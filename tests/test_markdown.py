@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.engines import MarkdownOptions
 from pipeline.errors import Problems
 from pipeline.markup import Body, Context, render
-from tests.conftest import RunCli, Scratch
+from tests.conftest import FLAVOURS, RunCli, Scratch
 
 ISSUE = "2026-12-solstice"
 PIECE_DIR = f"issues/{ISSUE}"
@@ -42,13 +43,14 @@ def piece(body: str, title: str = "A piece") -> str:
     return f"---\n{front}---\n{body}"
 
 
-def md(source: str, tmp_path: Path, slug: str = "piece") -> tuple[Body, Problems]:
+def md(source: str, tmp_path: Path, slug: str = "piece",
+       flavour: str = "gfm") -> tuple[Body, Problems]:
     """Render ``source`` as the body of ``<tmp_path>/issue/<slug>.md`` (body on line 9)."""
     issue_dir = tmp_path / "issue"
     issue_dir.mkdir(exist_ok=True)
     problems = Problems()
     body = render(source, Context(issue_dir, ISSUE_URL, slug, issue_dir / f"{slug}.md",
-                                  BODY_LINE), problems)
+                                  BODY_LINE, MarkdownOptions(flavour)), problems)
     return body, problems
 
 
@@ -292,12 +294,18 @@ def test_fenced_code(tmp_path: Path) -> None:
     assert not problems.items
 
 
-def test_footnotes(tmp_path: Path) -> None:
+#: How each flavour names a note's id and its reference's: fn:1 / fn-1.
+NOTE_SEPARATOR = {"gfm": "-", "python-markdown": ":"}
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_footnotes(tmp_path: Path, flavour: str) -> None:
     body, problems = md("A claim.[^1] Another.[^note]\n\n[^1]: First.\n[^note]: Second.\n",
-                        tmp_path, slug="first")
+                        tmp_path, slug="first", flavour=flavour)
     elements = Elements(body.html)
     ids = elements.ids()
-    assert "first--fnref:1" in ids and "first--fn:1" in ids
+    sep = NOTE_SEPARATOR[flavour]
+    assert f"first--fnref{sep}1" in ids and f"first--fn{sep}1" in ids
     for attrs in elements.tags("a"):
         href = attrs.get("href", "")
         if href.startswith("#"):
@@ -307,7 +315,11 @@ def test_footnotes(tmp_path: Path) -> None:
     assert not problems.items
 
 
-def test_footnote_ids_are_unique_per_piece_on_one_page(scratch: Scratch, cli: RunCli) -> None:
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_footnote_ids_are_unique_per_piece_on_one_page(scratch: Scratch, cli: RunCli,
+                                                       flavour: str) -> None:
+    scratch.use_flavour(flavour)
+    sep = NOTE_SEPARATOR[flavour]
     scratch.write(f"{PIECE_DIR}/first.md", piece("One.[^1]\n\n[^1]: Note of the first.\n",
                                                  title="First"))
     scratch.write(f"{PIECE_DIR}/second.md", piece("Two.[^1]\n\n[^1]: Note of the second.\n",
@@ -319,7 +331,8 @@ def test_footnote_ids_are_unique_per_piece_on_one_page(scratch: Scratch, cli: Ru
         duplicates = [i for i, n in Counter(ids).items() if n > 1]
         assert not duplicates, (name, duplicates)
         fn_ids = [i for i in ids if "fn" in i]
-        assert {"first--fn:1", "second--fn:1", "first--fnref:1", "second--fnref:1"} <= set(fn_ids)
+        assert {f"first--fn{sep}1", f"second--fn{sep}1", f"first--fnref{sep}1",
+                f"second--fnref{sep}1"} <= set(fn_ids)
         for attrs in elements.tags("a"):
             href = attrs.get("href", "")
             if href.startswith("#"):
@@ -338,9 +351,10 @@ def test_ids_stay_unique_when_a_heading_repeats_a_template_id(
 
 
 def test_attribute_lists(tmp_path: Path) -> None:
+    """Python-Markdown's attribute lists (MkDocs content) keep their ids and titles."""
     source = ('A paragraph.\n{: #custom title="Hello" .fancy }\n\n'
               "## A heading {: #chosen }\n\n[a link](https://example.org/){: title=\"Tip\" }\n")
-    body, problems = md(source, tmp_path)
+    body, problems = md(source, tmp_path, flavour="python-markdown")
     elements = Elements(body.html)
     paragraph = elements.tags("p")[0]
     assert paragraph.get("id") == "piece--custom"
@@ -558,9 +572,17 @@ HOSTILE = {
     "base": '<base href="https://evil.example/PWNED/">',
     "meta-refresh": '<meta http-equiv="refresh" content="0;url=https://evil.example/PWNED">',
     "link-stylesheet": '<link rel="stylesheet" href="https://evil.example/PWNED.css">',
+}
+#: Payloads that only Python-Markdown's extensions turn into HTML (in GFM they are text).
+HOSTILE_PYTHON_MARKDOWN = {
     "attr-list-handler": "A paragraph.\n{: onclick=\"alert('PWNED')\" }",
     "attr-list-style": "A paragraph.\n{: style=\"background:url(https://evil.example/PWNED)\" }",
+    "md-in-html-handler": '<div markdown="1" onclick="alert(\'PWNED\')">\n*x*\n</div>',
 }
+HOSTILE_CASES = [(flavour, payload) for flavour in FLAVOURS for payload in HOSTILE.values()] + \
+    [("python-markdown", payload) for payload in HOSTILE_PYTHON_MARKDOWN.values()]
+HOSTILE_IDS = [f"{flavour}-{name}" for flavour in FLAVOURS for name in HOSTILE] + \
+    [f"python-markdown-{name}" for name in HOSTILE_PYTHON_MARKDOWN]
 FORBIDDEN_TAGS = {"script", "iframe", "object", "embed", "form", "input", "button", "svg",
                   "math", "base", "frame", "frameset", "applet", "textarea", "select"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "data", "poster", "background",
@@ -592,10 +614,11 @@ def baseline_styles(cli: RunCli, tmp_path: Path) -> dict[str, int]:
             if name.endswith(".html")}
 
 
-@pytest.mark.parametrize("payload", list(HOSTILE.values()), ids=list(HOSTILE))
+@pytest.mark.parametrize(("flavour", "payload"), HOSTILE_CASES, ids=HOSTILE_IDS)
 def test_hostile_html_never_reaches_an_output(
-    scratch: Scratch, cli: RunCli, baseline_styles: dict[str, int], payload: str
+    scratch: Scratch, cli: RunCli, baseline_styles: dict[str, int], flavour: str, payload: str
 ) -> None:
+    scratch.use_flavour(flavour)
     scratch.write(f"{PIECE_DIR}/first.md", piece(f"Before.\n\n{payload}\n\nAfter.\n"))
     outputs = built(scratch, cli)
     assert "After." in outputs[f"public/{ISSUE}/email.txt"]
@@ -608,10 +631,13 @@ def test_hostile_html_never_reaches_an_output(
         assert scheme not in text
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_every_hostile_payload_at_once(
-    scratch: Scratch, cli: RunCli, baseline_styles: dict[str, int]
+    scratch: Scratch, cli: RunCli, baseline_styles: dict[str, int], flavour: str
 ) -> None:
-    body = "\n\n".join(HOSTILE.values()) + "\n\nThe end.\n"
+    scratch.use_flavour(flavour)
+    payloads = {**HOSTILE, **(HOSTILE_PYTHON_MARKDOWN if flavour == "python-markdown" else {})}
+    body = "\n\n".join(payloads.values()) + "\n\nThe end.\n"
     scratch.write(f"{PIECE_DIR}/first.md", piece(body))
     scratch.write(f"{PIECE_DIR}/issue.md", "---\ntitle: Letter\n---\n" + body)
     outputs = built(scratch, cli)
