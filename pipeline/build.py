@@ -41,10 +41,12 @@ class BuildResult:
     issues: tuple[Issue, ...]
     written: tuple[Written, ...]
     problems: tuple[Problem, ...]
-    email_sizes: dict[str, int]
+    email_sizes: dict[str, int]  # as sent
     feeds_written: bool
     budget_kb: int
     cache: Stats = field(default_factory=Stats)  # what the render cache had, and had not
+    #: Of an issue whose email shows teasers: its size in full, and how many are teasers.
+    teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,9 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
     rendered = r.render_issue(issue, site.config, problems)
-    html = run_template(lambda: r.email_html(rendered, site.config, site.env))
-    inc.check_budget(rendered, html, site.config, problems)
-    return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
+    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env))
+    inc.check_budget(rendered, edition, site.config, problems)
+    return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size)
 
 
 def build_all(
@@ -197,6 +199,7 @@ class _Made:
     staged: list[Staged] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
+    teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
 
     def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
@@ -204,6 +207,8 @@ class _Made:
         problems.items.extend(pages.problems)
         if pages.size:
             self.sizes[str(issue.issue_id)] = pages.size
+        if pages.teasers:
+            self.teasers[str(issue.issue_id)] = (pages.full_size, pages.teasers)
         if pages.entry is not None:
             self.entries[issue.issue_id] = pages.entry
 
@@ -295,7 +300,7 @@ def _build_staged(
             inc.store_good(cache, issue.path, inc.archive_entry(issue),
                            made.entries.get(issue.issue_id))
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats)
+                       feeds, config.size_budget_kb, cache.stats, made.teasers)
 
 
 def _build_every(
@@ -350,7 +355,8 @@ def _read_and_render(
             staged = stage(pages.outputs)
         except PipelineError as exc:
             return issue, found.items, pages, cache.stats, None, str(exc)
-    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None)
+    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None,
+                     pages.full_size, pages.teasers)
     return issue, found.items, kept, cache.stats, staged, ""
 
 

@@ -129,6 +129,10 @@ RULES: dict[str, Rule] = {
                         build=True),
     "unsafe-link": Rule("error", "a link hides a URL scheme behind percent-encoding",
                         "Write the full https:// URL, or a plain file name.", build=True),
+    "email-teasers": Rule("note", "the email is over its size budget in full, so the last "
+                          "pieces are teasers in it (the web edition and feeds are full)",
+                          "Nothing to do; to choose, mark a piece 'email: full' or 'email: "
+                          "teaser', or shorten the longest pieces.", build=True),
     "empty-target": Rule("error", "a link has no target: [text]()",
                          "Write the address between the parentheses, [text](https://...), or "
                          "remove the brackets.", build=True),

@@ -244,6 +244,9 @@ def _report(result: BuildResult, console: Console) -> None:
             f"{issue.issue_id} ({issue.full_title}): {_n(len(issue.pieces), 'piece')} by "
             f"{_n(people, 'contributor')} from {_n(teams, 'team')}; HTML email "
             f"{size / 1024:.1f} KB of {result.budget_kb} KB"
+            + (f" ({result.teasers[str(issue.issue_id)][0] / 1024:.1f} KB in full; "
+               f"{_n(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
+               if str(issue.issue_id) in result.teasers else "")
             + (f"; {_n(left, 'file')} left out" if left else ""))
     if not result.feeds_written:
         console.result("feeds not written: a --drafts build is a preview")

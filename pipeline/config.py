@@ -98,6 +98,7 @@ class Config:
     workflow: Workflow
     web: Web
     markdown: MarkdownOptions = DEFAULT_MARKDOWN
+    email_overflow: str = "teasers"  # or "refuse"
 
     @property
     def issues_dir(self) -> Path:
@@ -224,6 +225,12 @@ def _naming(value: str) -> str | None:
     return None if value in NAMINGS else f"must be one of {', '.join(NAMINGS)}"
 
 
+def _overflow(value: str) -> str | None:
+    choices = ("teasers", "refuse")
+    return None if value in choices else \
+        f"must be teasers or refuse{did_you_mean(value, choices)}"
+
+
 def _flavour(value: str) -> str | None:
     if value in FLAVOURS:
         return None
@@ -282,6 +289,9 @@ OPTIONS: tuple[Option, ...] = (
            "Address readers can write to (shown in the footer).", _check_address),
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
+    Option("email.overflow", str, "teasers",
+           "teasers (over the budget, the last pieces become teasers linking the web edition) "
+           "or refuse (over the budget, the build fails).", _overflow),
     Option("markdown.flavour", str, GFM,
            "gfm (GitHub Flavored Markdown, rendered by cmark-gfm) or python-markdown.",
            _flavour),
@@ -495,6 +505,7 @@ def load_config(root: Path) -> Config:
             client_limit=get("web.client_limit"),
             address_limit=get("web.address_limit"),
         ),
+        email_overflow=get("email.overflow"),
         markdown=MarkdownOptions(get("markdown.flavour"), extensions)
         if extensions is not None else MarkdownOptions(get("markdown.flavour")),
     )

@@ -28,8 +28,9 @@ __all__ = ["slugify"]  # where check and new-piece have always found it
 
 ISSUE_FILE = "issue.md"
 STATUSES = ("draft", "ready")
+EMAIL_CHOICES = ("full", "teaser")
 
-Kind = Literal["text", "names", "number", "status", "corrections"]
+Kind = Literal["text", "names", "number", "status", "corrections", "email"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ PIECE_FIELDS: tuple[Field, ...] = (
           "Discusses online harassment"),
     Field("ai_disclosure", "text", "no", "how AI tools were or were not used",
           "Drafted without AI tools"),
+    Field("email", "email", "no",
+          "when the email is too long: full keeps this piece in full, teaser always shows "
+          "its summary and a link to the web edition", "teaser"),
     Field("corrections", "corrections", "no",
           "changes after publication, each with its date and what changed",
           "[{date: 2027-01-10, text: The energy figure was 540 kWh, not 450.}]"),
@@ -259,6 +263,12 @@ def _check_value(field: Field, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             return _Bad(f"must be a whole number such as 10, not {_short(value)}")
         return value
+    if field.kind == "email":
+        if value in EMAIL_CHOICES:
+            return value
+        hint = did_you_mean(str(value).strip().lower(), EMAIL_CHOICES) or \
+            " — use 'full' or 'teaser'"
+        return _Bad(f"must be 'full' or 'teaser', not {_short(value)}{hint}")
     if value not in STATUSES:
         hint = did_you_mean(str(value).strip().lower(), STATUSES) or " — use 'draft' or 'ready'"
         return _Bad(f"must be 'draft' or 'ready', not {_short(value)}{hint}")
@@ -400,5 +410,5 @@ def load_piece(
         tags=values.get("tags", ()), reviewed_by=reviewers,
         content_note=values.get("content_note"), ai_disclosure=values.get("ai_disclosure"),
         corrections=values.get("corrections", ()),
-        body=doc.body, body_line=doc.body_line,
+        body=doc.body, body_line=doc.body_line, email=values.get("email"),
     )

@@ -12,6 +12,7 @@ from the cache, so they run in worker processes too.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
@@ -211,8 +212,10 @@ class Pages:
 
     outputs: list[Output]
     problems: list[Problem]
-    size: int
+    size: int  # the HTML email's, as sent
     entry: feeds_mod.Entry | None
+    full_size: int = 0  # the same with every piece in full
+    teasers: int = 0  # how many pieces the email shows as teasers
 
 
 def site_inputs(root: Path) -> str:
@@ -246,7 +249,7 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
         try:
             rendered = r.render_issue(issue, config, problems, body=cached_body(cache),
                                      anchors=cached_anchors(cache))
-            files, size = issue_files(rendered, config, env, problems)
+            files, edition = issue_files(rendered, config, env, problems)
             made = entry(rendered, config, env)
         except ContentError as exc:  # a template mistake: reported with the others
             return Pages([], [*problems.items, *exc.problems], 0, None)
@@ -254,7 +257,8 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
         root = issue.path.resolve()
         payload = {
             "files": {name: data.decode("utf-8") for name, data in files.items()},
-            "size": size, "entry": _entry_json(made),
+            "size": edition.size, "full_size": edition.full_size,
+            "teasers": len(edition.teasers), "entry": _entry_json(made),
             "assets": [a.relative_to(root).as_posix() for a in rendered.assets],
             "probes": probes, "problems": c.problems_json(problems.items),
         }
@@ -273,7 +277,8 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
                 for asset in payload["assets"]]
     found = Problems(strict=strict)
     c.replay(payload["problems"], found)
-    return Pages(outputs, found.items, payload["size"], _entry_from(payload["entry"]))
+    return Pages(outputs, found.items, payload["size"], _entry_from(payload["entry"]),
+                 payload["full_size"], payload["teasers"])
 
 
 @dataclass(frozen=True)
@@ -348,6 +353,16 @@ def _good_key(folder: Path) -> str:
     return hashlib.sha256(f"good\0{folder.resolve()}".encode()).hexdigest()
 
 
+def _read_good(cache: c.Cache, folder: Path) -> dict[str, Any]:
+    """The stored last good build (not counted: it is no rendering the cache saved)."""
+    data = cache.get_bytes("good", _good_key(folder), count=False)
+    try:
+        payload = json.loads(data) if data is not None else {}
+    except ValueError:
+        payload = {}
+    return payload if isinstance(payload, dict) else {}
+
+
 @dataclass(frozen=True)
 class Good:
     """What the archive and the feeds last carried of an issue that built without errors."""
@@ -359,7 +374,7 @@ class Good:
 def last_good(cache: c.Cache, folder: Path) -> Good:
     """The issue's archive line and feed entry from its last build without errors (None
     where there was none, or with ``--no-cache``)."""
-    payload = cache.get("good", _good_key(folder)) or {}
+    payload = _read_good(cache, folder)
     entry = payload.get("entry")
     return Good(_archive_from(payload.get("archive")),
                 _entry_from(entry) if entry is not None else None)
@@ -371,9 +386,8 @@ def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
     while this one has errors (an entry not made this time is kept from before)."""
     if cache.folder is None:
         return
-    key = _good_key(folder)
-    old = cache.get("good", key) or {}
-    cache.put("good", key, {
+    old = _read_good(cache, folder)
+    cache.put("good", _good_key(folder), {
         "archive": _archive_json(archive),
         "entry": _entry_json(entry) if entry is not None else old.get("entry"),
     })
@@ -383,33 +397,62 @@ def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
 
 
 def issue_files(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment,
-                problems: Problems) -> tuple[dict[str, bytes], int]:
-    """The issue's three pages by file name, and the size of its HTML email."""
-    html = run_template(lambda: r.email_html(rendered, config, env))
-    check_budget(rendered, html, config, problems)
+                problems: Problems) -> tuple[dict[str, bytes], r.EmailEdition]:
+    """The issue's three pages by file name, and its email edition (sizes, teasers)."""
+    edition = r.guarded(lambda: r.email_edition(rendered, config, env))
+    check_budget(rendered, edition, config, problems)
     files = {
-        "email.html": html,
-        "email.txt": run_template(lambda: r.email_text(rendered, config, env)),
+        "email.html": edition.html.encode("utf-8"),
+        "email.txt": edition.text.encode("utf-8"),
         "index.html": run_template(lambda: r.web_issue(rendered, config, env)),
     }
-    return files, len(html)
+    return files, edition
 
 
-def check_budget(
-    rendered: r.RenderedIssue, html: bytes, config: Config, problems: Problems
-) -> None:
-    """An error naming the largest pieces when the HTML email is over its budget."""
+def check_budget(rendered: r.RenderedIssue, edition: r.EmailEdition, config: Config,
+                 problems: Problems) -> None:
+    """An error naming the largest pieces when the HTML email is over its budget even with
+    teasers (or the pieces that must stay full, when they alone are over); a note (an error
+    with --strict) saying which pieces became teasers and why."""
     budget = config.size_budget_kb * 1024
-    if len(html) <= budget:
+    kb = config.size_budget_kb
+    if edition.size > budget:
+        full = [p for p in rendered.pieces if p.piece.email == "full"]
+        if full and config.email_overflow == "teasers":
+            names = ", ".join(p.piece.path.name for p in full)
+            problems.error(rendered.issue.path, None,
+                           f"the HTML email is {edition.size / 1024:.1f} KB with every other "
+                           f"piece a teaser, over the {kb} KB budget (Gmail clips messages "
+                           f"over 102 KB); the pieces marked 'email: full' are too long "
+                           f"together: {names}. Let some be teasers (remove 'email: full'), "
+                           "shorten them, or raise email.size_budget_kb in newsletter.toml",
+                           rule="email-size")
+            return
+        largest = sorted(rendered.pieces, key=lambda p: len(p.body.html_absolute),
+                         reverse=True)
+        names = ", ".join(
+            f"{p.piece.path.name} ({len(p.body.html_absolute.encode()) / 1024:.1f} KB)"
+            for p in largest[:3])
+        how = ("Shorten them, link to the web edition for detail, set email.overflow = "
+               '"teasers", or raise email.size_budget_kb in newsletter.toml'
+               if config.email_overflow == "refuse" else
+               "Even with every piece a teaser it is over: shorten the letter or the "
+               "summaries, or raise email.size_budget_kb in newsletter.toml")
+        problems.error(rendered.issue.path, None,
+                       f"the HTML email is {edition.size / 1024:.1f} KB, over the {kb} KB "
+                       f"budget (Gmail clips messages over 102 KB); the largest pieces: "
+                       f"{names}. {how}", rule="email-size")
         return
-    largest = sorted(rendered.pieces, key=lambda p: len(p.body.html_absolute), reverse=True)
-    names = ", ".join(f"{p.piece.path.name} ({len(p.body.html_absolute.encode()) / 1024:.1f} KB)"
-                      for p in largest[:3])
-    problems.error(rendered.issue.path, None,
-                   f"the HTML email is {len(html) / 1024:.1f} KB, over the "
-                   f"{config.size_budget_kb} KB budget (Gmail clips messages over 102 KB); "
-                   f"the largest pieces: {names}. Shorten them, link to the web edition for "
-                   "detail, or raise email.size_budget_kb in newsletter.toml", rule="email-size")
+    if edition.chosen:
+        message = (f"{len(edition.chosen)} of {len(rendered.pieces)} pieces are teasers in the "
+                   f"email: the full email would be {edition.full_size / 1024:.0f} KB, the "
+                   f"budget is {kb} KB; the teasers: "
+                   + ", ".join(f"{a}.md" for a in edition.chosen)
+                   + " (the web edition and the feeds carry them in full)")
+        if problems.strict:
+            problems.error(rendered.issue.path, None, message, rule="email-teasers")
+        else:
+            problems.note(rendered.issue.path, None, message, rule="email-teasers")
 
 
 def entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) -> feeds_mod.Entry:

@@ -49,6 +49,9 @@ class Piece:
     corrections: tuple[Correction, ...]
     body: str
     body_line: int
+    #: How the email shows it when the issue is over the size budget: None (the pipeline
+    #: chooses), "full" (always in full) or "teaser" (always a teaser with a link to the web).
+    email: str | None = None
 
     @property
     def is_draft(self) -> bool:

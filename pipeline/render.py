@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import css_inline
@@ -26,16 +26,21 @@ from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
 from .markup import Body, Context
 from .model import Contributor, Issue, Piece
+from .tokens import longest_unsubscribe_link
 
 #: Delivery replaces this with each subscriber's signed unsubscribe URL.
 UNSUBSCRIBE_PLACEHOLDER = "%%unsubscribe_url%%"
 PREHEADER_LENGTH = 150
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class RenderedPiece:
     piece: Piece
     body: Body
+    #: In the email only: the title, byline and summary with a link to the web edition
+    #: instead of the whole piece (:func:`email_edition`).
+    teaser: bool = False
 
     @property
     def anchor(self) -> str:
@@ -201,6 +206,80 @@ def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 
 
+@dataclass(frozen=True)
+class EmailEdition:
+    """The email as it is sent: its HTML and plain text (the same pieces as teasers in both),
+    and its size as a reader's client receives it, with the longest unsubscribe link a
+    subscriber can have in place of the placeholder."""
+
+    html: str
+    text: str
+    size: int  # bytes of the HTML as sent
+    full_size: int  # the same, with every piece in full
+    teasers: tuple[str, ...]  # the anchors of the pieces shown as teasers, in page order
+    chosen: tuple[str, ...]  # of those, the ones the pipeline chose (no "email:" of their own)
+
+
+def sent_size(html: str, config: Config) -> int:
+    """The HTML's size as a reader's client receives it: the placeholder replaced by the
+    longest real unsubscribe link (made by the code that makes every subscriber's) and each
+    line ending a CRLF, as in the message."""
+    link = longest_unsubscribe_link(config.delivery.unsubscribe_url)
+    return len(html.encode("utf-8")) + html.count("\n") + html.count(
+        UNSUBSCRIBE_PLACEHOLDER) * (len(link.encode("ascii")) - len(UNSUBSCRIBE_PLACEHOLDER))
+
+
+def with_teasers(rendered: RenderedIssue, anchors: set[str]) -> RenderedIssue:
+    """The issue with the pieces named by ``anchors`` as teasers."""
+    sections = tuple(Section(s.name, tuple(replace(p, teaser=p.anchor in anchors)
+                                           for p in s.pieces)) for s in rendered.sections)
+    return replace(rendered, sections=sections)
+
+
+def email_edition(rendered: RenderedIssue, config: Config,
+                  env: jinja2.Environment) -> EmailEdition:
+    """The email within ``email.size_budget_kb`` where it can be.
+
+    Pieces that say ``email: teaser`` are always teasers. When the email is over the budget
+    and ``email.overflow`` is ``teasers``, the letter and the pieces keep their place in full
+    while they fit, in page order, and the rest become teasers (a piece that says ``email:
+    full`` never does); the largest such prefix is found by bisection, so a few renderings
+    decide it. What does not fit even so is returned over the budget: the caller reports it.
+    """
+    budget = config.size_budget_kb * 1024
+    pieces = rendered.pieces
+    forced = {p.anchor for p in pieces if p.piece.email == "teaser"}
+    auto = [p.anchor for p in pieces if p.piece.email is None]
+
+    def attempt(full: int) -> tuple[str, int]:
+        html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env)
+        return html, sent_size(html, config)
+
+    everything = email_html(rendered, config, env)
+    full_size = sent_size(everything, config)
+    html, size = (everything, full_size) if not forced else attempt(len(auto))
+    kept = len(auto)
+    if size > budget and config.email_overflow == "teasers" and auto:
+        low, high = 0, len(auto) - 1  # the largest number of full auto pieces that fits
+        best: tuple[str, int] | None = None
+        while low <= high:
+            middle = (low + high) // 2
+            made = attempt(middle)
+            if made[1] <= budget:
+                best, kept, low = made, middle, middle + 1
+            else:
+                high = middle - 1
+        if best is None:
+            kept = 0
+            best = attempt(0)
+        html, size = best
+    chosen = set(auto[kept:])
+    teasers = tuple(p.anchor for p in pieces if p.anchor in forced | chosen)
+    text = email_text(with_teasers(rendered, set(teasers)), config, env)
+    return EmailEdition(html, text, size, full_size, teasers,
+                        tuple(a for a in teasers if a in chosen))
+
+
 def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
     """The web edition of one issue, with a permalink anchor per piece."""
     return env.get_template("issue.html").render(_context(rendered, config))
@@ -271,8 +350,14 @@ def stylesheet(env: jinja2.Environment) -> str:
 
 def run_template(make: Callable[[], str]) -> bytes:
     """Run a template render, turning a template mistake into a located error."""
+    return guarded(make).encode("utf-8")
+
+
+def guarded(make: Callable[[], T]) -> T:
+    """Run ``make`` (which renders templates), turning a template mistake into a located
+    error."""
     try:
-        return make().encode("utf-8")
+        return make()
     except jinja2.TemplateSyntaxError as exc:
         raise ContentError([Problem(Path(exc.filename or exc.name or "template"), exc.lineno,
                                     "error", f"template syntax error: {exc.message}")]) from None

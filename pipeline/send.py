@@ -32,7 +32,7 @@ from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
 from .store import Database, Store, open_store
 from .subscribers import AddressError, normalise
-from .tokens import Tokens, secret_from_env
+from .tokens import Tokens, secret_from_env, unsubscribe_link
 
 #: Energy model for the summary: the Sustainable Web Design model (v3, 2022) estimates
 #: 0.81 kWh per GB transferred (data centres, networks and devices together), and the
@@ -142,8 +142,8 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
         dkim = Dkim.load(d.dkim_key, d.dkim_selector, domain)
 
     def unsubscribe_url(recipient: Recipient) -> str:
-        token = tokens.unsubscribe(recipient.subscriber_id, recipient.email)
-        return f"{d.unsubscribe_url}?token={token}"
+        return unsubscribe_link(d.unsubscribe_url,
+                                tokens.unsubscribe(recipient.subscriber_id, recipient.email))
 
     return IssueMessage(
         sender=config.sender, subject=issue.full_title, list_name=config.title,

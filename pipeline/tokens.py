@@ -113,3 +113,19 @@ def _pair(data: object) -> tuple[int, str]:
             and isinstance(data[1], str)):
         return data[0], data[1]
     raise TokenError("this link is not valid")
+
+
+def unsubscribe_link(endpoint: str, token: str) -> str:
+    """A subscriber's one-click unsubscribe URL: the endpoint with their token."""
+    return f"{endpoint}?token={token}"
+
+
+#: A subscriber id longer than any list will reach (ten digits), for the longest link.
+LONGEST_ID = 9_999_999_999
+
+
+def longest_unsubscribe_link(endpoint: str) -> str:
+    """The longest unsubscribe URL a subscriber can get (a token's length depends only on the
+    id's digits): what the email's size budget counts in place of the placeholder."""
+    return unsubscribe_link(endpoint, Tokens("size").unsubscribe(LONGEST_ID, "reader@example.org"))
+

@@ -134,8 +134,11 @@ def test_web_edition_has_permalinks_and_relative_images(built: tuple[Path, str, 
 def test_size_budget_fails_the_build_and_names_the_largest_pieces(
     sample_copy: Path, cli: RunCli
 ) -> None:
+    """With email.overflow = "refuse", an email over the budget fails the build (by default
+    the last pieces become teasers: tests/test_teasers.py)."""
     config = sample_copy / "newsletter.toml"
-    config.write_text(config.read_text().replace("size_budget_kb = 95", "size_budget_kb = 20"))
+    config.write_text(config.read_text().replace("size_budget_kb = 95",
+                                                 'size_budget_kb = 20\noverflow = "refuse"'))
     code, _, err = cli("build-issue", ISSUE, "--root", str(sample_copy))
     assert code == 1
     assert re.search(r"the HTML email is \d+\.\d KB, over the 20 KB budget", err)
