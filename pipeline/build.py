@@ -53,6 +53,7 @@ class BuildResult:
     preview: bool = False  # the target's moment has not come (or --drafts): not the site
     early: bool = False  # published before its moment now, as --early asked
     removed: tuple[Path, ...] = ()  # folders of issues not published yet, taken off the site
+    published: datetime | None = None  # the target's recorded publication, if it has one
 
 
 @dataclass(frozen=True)
@@ -98,25 +99,28 @@ def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> Iss
 
 def build_issue(
     root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
-    strict: bool = False, cache: bool = True, early: bool = False,
+    strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
     Whether the issue goes to the site is :func:`pipeline.publication.is_published`: once
     its moment has come (``now``) or it is recorded as published. Before that the build is a
     preview, written to ``<root>/preview`` (or ``out``), with no feeds, and the site folder is
-    not touched; ``early`` publishes it now instead, and records that it did. A ``drafts``
-    build is always a preview. The archive and the feeds cover every published issue and
-    this one; a published issue whose folder is missing from the output folder is written
-    too, so every issue the archive links is there. With ``cache`` the render cache is used,
-    so only what changed since an earlier build is rendered (:mod:`pipeline.cache`).
+    not touched; ``early`` publishes it now instead, and records that it did. ``publish``
+    (``newsletter publish``) records the publication of an issue whose moment has come, if
+    it has no record yet. A ``drafts`` build is always a preview. The archive and the feeds
+    cover every published issue and this one; a published issue whose folder is missing from
+    the output folder is written too, so every issue the archive links is there. With
+    ``cache`` the render cache is used, so only what changed since an earlier build is
+    rendered (:mod:`pipeline.cache`).
     """
     problems = Problems(strict=strict)
     record = load_record(root)
     config = load_config(root)
     issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
-    published_now = not drafts and early and not is_published(issue_id, now, record)
-    if published_now:
+    public = is_published(issue_id, now, record)
+    recording = not drafts and issue_id not in record and (early or (publish and public))
+    if recording:
         record = {**record, issue_id: now.astimezone(UTC).replace(microsecond=0)}
     preview = drafts or not is_published(issue_id, now, record)
     site = _open_site(root, problems, cache, record)
@@ -155,11 +159,12 @@ def build_issue(
             digests[other] = more_inputs
         else:
             others.append(other)
-    extra = [record_output(root, record)] if published_now else []
+    extra = [record_output(root, record)] if recording else []
     result = _build(site, targets, others, out_dir, problems, feeds=not preview,
                     drafts=drafts, inputs=digests, extra=extra, now=now)
     removed = () if preview else _remove_unpublished(out_dir, site, now, record)
-    return replace(result, preview=preview, early=published_now, removed=removed)
+    return replace(result, preview=preview, early=recording and not public, removed=removed,
+                   published=record.get(issue_id))
 
 
 def _remove_unpublished(out_dir: Path, site: _Site, now: datetime,

@@ -158,31 +158,46 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
         "send", help="send an issue to every active subscriber, resumably",
         description="Rebuild the issue with strict checks, then send one personalised message "
                     "per active subscriber over SMTP or into the outbox folder. Killed and run "
-                    "again, it resumes: nobody is skipped and nobody gets it twice.")
+                    "again, it resumes: nobody is skipped and nobody gets it twice. Before the "
+                    "issue's moment it refuses unless --early; on a terminal it asks before "
+                    "mailing, unless --yes. 'newsletter publish' builds the site and sends "
+                    "in one go.")
     _common(send, suppress=True)
     send.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
-    send.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:587"
-                      " or smtps://HOST:465 (default: delivery.smtp_url)")
-    send.add_argument("--outbox", type=Path, metavar="DIR",
-                      help="write .eml files here instead of sending over SMTP")
-    send.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
-    send.add_argument("--connections", type=_positive, metavar="N",
-                      help="parallel SMTP connections")
-    send.add_argument("--test-to", metavar="ADDRESS",
-                      help="send one copy to this address only (not recorded)")
+    delivery_options(send)
+    send.add_argument("--test-to", metavar="ADDRESS", action="append", default=[],
+                      help="send one copy, its subject marked [TEST], to this address only "
+                           "(repeat for several; nothing recorded; works before the moment)")
     send.add_argument("--dry-run", action="store_true",
                       help="build every message and send nothing")
-    send.add_argument("--db", type=_database, metavar="PATH_OR_URL",
-                      help="the subscriber database: a SQLite file or a postgresql:// URL "
-                           "(default: subscribers.database)")
+    send.add_argument("--early", action="store_true",
+                      help="send before the issue's moment (which publishes it now); without "
+                           "it, a send before the moment is refused")
+    send.add_argument("--yes", action="store_true",
+                      help="do not ask before mailing (for cron, systemd and CI); without it "
+                           "a send asks on the terminal, and fails when there is none")
     send.set_defaults(run=_run_send)
 
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
-        from . import check, cli_web, gather, new_piece, report, status
+        from . import check, cli_web, gather, new_piece, publish, report, status
 
-        for module in (new_piece, check, status, gather, report, cli_web):
+        for module in (new_piece, check, status, gather, report, cli_web, publish):
             module.register(commands, _common)
     return parser
+
+
+def delivery_options(parser: argparse.ArgumentParser) -> None:
+    """The delivery options of ``send`` and ``publish``."""
+    parser.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:"
+                        "587 or smtps://HOST:465 (default: delivery.smtp_url)")
+    parser.add_argument("--outbox", type=Path, metavar="DIR",
+                        help="write .eml files here instead of sending over SMTP")
+    parser.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
+    parser.add_argument("--connections", type=_positive, metavar="N",
+                        help="parallel SMTP connections")
+    parser.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                        help="the subscriber database: a SQLite file or a postgresql:// URL "
+                             "(default: subscribers.database)")
 
 
 def _command(argv: Sequence[str]) -> str | None:

@@ -39,7 +39,7 @@ from .writer import Output, write_all
 
 NO_TEAM = "(no team)"
 SILENT_WINDOW = 4
-REPORT_DIR = "report"
+REPORT_DIR = "reports"  # in the newsletter root, outside the site folder: it is not public
 
 #: Bar colours: each has a contrast of at least 4.5:1 with white (the labels written on the
 #: bars and the chart's background), so bars and labels are readable; a white gap separates
@@ -440,10 +440,9 @@ def _run_report(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     report = build_report(root, now(), args.since)
     config = load_config(root)
-    if args.out is not None:
-        out_dir, home = check_out_dir(args.out, config), f"{config.base_url}/"
-    else:
-        out_dir, home = config.output_dir / REPORT_DIR, "../"
+    out_dir = check_out_dir(args.out, config) if args.out is not None \
+        else config.root / REPORT_DIR
+    home = f"{config.base_url}/"
     for path in report.left_out:
         console.message("warning", f"{path}: has errors, so it is not counted (newsletter "
                         "check shows them)")
@@ -466,12 +465,13 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
         description="Look across every issue folder (ready pieces only): pieces and "
                     "contributors per team per issue, first-time contributors, teams that "
                     "have not written for the last four issues, and review coverage. Prints "
-                    "tables and writes an HTML page with charts to "
-                    "<output_dir>/report/index.html (or DIR/index.html with --out).")
+                    "tables and writes an HTML page with charts to <root>/reports/index.html "
+                    "(or DIR/index.html with --out), outside the site folder: the report is "
+                    "for the editors, not the public, and its page says noindex.")
     common(report, True)
     report.add_argument("--since", type=parse_year, metavar="YEAR",
                         help="only issues from this year on (first-time contributors and "
                              "silent teams still look at the whole archive)")
     report.add_argument("--out", type=Path, metavar="DIR",
-                        help="where to write index.html (default: <output_dir>/report)")
+                        help="where to write index.html (default: <root>/reports)")
     report.set_defaults(run=_run_report)

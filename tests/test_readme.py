@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,28 @@ def test_the_quick_start_says_what_its_command_does(
         assert "preview only" in out and "21 December 2026" in QUICK_START
     else:
         assert not (root / "preview").exists()
+
+
+def _publish_lines() -> list[list[str]]:
+    """Every ``newsletter publish ...`` command of the README's examples (cron, systemd, CI,
+    the workflow), as the arguments after ``newsletter``."""
+    found = []
+    for line in README.splitlines():
+        match = re.search(r"newsletter (publish [^>#`\n]*)", line)
+        if match and not line.startswith("###"):
+            found.append(shlex.split(match[1]))
+    return found
+
+
+def test_the_readme_publish_examples_are_real_command_lines() -> None:
+    """The scheduled examples run unattended: each parses, and each that waits also says
+    --yes (without it, publish stops for want of a terminal)."""
+    examples = [words for words in _publish_lines() if not words[1].startswith("-")]
+    assert len(examples) >= 4, examples
+    parser = make_parser()
+    for words in examples:
+        args = parser.parse_args(words)
+        assert args.issue == "2026-12-solstice"
+        if args.wait:
+            assert args.yes, words
+    assert sum(1 for words in examples if "--wait" in words) >= 3  # cron, systemd, CI
