@@ -137,7 +137,8 @@ def build_issue(
                        "(the notes say why each piece was left out)", rule="nothing-to-publish")
     if preview and out is None:
         out = site.config.root / PREVIEW_DIR
-    if preview and out is not None and out.resolve() == site.config.output_dir.resolve():
+    if preview and out is not None and out.resolve().is_relative_to(
+            site.config.output_dir.resolve()):
         raise UsageError(f"--out {out}: {issue_id} is not published yet, and a preview never "
                          "goes into the site folder; choose another folder")
     out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir

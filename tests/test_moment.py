@@ -74,11 +74,14 @@ def test_before_its_moment_build_issue_is_a_preview(site_before: Path, cli: RunC
     assert "Water, heat" in (root / f"preview/{ISSUE}/index.html").read_text(encoding="utf-8")
 
 
-def test_a_preview_never_goes_into_the_site_folder(site_before: Path, cli: RunCli) -> None:
+@pytest.mark.parametrize("inside", ["public", "public/drafts"])
+def test_a_preview_never_goes_into_the_site_folder(site_before: Path, cli: RunCli,
+                                                   inside: str) -> None:
+    site = tree(site_before, "public")
     code, _, err = cli("build-issue", ISSUE, "--root", str(site_before), "--out",
-                       str(site_before / "public"))
+                       str(site_before / inside))
     assert code == 2 and "a preview never goes into the site folder" in err
-    assert not (site_before / "public" / ISSUE).exists()
+    assert tree(site_before, "public") == site
 
 
 def test_build_and_build_issue_agree_and_a_rebuild_leaves_no_unpublished_folder(

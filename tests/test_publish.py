@@ -24,7 +24,7 @@ from pipeline.cli_delivery import confirmation
 from pipeline.console import Console
 from pipeline.errors import ContentError
 from pipeline.publication import RECORD_NAME, load_record
-from pipeline.publish import Clock, publish
+from pipeline.publish import Clock, _countdown, publish
 from pipeline.seasons import IssueId
 from pipeline.send import NotYet, SendOptions
 
@@ -288,6 +288,32 @@ def test_wait_checks_now_counts_down_and_publishes_at_the_moment(
     assert result.published == MOMENT == load_record(sample_copy)[IssueId.parse(ISSUE)]
     assert result.send is not None and result.send.sent == 3
     assert {r for m in sink.messages for r in m.rcpt_tos} == {p.email for p in people}
+
+
+def test_a_log_gets_a_line_as_the_days_then_the_hours_go_down(sample_copy: Path,
+                                                             sink: SmtpSink) -> None:
+    """Without a terminal (cron, systemd, CI) the countdown is a few lines, not one a tick."""
+    add_people(sample_copy, many(1))
+    fake = FakeClock(MOMENT - timedelta(days=3, hours=2))
+    err = io.StringIO()
+    show = _countdown(Console(0, out=io.StringIO(), err=err), ISSUE, tty=False)
+    publish(sample_copy, SendOptions(ISSUE, smtp_url=sink.url), fake.clock(), wait=True,
+            tick=60.0, on_wait=show, environ={SECRET_ENV: SECRET})
+    lines = err.getvalue().splitlines()
+    assert len(fake.sleeps) > 4000 and len(lines) == 3 + 24, lines
+    assert lines[0] == "note: waiting to publish 2026-12-solstice: in 3 days"
+    assert lines[3] == "note: waiting to publish 2026-12-solstice: in 23 h 59 min"
+    assert lines[-1].startswith("note: waiting to publish 2026-12-solstice: in ")
+    assert sink.count() == 1
+
+
+def test_on_a_terminal_the_countdown_is_one_line_rewritten() -> None:
+    err = io.StringIO()
+    show = _countdown(Console(0, out=io.StringIO(), err=err), ISSUE, tty=True)
+    show(timedelta(days=2, hours=3, minutes=4, seconds=5))
+    show(timedelta(seconds=42))
+    assert err.getvalue() == ("\rpublishing 2026-12-solstice in 2 days (2 d 03:04:05) "
+                              "\rpublishing 2026-12-solstice in 42 s (00:00:42) ")
 
 
 def test_wait_after_the_moment_publishes_at_once(sample_copy: Path, sink: SmtpSink) -> None:
