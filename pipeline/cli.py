@@ -126,7 +126,7 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     cal.set_defaults(run=_run_calendar)
 
     subs = commands.add_parser(
-        "subscribers", help="add, import, export, list or remove email subscribers",
+        "subscribers", help="add, import, export, list or remove email subscribers; stats",
         description="Manage the subscriber database (a SQLite file or a PostgreSQL URL; "
                     "subscribers.database in newsletter.toml, or --db).")
     _common(subs, suppress=True)
@@ -147,7 +147,10 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     lst.add_argument("--status", choices=STATUSES)
     rem = actions.add_parser("remove", help="delete a subscriber and their send records")
     rem.add_argument("email")
-    for action in (add, imp, exp, lst, rem):
+    stats = actions.add_parser(
+        "stats", help="subscribers at a glance: counts by state, and sign-ups, unsubscribes "
+                      "and bounces per season")
+    for action in (add, imp, exp, lst, rem, stats):
         _common(action, suppress=True)
         action.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                             help="a SQLite file or a postgresql:// URL (default: "

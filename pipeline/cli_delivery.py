@@ -7,6 +7,7 @@ import sys
 import time
 from typing import TextIO
 
+from .audience import audience, audience_text
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
 from .errors import Problems, UsageError
@@ -68,6 +69,9 @@ def run_subscribers(args: argparse.Namespace, console: Console) -> int:
             if stored is None or not store.remove(stored.email):
                 raise UsageError(f"{args.email} is not a subscriber")
             console.result(f"removed {stored.email} and their send records")
+        elif args.action == "stats":
+            for line in audience_text(audience(store.subscribers())):
+                console.result(line)
     finally:
         store.close()
     return 0

@@ -24,17 +24,19 @@ from markupsafe import Markup
 
 from . import __version__
 from . import render as r
+from .audience import Audience, audience, audience_text
 from .build import check_out_dir
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import ContentError, Problems, UsageError, display_path
+from .errors import ContentError, PipelineError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
 from .render import run_template
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
 from .status import has_independent_reviewer
+from .store import open_store
 from .writer import Output, write_all
 
 NO_TEAM = "(no team)"
@@ -362,6 +364,24 @@ class Chart:
     rows: tuple[tuple[str, ...], ...]
 
 
+def audience_chart(found: Audience) -> Chart:
+    """Sign-ups, unsubscribes and bounces per season, as a chart and a table."""
+    series = ("sign-ups", "unsubscribes", "bounces")
+    colours = dict(zip(series, PALETTE, strict=False))
+    rows = [(str(s.issue_id), list(zip(series, (s.signups, s.unsubscribes, s.bounces),
+                                       strict=True))) for s in found.seasons]
+    states = ", ".join(f"{n} {status}" for status, n in found.by_status.items())
+    return Chart(
+        "subscribers", "Email subscribers per season",
+        f"Now: {states}. Each season runs up to the moment of the issue named.",
+        stacked_chart("Sign-ups, unsubscribes and bounces in each season", rows, series,
+                      "subscribers", colours),
+        ("Season up to", *series),
+        tuple((str(s.issue_id), str(s.signups), str(s.unsubscribes), str(s.bounces))
+              for s in found.seasons),
+    )
+
+
 def charts(report: Report) -> list[Chart]:
     issues = report.issues
     ids = [str(i.issue_id) for i in issues]
@@ -411,11 +431,16 @@ def charts(report: Report) -> list[Chart]:
     return found
 
 
-def report_html(report: Report, config: Config, env: jinja2.Environment, home: str) -> bytes:
-    """The report page, rendered from ``report.html``."""
+def report_html(report: Report, config: Config, env: jinja2.Environment, home: str,
+                subscribers: Audience | None = None) -> bytes:
+    """The report page, rendered from ``report.html`` (with the subscribers' chart when
+    their numbers are given)."""
+    shown = charts(report)
+    if subscribers is not None and subscribers.seasons:
+        shown.append(audience_chart(subscribers))
     context: dict[str, Any] = {
         "config": config, "feeds": r.feed_links(config), "version": __version__,
-        "report": report, "charts": charts(report), "home": home,
+        "report": report, "charts": shown, "home": home,
         "silent_window": SILENT_WINDOW,
     }
     return run_template(lambda: env.get_template("report.html").render(context))
@@ -448,14 +473,36 @@ def _run_report(args: argparse.Namespace, console: Console) -> int:
                         "check shows them)")
     for line in report_text(report):
         console.result(line)
+    subscribers = _subscribers(config, console)
+    if subscribers is not None:
+        console.result("")
+        for line in audience_text(subscribers):
+            console.result(line)
     env = r.environment(config)
     written = write_all([
-        Output(out_dir, "index.html", report_html(report, config, env, home)),
+        Output(out_dir, "index.html", report_html(report, config, env, home, subscribers)),
         Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))),
     ])
     if console.verbosity >= 0:
         console.message("note", f"wrote {display_path(written[0].path)}")
     return 0
+
+
+def _subscribers(config: Config, console: Console) -> Audience | None:
+    """The subscribers' numbers, when the newsletter has a subscriber database (a SQLite file
+    that is not there yet is not created); a database that cannot be read is a warning."""
+    database = config.delivery.database
+    if isinstance(database, Path) and not database.is_file():
+        return None
+    try:
+        store = open_store(database, config.delivery.database_password_env)
+    except PipelineError as exc:
+        console.message("warning", f"subscribers not counted: {exc}")
+        return None
+    try:
+        return audience(store.subscribers())
+    finally:
+        store.close()
 
 
 def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
