@@ -33,6 +33,7 @@ from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import ContentError, PipelineError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
+from .publication import is_published, load_record
 from .render import run_template
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
 from .status import has_independent_reviewer
@@ -115,6 +116,7 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
     if not folders:
         raise UsageError(f"no issue folders in {display_path(config.issues_dir)} yet: nothing "
                          "to report")
+    record = load_record(root)
     issues: list[Issue] = []
     for issue_id, folder in folders:
         issues.append(load_issue(issue_id, folder, config, people, problems))
@@ -139,7 +141,8 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
             team = person.team or NO_TEAM
             contributors_by_team[team] = contributors_by_team.get(team, 0) + 1
         stats.append(IssueStats(
-            issue_id=issue.issue_id, name=issue.name, published=issue.moment <= moment,
+            issue_id=issue.issue_id, name=issue.name,
+            published=is_published(issue.issue_id, moment, record),
             pieces=len(issue.pieces),
             reviewed=sum(1 for p in issue.pieces if has_independent_reviewer(p)),
             pieces_by_team=pieces_by_team, contributors_by_team=contributors_by_team,

@@ -246,3 +246,12 @@ def test_the_link_walk_finds_a_missing_target(sample_copy: Path, cli: RunCli) ->
     missing = [(page, link) for page, link, path in local_links(site) if not path.is_file()]
     assert (f"{ISSUE}/index.html", "images/training-run-energy.png") in missing
     assert all(re.match(r"2026-12-solstice/", page) for page, _ in missing)
+
+
+def test_the_report_asks_the_same_rule(site_before: Path, cli: RunCli) -> None:
+    """An issue published early is published for the report too."""
+    code, out, _ = cli("report", "--root", str(site_before))
+    assert code == 0 and "2026-12-solstice *" in out and "* not published yet" in out
+    assert cli("build-issue", ISSUE, "--root", str(site_before), "--early", "-q")[0] == 0
+    code, out, _ = cli("report", "--root", str(site_before))
+    assert code == 0 and "2026-12-solstice *" not in out and "not published yet" not in out
