@@ -171,6 +171,9 @@ def run_publish(args: argparse.Namespace, console: Console) -> int:
         console.err.write("\n")
     for problem in result.build.problems:
         console.problem(problem)
+    for written in result.build.written if console.verbosity > 0 else ():
+        console.result(f"{'wrote' if written.changed else 'unchanged'} "
+                       f"{display_path(written.path)}")
     changed = [w for w in result.build.written if w.changed]
     config = load_config(root)
     issue = result.build.issues[0]
