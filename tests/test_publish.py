@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +57,7 @@ def sample_copy(sample_copy: Path, databases: Databases) -> Path:
 
 
 @pytest.fixture
-def sink() -> SmtpSink:  # type: ignore[misc]
+def sink() -> Iterator[SmtpSink]:
     with SmtpSink() as running:
         yield running
 
@@ -79,7 +80,7 @@ def site(root: Path) -> dict[str, bytes]:
 
 
 class Terminal(io.StringIO):
-    """Someone at a terminal who types ``answer``."""
+    """Someone at a terminal, who types what the StringIO holds."""
 
     def isatty(self) -> bool:
         return True
