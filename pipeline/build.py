@@ -343,7 +343,7 @@ def _build_staged(
     made.staged.append(stage(outputs))
     written = commit(made.staged)
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats, out_dir)
+                       feeds, config.size_budget_kb, cache.stats, out_dir=out_dir)
 
 
 def _build_every(
