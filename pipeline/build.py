@@ -10,9 +10,10 @@ a new issue one piece per worker.
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -27,11 +28,13 @@ from .content import list_issues, load_issue
 from .contributors import load_contributors
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .model import Contributor, Issue
+from .publication import Record, is_published, load_record, record_output
 from .render import run_template
 from .seasons import IssueId, IssueIdError
 from .writer import Output, Staged, Written, commit, discard, stage
 
 PREVIEW_DIR = "preview"
+FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ class BuildResult:
     cache: Stats = field(default_factory=Stats)  # what the render cache had, and had not
     #: Of an issue whose email shows teasers: its size in full, and how many are teasers.
     teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    out_dir: Path | None = None  # where the issues and the archive were written
+    preview: bool = False  # the target's moment has not come (or --drafts): not the site
+    early: bool = False  # published before its moment now, as --early asked
+    removed: tuple[Path, ...] = ()  # folders of issues not published yet, taken off the site
+    published: datetime | None = None  # the target's recorded publication, if it has one
 
 
 @dataclass(frozen=True)
@@ -58,13 +66,14 @@ class _Site:
     rendering: inc.Site
 
 
-def _open_site(root: Path, problems: Problems, use_cache: bool = False) -> _Site:
+def _open_site(root: Path, problems: Problems, use_cache: bool = False,
+               record: Record | None = None) -> _Site:
     digest = inc.site_inputs(root) if use_cache else ""  # before they are read
     config = load_config(root)
     people = load_contributors(root, problems)
     folders = dict(list_issues(config, problems))
     folder = config.root / c.CACHE_DIR if use_cache else None
-    rendering = inc.Site(config, people, digest, folder)
+    rendering = inc.Site(config, people, digest, folder, dict(record or {}))
     return _Site(config, people, folders, inc.environment(rendering), rendering)
 
 
@@ -91,18 +100,31 @@ def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> Iss
 
 def build_issue(
     root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
-    strict: bool = False, cache: bool = True,
+    strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
 ) -> BuildResult:
-    """Build one issue, the archive page and (unless previewing drafts) the feeds.
+    """Build one issue, the archive page and (unless it is a preview) the feeds.
 
-    The archive and the feeds cover every published issue (its moment has come, ``now``)
-    and this one. A ``--drafts`` build is a preview: it goes to ``<root>/preview`` unless
-    ``out`` says otherwise, and writes no feeds. With ``cache`` the render cache is used,
-    so only what changed since an earlier build is rendered (:mod:`pipeline.cache`).
+    Whether the issue goes to the site is :func:`pipeline.publication.is_published`: once
+    its moment has come (``now``) or it is recorded as published. Before that the build is a
+    preview, written to ``<root>/preview`` (or ``out``), with no feeds, and the site folder is
+    not touched; ``early`` publishes it now instead, and records that it did. ``publish``
+    (``newsletter publish``) records the publication of an issue whose moment has come, if
+    it has no record yet. A ``drafts`` build is always a preview. The archive and the feeds
+    cover every published issue and this one; a published issue whose folder is missing from
+    the output folder is written too, so every issue the archive links is there. With
+    ``cache`` the render cache is used, so only what changed since an earlier build is
+    rendered (:mod:`pipeline.cache`).
     """
     problems = Problems(strict=strict)
-    site = _open_site(root, problems, cache)
-    issue_id = resolve_issue(ref, site.config, site.folders)
+    record = load_record(root)
+    config = load_config(root)
+    issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
+    public = is_published(issue_id, now, record)
+    recording = not drafts and issue_id not in record and (early or (publish and public))
+    if recording:
+        record = {**record, issue_id: now.astimezone(UTC).replace(microsecond=0)}
+    preview = drafts or not is_published(issue_id, now, record)
+    site = _open_site(root, problems, cache, record)
     found = Problems(strict=strict)
     issue, inputs = inc.read_issue(site.rendering, issue_id, site.folders[issue_id], found,
                                    drafts=drafts)
@@ -114,11 +136,56 @@ def build_issue(
     if not issue.pieces and not problems.has_errors:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
                        "(the notes say why each piece was left out)", rule="nothing-to-publish")
-    others = [i for i in sorted(site.folders) if i != issue_id and i.moment() <= now]
-    if drafts and out is None:
+    if preview and out is None:
         out = site.config.root / PREVIEW_DIR
-    return _build(site, [issue], others, out, problems, feeds=not drafts, drafts=drafts,
-                  inputs={issue_id: inputs})
+    if preview and out is not None and out.resolve().is_relative_to(
+            site.config.output_dir.resolve()):
+        raise UsageError(f"--out {out}: {issue_id} is not published yet, and a preview never "
+                         "goes into the site folder; choose another folder")
+    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
+    targets, others, digests = [issue], [], {issue_id: inputs}
+    for other in sorted(site.folders):
+        if other == issue_id or not is_published(other, now, record):
+            continue
+        if (out_dir / str(other) / "index.html").is_file():
+            others.append(other)
+            continue
+        # Published, but not in the output folder: written too, so the archive's link lands.
+        read = Problems()
+        more, more_inputs = inc.read_issue(site.rendering, other, site.folders[other], read)
+        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), more,
+                          more_inputs, read.items, False)
+        # Its problems are its own: with errors it is one of the others (named in a note).
+        if more.pieces and not any(p.level == "error" for p in read.items):
+            targets.append(more)
+            digests[other] = more_inputs
+        else:
+            others.append(other)
+    extra = [record_output(root, record)] if recording else []
+    result = _build(site, targets, others, out_dir, problems, feeds=not preview,
+                    drafts=drafts, inputs=digests, extra=extra, now=now)
+    removed = () if preview else _remove_unpublished(out_dir, site, now, record)
+    return replace(result, preview=preview, early=recording and not public, removed=removed,
+                   published=record.get(issue_id))
+
+
+def _remove_unpublished(out_dir: Path, site: _Site, now: datetime,
+                        record: Record) -> tuple[Path, ...]:
+    """Take the folders of issues that are not published off the site (an earlier build, or
+    an earlier version of the pipeline, may have left them there)."""
+    removed = []
+    if not out_dir.is_dir():
+        return ()
+    for entry in sorted(out_dir.iterdir()):
+        try:
+            issue_id = IssueId.parse(entry.name)
+        except IssueIdError:
+            continue
+        if entry.is_dir() and not entry.is_symlink() and not is_published(issue_id, now,
+                                                                           record):
+            shutil.rmtree(entry)
+            removed.append(entry)
+    return tuple(removed)
 
 
 @dataclass(frozen=True)
@@ -156,15 +223,20 @@ def build_all(
     The issues are read and rendered on every core, and through the render cache unless
     ``cache`` is False."""
     problems = Problems(strict=strict)
-    site = _open_site(root, problems, cache)
+    record = load_record(root)
+    site = _open_site(root, problems, cache, record)
     published = []
     for issue_id in sorted(site.folders):
-        if issue_id.moment() > now:
-            problems.note(site.folders[issue_id], None, "not published yet, so not rebuilt; "
-                          f"build it with build-issue {issue_id}", rule="not-published")
+        if not is_published(issue_id, now, record):
+            problems.note(site.folders[issue_id], None, "not published yet (its moment is "
+                          f"{issue_id.moment():%Y-%m-%d %H:%M} UTC), so not in the site; "
+                          f"preview it with build-issue {issue_id}", rule="not-published")
         else:
             published.append(issue_id)
-    return _build(site, [], published, out, problems, feeds=True, drafts=False, every=True)
+    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
+    result = _build(site, [], published, out_dir, problems, feeds=True, drafts=False,
+                    every=True, now=now)
+    return replace(result, removed=_remove_unpublished(out_dir, site, now, record))
 
 
 def _note_left_out(issue: Issue, problems: Problems) -> None:
@@ -173,19 +245,20 @@ def _note_left_out(issue: Issue, problems: Problems) -> None:
 
 
 def _build(
-    site: _Site, targets: list[Issue], others: list[IssueId], out: Path | None,
+    site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
     problems: Problems, feeds: bool, drafts: bool, every: bool = False,
-    inputs: dict[IssueId, str] | None = None,
+    inputs: dict[IssueId, str] | None = None, extra: list[Output] | None = None,
+    now: datetime | None = None,
 ) -> BuildResult:
     """Render ``targets`` (their ``inputs`` digests given) or, with ``every``, each of
     ``others``, and write them with the archive and (with ``feeds``) the feeds, which also
-    cover ``others``."""
-    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
+    cover ``others``; ``extra`` outputs are written with them, or not at all. No date in
+    the feeds is later than ``now``."""
     cache = c.Cache(site.rendering.cache_folder)
-    made = _Made()
+    made = _Made(outputs=list(extra or []))
     try:
         result = _build_staged(site, targets, others, out_dir, problems, feeds, drafts, every,
-                               cache, made, inputs or {})
+                               cache, made, inputs or {}, now)
     except BaseException:
         discard(made.staged)  # what workers staged for a build that is not written
         raise
@@ -216,7 +289,7 @@ class _Made:
 def _build_staged(
     site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
     problems: Problems, feeds: bool, drafts: bool, every: bool, cache: c.Cache, made: _Made,
-    inputs: dict[IssueId, str],
+    inputs: dict[IssueId, str], now: datetime | None = None,
 ) -> BuildResult:
     config, env = site.config, site.env
     summaries: dict[IssueId, inc.Summary] = {}
@@ -235,10 +308,21 @@ def _build_staged(
         errors = sum(p.level == "error" for p in found.problems)
         if errors:
             broken[issue_id] = errors
-    for issue in targets if not every else []:
+    for index, issue in enumerate(targets if not every else []):
         _prerender(site.rendering, issue, cache)
-        made.take(issue, inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
-                                          out_dir, problems.strict, drafts), problems)
+        pages = inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
+                                 out_dir, problems.strict if index == 0 else False, drafts)
+        if index == 0:
+            made.take(issue, pages, problems)
+            continue
+        # A published issue written only because it was missing from the site: its problems
+        # are its own; with errors it is not written (and is named in a note below).
+        errors = sum(p.level == "error" for p in pages.problems)
+        if errors:
+            broken[issue.issue_id] = errors
+        else:
+            made.take(issue, replace(pages, problems=[]), problems)
+    targets = [t for t in targets if t.issue_id not in broken]
     entries: dict[IssueId, feeds_mod.Entry] = {}
     if feeds:
         # The feeds carry the newest issues only; the targets among them give their entries.
@@ -284,8 +368,13 @@ def _build_staged(
     if feeds:
         entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
         chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
+        if now is not None:  # a feed date is never in the future
+            chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
+                      for e in chosen]
         for name, data in feeds_mod.all_feeds(chosen, config).items():
+            # Where the repository keeps them, and inside the site, where the pages link them.
             made.outputs.append(Output(config.feeds_dir, name, data))
+            made.outputs.append(Output(out_dir, f"{FEEDS_DIR}/{name}", data))
     outputs = made.outputs
     outputs.append(Output(out_dir, "index.html",
                           run_template(lambda: r.archive(archive, config, env))))
@@ -300,7 +389,8 @@ def _build_staged(
             inc.store_good(cache, issue.path, inc.archive_entry(issue),
                            made.entries.get(issue.issue_id))
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats, made.teasers)
+                       feeds, config.size_budget_kb, cache.stats, made.teasers,
+                       out_dir=out_dir)
 
 
 def _build_every(

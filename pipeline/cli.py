@@ -20,6 +20,7 @@ from .build import BuildResult, build_all, build_issue
 from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
+from .publication import RECORD_NAME, when
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
 from .store import STATUSES, Database, database_problem, is_url
 from .writer import Output, write_all
@@ -46,6 +47,11 @@ def _build_issue_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drafts", action="store_true",
                         help="include draft pieces, marked DRAFT: a preview, written to "
                              "<root>/preview unless --out is given; feeds are not written")
+    parser.add_argument("--early", action="store_true",
+                        help="publish the issue now although its moment has not come: build "
+                             "it into the site and the feeds, and record the publication in "
+                             "published.toml (without it, an issue before its moment is "
+                             "built as a preview)")
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (unknown authors, images without alt text, ...) "
                              "as errors")
@@ -82,14 +88,18 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
         "build-issue", help="build one issue: HTML and text email, web edition, archive, feeds",
         description="Build one issue into <out>/<issue_id>/email.html, email.txt and "
                     "index.html, the archive <out>/index.html, and the feeds in "
-                    "<root>/feeds/. Nothing is written unless the whole build succeeds.")
+                    "<root>/feeds/ and <out>/feeds/. Before the issue's moment (its equinox "
+                    "or solstice) it is a preview, written to <root>/preview/ without feeds, "
+                    "unless --early. Nothing is written unless the whole build succeeds.")
     _common(build, suppress=True)
     _build_issue_parser(build)
     build.set_defaults(run=_run_build_issue)
 
     everything = commands.add_parser(
         "build", help="rebuild every issue of the archive, the archive page and the feeds",
-        description="Rebuild every issue that has a ready piece, the archive and the feeds.")
+        description="Rebuild every published issue that has a ready piece (its moment has "
+                    "come, or published.toml records it), the archive and the feeds; the "
+                    "site keeps no folder of an issue that is not published.")
     _common(everything, suppress=True)
     everything.add_argument("--out", type=Path, metavar="DIR",
                             help="where to write (default: output_dir of newsletter.toml)")
@@ -116,7 +126,7 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     cal.set_defaults(run=_run_calendar)
 
     subs = commands.add_parser(
-        "subscribers", help="add, import, export, list or remove email subscribers",
+        "subscribers", help="add, import, export, list or remove email subscribers; stats",
         description="Manage the subscriber database (a SQLite file or a PostgreSQL URL; "
                     "subscribers.database in newsletter.toml, or --db).")
     _common(subs, suppress=True)
@@ -137,7 +147,10 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     lst.add_argument("--status", choices=STATUSES)
     rem = actions.add_parser("remove", help="delete a subscriber and their send records")
     rem.add_argument("email")
-    for action in (add, imp, exp, lst, rem):
+    stats = actions.add_parser(
+        "stats", help="subscribers at a glance: counts by state, and sign-ups, unsubscribes "
+                      "and bounces per season")
+    for action in (add, imp, exp, lst, rem, stats):
         _common(action, suppress=True)
         action.add_argument("--db", type=_database, metavar="PATH_OR_URL",
                             help="a SQLite file or a postgresql:// URL (default: "
@@ -148,31 +161,46 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
         "send", help="send an issue to every active subscriber, resumably",
         description="Rebuild the issue with strict checks, then send one personalised message "
                     "per active subscriber over SMTP or into the outbox folder. Killed and run "
-                    "again, it resumes: nobody is skipped and nobody gets it twice.")
+                    "again, it resumes: nobody is skipped and nobody gets it twice. Before the "
+                    "issue's moment it refuses unless --early; on a terminal it asks before "
+                    "mailing, unless --yes. 'newsletter publish' builds the site and sends "
+                    "in one go.")
     _common(send, suppress=True)
     send.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
-    send.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:587"
-                      " or smtps://HOST:465 (default: delivery.smtp_url)")
-    send.add_argument("--outbox", type=Path, metavar="DIR",
-                      help="write .eml files here instead of sending over SMTP")
-    send.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
-    send.add_argument("--connections", type=_positive, metavar="N",
-                      help="parallel SMTP connections")
-    send.add_argument("--test-to", metavar="ADDRESS",
-                      help="send one copy to this address only (not recorded)")
+    delivery_options(send)
+    send.add_argument("--test-to", metavar="ADDRESS", action="append", default=[],
+                      help="send one copy, its subject marked [TEST], to this address only "
+                           "(repeat for several; nothing recorded; works before the moment)")
     send.add_argument("--dry-run", action="store_true",
                       help="build every message and send nothing")
-    send.add_argument("--db", type=_database, metavar="PATH_OR_URL",
-                      help="the subscriber database: a SQLite file or a postgresql:// URL "
-                           "(default: subscribers.database)")
+    send.add_argument("--early", action="store_true",
+                      help="send before the issue's moment (which publishes it now); without "
+                           "it, a send before the moment is refused")
+    send.add_argument("--yes", action="store_true",
+                      help="do not ask before mailing (for cron, systemd and CI); without it "
+                           "a send asks on the terminal, and fails when there is none")
     send.set_defaults(run=_run_send)
 
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
-        from . import check, cli_web, gather, new_piece, report, status
+        from . import check, cli_web, gather, new_piece, publish, report, status
 
-        for module in (new_piece, check, status, gather, report, cli_web):
+        for module in (new_piece, check, status, gather, report, cli_web, publish):
             module.register(commands, _common)
     return parser
+
+
+def delivery_options(parser: argparse.ArgumentParser) -> None:
+    """The delivery options of ``send`` and ``publish``."""
+    parser.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:"
+                        "587 or smtps://HOST:465 (default: delivery.smtp_url)")
+    parser.add_argument("--outbox", type=Path, metavar="DIR",
+                        help="write .eml files here instead of sending over SMTP")
+    parser.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
+    parser.add_argument("--connections", type=_positive, metavar="N",
+                        help="parallel SMTP connections")
+    parser.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                        help="the subscriber database: a SQLite file or a postgresql:// URL "
+                             "(default: subscribers.database)")
 
 
 def _command(argv: Sequence[str]) -> str | None:
@@ -248,8 +276,10 @@ def _report(result: BuildResult, console: Console) -> None:
                f"{_n(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
                if str(issue.issue_id) in result.teasers else "")
             + (f"; {_n(left, 'file')} left out" if left else ""))
+    for path in result.removed:
+        console.result(f"removed {display_path(path)}/: not published yet")
     if not result.feeds_written:
-        console.result("feeds not written: a --drafts build is a preview")
+        console.result("feeds not written: a preview is not published")
     if console.verbosity > 0:
         console.result(result.cache.summary())
 
@@ -259,9 +289,22 @@ def _n(count: int, noun: str) -> str:
 
 
 def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
-    result = build_issue(newsletter_root(args), args.issue, now=now(), out=args.out,
-                         drafts=args.drafts, strict=args.strict, cache=args.cache)
+    root = newsletter_root(args)
+    at = now()
+    result = build_issue(root, args.issue, now=at, out=args.out, drafts=args.drafts,
+                         strict=args.strict, cache=args.cache, early=args.early)
     _report(result, console)
+    issue = result.issues[0]
+    tz = load_config(root).time_zone
+    if result.early:
+        console.result(f"published {issue.issue_id} early, before its moment "
+                       f"({when(issue.moment, at, tz)}); recorded in {RECORD_NAME}")
+    elif result.preview and not args.drafts:
+        out = display_path(result.out_dir or root)
+        console.result(f"preview only: {issue.issue_id} is published at its moment, "
+                       f"{when(issue.moment, at, tz)}; built into {out}/, and the site, "
+                       "the archive and the feeds are untouched. Then run 'newsletter "
+                       f"publish {issue.issue_id}' (or build-issue --early to publish now)")
     return 0
 
 
@@ -363,7 +406,7 @@ def _as_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--root", str(args.root)]
     if args.out is not None:
         argv += ["--out", str(args.out)]
-    argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict
+    argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict + ["--early"] * args.early
     argv += [] if args.cache else ["--no-cache"]
     argv += {-1: ["-q"], 0: [], 1: ["-v"]}[args.verbosity]
     return argv

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TextIO
 
+from .audience import audience, audience_text
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
 from .errors import Problems, UsageError
-from .send import ENERGY_MODEL, SendOptions, send_issue
+from .model import Issue
+from .send import ENERGY_MODEL, Confirm, SendOptions, SendReport, send_issue
 from .store import NewSubscriber, open_store
 from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
 
@@ -66,26 +69,62 @@ def run_subscribers(args: argparse.Namespace, console: Console) -> int:
             if stored is None or not store.remove(stored.email):
                 raise UsageError(f"{args.email} is not a subscriber")
             console.result(f"removed {stored.email} and their send records")
+        elif args.action == "stats":
+            for line in audience_text(audience(store.subscribers())):
+                console.result(line)
     finally:
         store.close()
     return 0
 
 
+def confirmation(yes: bool, console: Console, command: str,
+                 stdin: TextIO | None = None) -> Confirm | None:
+    """How a command that mails every subscriber asks first: not at all with ``--yes``; on a
+    terminal, "Send ISSUE to N subscribers? [y/N]"; with no terminal, a usage error (exit 2)
+    before anything is done, never a silent send."""
+    if yes:
+        return None
+    stream = stdin or sys.stdin
+    if not stream.isatty():
+        raise UsageError(f"{command} asks before mailing every subscriber, and there is no "
+                         "terminal to ask on: pass --yes to send without asking (as a cron "
+                         "job, a systemd timer or a CI job must)")
+
+    def ask(issue: Issue, recipients: int) -> bool:
+        console.err.write(f"Send {issue.issue_id} to {recipients:,} subscriber"
+                          f"{'s' * (recipients != 1)}? [y/N] ")
+        console.err.flush()
+        return stream.readline().strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def send_options(args: argparse.Namespace) -> SendOptions:
+    """The delivery options ``send`` and ``publish`` share."""
+    return SendOptions(args.issue, smtp_url=args.smtp, outbox=args.outbox, rate=args.rate,
+                       connections=args.connections, test_to=tuple(getattr(args, "test_to", ())),
+                       dry_run=getattr(args, "dry_run", False), db=args.db, early=args.early)
+
+
 def run_send(args: argparse.Namespace, console: Console) -> int:
+    options = send_options(args)
+    full = not options.test_to and not options.dry_run
+    confirm = confirmation(args.yes, console, "send") if full else None
     progress_line = ProgressLine(console)
-    report = send_issue(
-        newsletter_root(args),
-        SendOptions(args.issue, smtp_url=args.smtp, outbox=args.outbox, rate=args.rate,
-                    connections=args.connections, test_to=args.test_to, dry_run=args.dry_run,
-                    db=args.db),
-        now=now, monotonic=time.monotonic, on_progress=progress_line.update,
-    )
+    report = send_issue(newsletter_root(args), options, now=now, monotonic=time.monotonic,
+                        on_progress=progress_line.update, confirm=confirm)
     progress_line.finish()
-    size_mb = report.size / 1e6
     if report.mode == "test":
-        console.result(f"sent a test copy of {report.issue.issue_id} to {args.test_to} via "
-                       f"{report.transport} ({report.size / 1024:.1f} KB); nothing recorded")
+        console.result(f"sent a test copy of {report.issue.issue_id}, its subject marked "
+                       f"[TEST], to {', '.join(options.test_to)} via {report.transport} "
+                       f"({report.size / 1024:.1f} KB); nothing recorded")
         return 0
+    return summarise(report, console)
+
+
+def summarise(report: SendReport, console: Console) -> int:
+    """The end of a send: what happened to every recipient; exit 1 unless all are done."""
+    size_mb = report.size / 1e6
     if report.mode == "dry-run":
         console.result(f"dry run: built {report.recipients} messages ({size_mb:.1f} MB) in "
                        f"{report.seconds:.1f} s; nothing sent")

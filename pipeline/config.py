@@ -70,6 +70,7 @@ class Web:
     confirm_hours: int
     client_limit: int
     address_limit: int
+    welcome: bool = True  # a welcome email after a reader confirms
 
     @property
     def confirm_seconds(self) -> int:
@@ -318,6 +319,9 @@ OPTIONS: tuple[Option, ...] = (
            "Subscribe requests one client (IP address) may make per hour.", _positive),
     Option("web.address_limit", int, 3,
            "Confirmation emails one address may be sent per day.", _positive),
+    Option("web.welcome", bool, True,
+           "After a reader confirms, email them a short welcome with a link to the latest "
+           "published issue (false: no welcome email)."),
     Option("subscribers.database", str, "subscribers.sqlite3",
            "Subscribers and the send ledger: a SQLite file relative to the root, or a "
            "PostgreSQL URL postgresql://USER@HOST:PORT/DBNAME (no password).", database_problem),
@@ -504,6 +508,7 @@ def load_config(root: Path) -> Config:
             confirm_hours=get("web.confirm_hours"),
             client_limit=get("web.client_limit"),
             address_limit=get("web.address_limit"),
+            welcome=get("web.welcome"),
         ),
         email_overflow=get("email.overflow"),
         markdown=MarkdownOptions(get("markdown.flavour"), extensions)

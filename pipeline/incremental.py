@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,19 @@ class Site:
     people: dict[str, Contributor] | None
     digest: str  # cache.site_digest of the configuration, contributors and templates
     cache_folder: Path | None
+    #: When each issue was published, as recorded (:mod:`pipeline.publication`).
+    published: Mapping[IssueId, datetime] = field(default_factory=dict)
+
+
+def load(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
+         drafts: bool = False) -> Issue:
+    """Read an issue, dated with its recorded publication when there is one."""
+    issue = load_issue(issue_id, folder, site.config, site.people, problems, drafts)
+    when = site.published.get(issue_id)
+    if when is None:
+        return issue
+    return replace(issue, published=when,
+                   publication_date=when.astimezone(site.config.time_zone).date())
 
 
 #: One Jinja2 environment per process and site: it keeps its compiled templates (and checks
@@ -166,6 +179,7 @@ def archive_entry(issue: Issue) -> r.ArchiveEntry | None:
         issue_id=str(issue.issue_id), name=issue.name, title=issue.title,
         summary=issue.summary, moment=issue.moment, pieces=len(ready),
         contributors=len(issue.contributors()), teams=len(issue.teams()),
+        published=issue.published,
     )
 
 
@@ -174,13 +188,17 @@ def _archive_json(entry: r.ArchiveEntry | None) -> dict[str, Any] | None:
         return None
     return {"issue_id": entry.issue_id, "name": entry.name, "title": entry.title,
             "summary": entry.summary, "moment": entry.moment.isoformat(),
-            "pieces": entry.pieces, "contributors": entry.contributors, "teams": entry.teams}
+            "pieces": entry.pieces, "contributors": entry.contributors, "teams": entry.teams,
+            "published": entry.published.isoformat() if entry.published else None}
 
 
 def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
     if data is None:
         return None
-    return r.ArchiveEntry(**{**data, "moment": datetime.fromisoformat(data["moment"])})
+    published = data.get("published")
+    return r.ArchiveEntry(**{**data, "moment": datetime.fromisoformat(data["moment"]),
+                             "published": datetime.fromisoformat(published) if published
+                             else None})
 
 
 # --------------------------------------------------------------------------- issues
@@ -188,7 +206,9 @@ def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
 
 def _issue_key(kind: str, site: Site, issue_id: IssueId, folder: Path, inputs: str,
                *flags: object) -> str:
-    return c.key(kind, site.digest, str(issue_id), str(folder), inputs, *flags)
+    published = site.published.get(issue_id)
+    return c.key(kind, site.digest, str(issue_id), str(folder), inputs,
+                 published.isoformat() if published else "", *flags)
 
 
 def read_issue(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
@@ -198,7 +218,7 @@ def read_issue(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
     folder still has it afterwards (:func:`_unchanged`): a file saved during the build is
     then never paired with a rendering of another version of it."""
     inputs = c.inputs(folder) if site.cache_folder else ""
-    return load_issue(issue_id, folder, site.config, site.people, problems, drafts), inputs
+    return load(site, issue_id, folder, problems, drafts), inputs
 
 
 def _probes(rendered: r.RenderedIssue) -> list[tuple[str, str]]:
@@ -300,7 +320,7 @@ def summary(site: Site, cache: c.Cache, issue_id: IssueId, folder: Path,
     issue = None
     if payload is None:
         found = Problems(strict=strict)
-        issue = load_issue(issue_id, folder, site.config, site.people, found)
+        issue = load(site, issue_id, folder, found)
         payload = store_summary(site, cache, issue, inputs, found.items, strict)
     problems = Problems(strict=strict)
     c.replay(payload["problems"], problems)
@@ -330,7 +350,7 @@ def feed_entry(site: Site, cache: c.Cache, env: jinja2.Environment, issue_id: Is
     payload = cache.get("entry", entry_key)
     if payload is None:
         if issue is None:  # its summary came from the cache: read it again, quietly
-            issue = load_issue(issue_id, folder, site.config, site.people, Problems(strict))
+            issue = load(site, issue_id, folder, Problems(strict))
         found = Problems(strict=strict)
         rendered = r.render_issue(issue, site.config, found, body=cached_body(cache),
                                      anchors=cached_anchors(cache))
@@ -466,14 +486,15 @@ def entry(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment) ->
     return feeds_mod.Entry(
         url=rendered.url, title=issue.full_title, summary=issue.summary,
         content_html=run_template(lambda: r.feed_content(rendered, config, env)).decode("utf-8"),
-        published=issue.moment, updated=_updated(issue, config), authors=tuple(authors),
+        published=issue.published_at, updated=_updated(issue, config), authors=tuple(authors),
         categories=tuple(categories),
     )
 
 
 def _updated(issue: Issue, config: Config) -> datetime:
-    """When the issue last changed: its moment, or the day of its latest correction."""
+    """When the issue last changed: its publication, or the day of its latest correction."""
     corrected = issue.last_corrected
     if corrected is None:
-        return issue.moment
-    return max(issue.moment, datetime.combine(corrected, time.min, tzinfo=config.time_zone))
+        return issue.published_at
+    return max(issue.published_at,
+               datetime.combine(corrected, time.min, tzinfo=config.time_zone))

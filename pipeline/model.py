@@ -83,6 +83,12 @@ class Issue:
     letter_line: int
     pieces: tuple[Piece, ...]
     left_out: tuple[LeftOut, ...]
+    published: datetime | None = None  # when it was published, as recorded (publication)
+
+    @property
+    def published_at(self) -> datetime:
+        """When a reader is told it was published: the recorded time, else its moment."""
+        return self.published or self.moment
 
     @property
     def full_title(self) -> str:

@@ -295,6 +295,7 @@ class ArchiveEntry:
     pieces: int
     contributors: int
     teams: int
+    published: datetime | None = None  # the recorded publication, when there is one
 
 
 def archive(entries: list[ArchiveEntry], config: Config, env: jinja2.Environment) -> str:

@@ -24,22 +24,25 @@ from markupsafe import Markup
 
 from . import __version__
 from . import render as r
+from .audience import Audience, audience, audience_text
 from .build import check_out_dir
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import ContentError, Problems, UsageError, display_path
+from .errors import ContentError, PipelineError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
+from .publication import is_published, load_record
 from .render import run_template
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
 from .status import has_independent_reviewer
+from .store import open_store
 from .writer import Output, write_all
 
 NO_TEAM = "(no team)"
 SILENT_WINDOW = 4
-REPORT_DIR = "report"
+REPORT_DIR = "reports"  # in the newsletter root, outside the site folder: it is not public
 
 #: Bar colours: each has a contrast of at least 4.5:1 with white (the labels written on the
 #: bars and the chart's background), so bars and labels are readable; a white gap separates
@@ -113,6 +116,7 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
     if not folders:
         raise UsageError(f"no issue folders in {display_path(config.issues_dir)} yet: nothing "
                          "to report")
+    record = load_record(root)
     issues: list[Issue] = []
     for issue_id, folder in folders:
         issues.append(load_issue(issue_id, folder, config, people, problems))
@@ -137,7 +141,8 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
             team = person.team or NO_TEAM
             contributors_by_team[team] = contributors_by_team.get(team, 0) + 1
         stats.append(IssueStats(
-            issue_id=issue.issue_id, name=issue.name, published=issue.moment <= moment,
+            issue_id=issue.issue_id, name=issue.name,
+            published=is_published(issue.issue_id, moment, record),
             pieces=len(issue.pieces),
             reviewed=sum(1 for p in issue.pieces if has_independent_reviewer(p)),
             pieces_by_team=pieces_by_team, contributors_by_team=contributors_by_team,
@@ -362,6 +367,24 @@ class Chart:
     rows: tuple[tuple[str, ...], ...]
 
 
+def audience_chart(found: Audience) -> Chart:
+    """Sign-ups, unsubscribes and bounces per season, as a chart and a table."""
+    series = ("sign-ups", "unsubscribes", "bounces")
+    colours = dict(zip(series, PALETTE, strict=False))
+    rows = [(str(s.issue_id), list(zip(series, (s.signups, s.unsubscribes, s.bounces),
+                                       strict=True))) for s in found.seasons]
+    states = ", ".join(f"{n} {status}" for status, n in found.by_status.items())
+    return Chart(
+        "subscribers", "Email subscribers per season",
+        f"Now: {states}. Each season runs up to the moment of the issue named.",
+        stacked_chart("Sign-ups, unsubscribes and bounces in each season", rows, series,
+                      "subscribers", colours),
+        ("Season up to", *series),
+        tuple((str(s.issue_id), str(s.signups), str(s.unsubscribes), str(s.bounces))
+              for s in found.seasons),
+    )
+
+
 def charts(report: Report) -> list[Chart]:
     issues = report.issues
     ids = [str(i.issue_id) for i in issues]
@@ -411,11 +434,16 @@ def charts(report: Report) -> list[Chart]:
     return found
 
 
-def report_html(report: Report, config: Config, env: jinja2.Environment, home: str) -> bytes:
-    """The report page, rendered from ``report.html``."""
+def report_html(report: Report, config: Config, env: jinja2.Environment, home: str,
+                subscribers: Audience | None = None) -> bytes:
+    """The report page, rendered from ``report.html`` (with the subscribers' chart when
+    their numbers are given)."""
+    shown = charts(report)
+    if subscribers is not None and subscribers.seasons:
+        shown.append(audience_chart(subscribers))
     context: dict[str, Any] = {
         "config": config, "feeds": r.feed_links(config), "version": __version__,
-        "report": report, "charts": charts(report), "home": home,
+        "report": report, "charts": shown, "home": home,
         "silent_window": SILENT_WINDOW,
     }
     return run_template(lambda: env.get_template("report.html").render(context))
@@ -440,23 +468,44 @@ def _run_report(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     report = build_report(root, now(), args.since)
     config = load_config(root)
-    if args.out is not None:
-        out_dir, home = check_out_dir(args.out, config), f"{config.base_url}/"
-    else:
-        out_dir, home = config.output_dir / REPORT_DIR, "../"
+    out_dir = check_out_dir(args.out, config) if args.out is not None \
+        else config.root / REPORT_DIR
+    home = f"{config.base_url}/"
     for path in report.left_out:
         console.message("warning", f"{path}: has errors, so it is not counted (newsletter "
                         "check shows them)")
     for line in report_text(report):
         console.result(line)
+    subscribers = _subscribers(config, console)
+    if subscribers is not None:
+        console.result("")
+        for line in audience_text(subscribers):
+            console.result(line)
     env = r.environment(config)
     written = write_all([
-        Output(out_dir, "index.html", report_html(report, config, env, home)),
+        Output(out_dir, "index.html", report_html(report, config, env, home, subscribers)),
         Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))),
     ])
     if console.verbosity >= 0:
         console.message("note", f"wrote {display_path(written[0].path)}")
     return 0
+
+
+def _subscribers(config: Config, console: Console) -> Audience | None:
+    """The subscribers' numbers, when the newsletter has a subscriber database (a SQLite file
+    that is not there yet is not created); a database that cannot be read is a warning."""
+    database = config.delivery.database
+    if isinstance(database, Path) and not database.is_file():
+        return None
+    try:
+        store = open_store(database, config.delivery.database_password_env)
+    except PipelineError as exc:
+        console.message("warning", f"subscribers not counted: {exc}")
+        return None
+    try:
+        return audience(store.subscribers())
+    finally:
+        store.close()
 
 
 def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
@@ -466,12 +515,13 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
         description="Look across every issue folder (ready pieces only): pieces and "
                     "contributors per team per issue, first-time contributors, teams that "
                     "have not written for the last four issues, and review coverage. Prints "
-                    "tables and writes an HTML page with charts to "
-                    "<output_dir>/report/index.html (or DIR/index.html with --out).")
+                    "tables and writes an HTML page with charts to <root>/reports/index.html "
+                    "(or DIR/index.html with --out), outside the site folder: the report is "
+                    "for the editors, not the public, and its page says noindex.")
     common(report, True)
     report.add_argument("--since", type=parse_year, metavar="YEAR",
                         help="only issues from this year on (first-time contributors and "
                              "silent teams still look at the whole archive)")
     report.add_argument("--out", type=Path, metavar="DIR",
-                        help="where to write index.html (default: <output_dir>/report)")
+                        help="where to write index.html (default: <root>/reports)")
     report.set_defaults(run=_run_report)

@@ -1,9 +1,12 @@
 """``newsletter send``: check, build, personalise and deliver an issue, resumably.
 
 The issue is rebuilt with strict checks first (an email cannot be recalled); then every active
-subscriber gets one message through the ledger (:mod:`pipeline.delivery`). ``--test-to``
-sends one copy and ``--dry-run`` builds every message and sends nothing; neither touches the
-ledger.
+subscriber gets one message through the ledger (:mod:`pipeline.delivery`). Before the issue's
+moment a send is refused unless ``early`` (:mod:`pipeline.publication`); ``confirm`` is asked
+how many people are about to be mailed before the first message leaves. ``--test-to`` sends
+one copy to each address given, its subject marked ``[TEST]``, and ``--dry-run`` builds every
+message and sends nothing; neither touches the ledger, the site or the publication record,
+and both work on the preview before the moment.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from .delivery import (
 from .errors import PipelineError, UsageError
 from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
+from .publication import when
 from .store import Database, Store, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env, unsubscribe_link
@@ -50,9 +54,26 @@ class SendOptions:
     outbox: Path | None = None
     rate: float | None = None
     connections: int | None = None
-    test_to: str | None = None
+    test_to: tuple[str, ...] = ()
     dry_run: bool = False
     db: Database | None = None
+    early: bool = False  # send (and so publish) before the issue's moment
+
+
+class NotYet(PipelineError):
+    """The issue's moment has not come, and nobody said --early."""
+
+
+class NoSubscribers(PipelineError):
+    """A send that has no one to go to."""
+
+
+class NotConfirmed(PipelineError):
+    """The editor answered no (or nothing) to the question before mailing."""
+
+#: ``confirm(issue, recipients)``: may the send mail this many people now?
+Confirm = Callable[[Issue, int], bool]
+TEST_MARK = "[TEST] "
 
 
 @dataclass(frozen=True)
@@ -82,13 +103,21 @@ def send_issue(
     root: Path, options: SendOptions, now: Callable[[], datetime],
     monotonic: Callable[[], float], environ: dict[str, str] | None = None,
     on_progress: Callable[[Progress, int], None] | None = None,
+    confirm: Confirm | None = None,
 ) -> SendReport:
     """Send (or test, or dry-run) one issue; see the module docstring."""
     env = dict(os.environ) if environ is None else environ
     config = load_config(root)
-    result = build_issue(root, options.issue, now=now(), strict=True)
+    full = not options.test_to and not options.dry_run
+    at = now()
+    result = build_issue(root, options.issue, now=at, strict=True, early=full and options.early)
     issue = result.issues[0]
-    folder = config.output_dir / str(issue.issue_id)
+    if full and result.preview:
+        raise NotYet(f"{issue.issue_id} is not published yet: its moment is "
+                     f"{when(issue.moment, at, config.time_zone)}, so nothing was sent. Run "
+                     f"'newsletter publish {issue.issue_id} --wait' to publish and send it "
+                     "then, or pass --early to send it now")
+    folder = (result.out_dir or config.output_dir) / str(issue.issue_id)
     html = (folder / "email.html").read_text(encoding="utf-8")
     text = (folder / "email.txt").read_text(encoding="utf-8")
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
@@ -105,9 +134,18 @@ def send_issue(
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
         transports, label = transports_for(config, options, env)
         with store.send_lock(str(issue.issue_id)):
-            if not store.has_send(str(issue.issue_id)) and store.count("active") == 0:
-                raise PipelineError("there are no active subscribers: nothing to send (add "
-                                    "some with 'newsletter subscribers add' or 'import')")
+            if store.has_send(str(issue.issue_id)):
+                send_id, _ = store.begin_send(str(issue.issue_id), now())  # the same send
+                counts = store.summary(send_id).counts
+                waiting = sum(counts.get(s, 0) for s in ("pending", "sending", "deferred"))
+            else:
+                waiting = store.count("active")
+                if waiting == 0:
+                    raise NoSubscribers("there are no active subscribers: nothing to send "
+                                        "(add some with 'newsletter subscribers add' or "
+                                        "'import')")
+            if waiting and confirm is not None and not confirm(issue, waiting):
+                raise NotConfirmed(f"{issue.issue_id} was not sent: the answer was not yes")
             send_id, _ = store.begin_send(str(issue.issue_id), now())
             store.requeue(send_id)
             # Dated when the send first started, so a message re-sent on resume is identical.
@@ -134,7 +172,7 @@ def send_issue(
 
 
 def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
-             date: datetime, key: str) -> IssueMessage:
+             date: datetime, key: str, mark: str = "") -> IssueMessage:
     d = config.delivery
     dkim = None
     if d.dkim_key and d.dkim_selector:
@@ -146,7 +184,7 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
                                 tokens.unsubscribe(recipient.subscriber_id, recipient.email))
 
     return IssueMessage(
-        sender=config.sender, subject=issue.full_title, list_name=config.title,
+        sender=config.sender, subject=mark + issue.full_title, list_name=config.title,
         list_id_domain=urlsplit(config.base_url).hostname or "localhost",
         html=html, text=text, date=date, message_key=key, unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=d.unsubscribe_mailto, dkim=dkim,
@@ -175,22 +213,28 @@ def transports_for(config: Config, options: SendOptions, env: dict[str, str],
 def _test_send(config: Config, options: SendOptions, issue: Issue, html: str, text: str,
                tokens: Tokens, now: Callable[[], datetime], env: dict[str, str],
                started: float, monotonic: Callable[[], float]) -> SendReport:
-    try:
-        address = normalise(options.test_to or "")
-    except AddressError as exc:
-        raise UsageError(f"--test-to {options.test_to}: {exc}") from None
+    addresses = []
+    for given in options.test_to:
+        try:
+            addresses.append(normalise(given))
+        except AddressError as exc:
+            raise UsageError(f"--test-to {given}: {exc}") from None
     message = _message(config, issue, html, text, tokens, now(), f"{issue.issue_id}.test."
-                       f"{int(now().timestamp())}")
-    message_id, data = message.build(Recipient(0, address))
-    transports, label = transports_for(config, options, env)
+                       f"{int(now().timestamp())}", mark=TEST_MARK)
+    transports, label = transports_for(config, options, env, count=1)
+    progress = Progress()
     try:
-        transports[0].send(parseaddr(config.sender)[1], address, message_id, data)
+        for number, address in enumerate(dict.fromkeys(addresses), start=1):
+            message_id, data = message.build(Recipient(-number, address))
+            transports[0].send(parseaddr(config.sender)[1], address, message_id, data)
+            progress.done += 1
+            progress.sent += 1
+            progress.size += len(data)
     finally:
         for transport in transports:
             transport.close()
-    progress = Progress(done=1, sent=1, size=len(data))
-    return SendReport(issue, "test", label, 1, 1, 0, 0, 0, len(data),
-                      monotonic() - started, progress)
+    return SendReport(issue, "test", label, progress.done, progress.sent, 0, 0, 0,
+                      progress.size, monotonic() - started, progress)
 
 
 def _dry_run(config: Config, store: Store, issue: Issue, html: str, text: str, tokens: Tokens,

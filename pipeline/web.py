@@ -9,7 +9,9 @@ content types, and four pages:
   answer whether the address is known or not, so nobody can learn who subscribes. A client may
   ask ``web.client_limit`` times an hour, an address gets ``web.address_limit`` emails a day.
 - ``/confirm?token=…``: double opt-in. The emailed link opens a page with a button; only the
-  button's POST confirms, so a mail scanner that follows links confirms nothing.
+  button's POST confirms, so a mail scanner that follows links confirms nothing. A reader who
+  has just confirmed gets a short welcome email (``web.welcome``) with a link to the latest
+  published issue, through the same transport as the confirmation.
 - ``/unsubscribe?token=…``: a page with a button; a POST with ``List-Unsubscribe=One-Click``
   (RFC 8058, form-urlencoded or multipart) unsubscribes at once and answers 200.
 
@@ -49,6 +51,8 @@ from . import render as r
 from .config import Config
 from .delivery import Transport
 from .messages import notice
+from .publication import is_published, load_record
+from .seasons import IssueId, IssueIdError, next_issue
 from .store import Store, Subscriber
 from .subscribers import AddressError, clean_name, normalise
 from .tokens import TokenError, Tokens, address_digest
@@ -174,7 +178,7 @@ def create_app(config: Config, parts: WebParts, *, scripts: bool = False,
                extra_routes: tuple[BaseRoute, ...] = (),
                output_dir: Path | None = None) -> Starlette:
     """The web app of one newsletter: its archive, feeds and subscription pages."""
-    pages = _Pages(config, parts)
+    pages = _Pages(config, parts, output_dir or config.output_dir)
     routes: list[BaseRoute] = [
         *extra_routes,
         Route("/subscribe", pages.subscribe_page, methods=["GET", "HEAD"]),
@@ -194,8 +198,8 @@ def create_app(config: Config, parts: WebParts, *, scripts: bool = False,
 
 
 class _Pages:
-    def __init__(self, config: Config, parts: WebParts) -> None:
-        self.config, self.parts = config, parts
+    def __init__(self, config: Config, parts: WebParts, site: Path) -> None:
+        self.config, self.parts, self.site = config, parts, site
         self.env = r.environment(config)
         hour = 3600.0
         self.clients = Limiter(config.web.client_limit, hour, parts.monotonic)
@@ -398,11 +402,31 @@ class _Pages:
             f"double opt-in: web form, confirmed by the emailed link on {when:%Y-%m-%d}", when)
         if not changed and person.status != "active":
             return self.invalid_link("This subscription was ended after the link was sent.")
+        if changed and self.config.web.welcome:
+            await run_in_threadpool(self.welcome, person, when)
         return self.message(
             "You are subscribed",
             f"Thank you. The next issue of {self.config.title} will reach {person.email}.",
             "Every email has a link to unsubscribe in one click. We do not track opens or "
             "clicks.")
+
+    def welcome(self, person: Subscriber, now: datetime) -> None:
+        """The welcome email of a reader who has just confirmed: the latest published issue
+        in the site, the next one, and how to leave."""
+        latest = latest_issue(self.site, now, load_record(self.config.root))
+        tz = self.config.time_zone
+        coming = next_issue(now.astimezone(tz).date(), tz)
+        if latest is not None and coming <= latest:
+            coming = latest.following()
+        text = self.render_text(
+            "welcome.txt",
+            latest={"name": latest.name(self.config.season_names),
+                    "url": self.config.issue_url(latest)} if latest else None,
+            coming={"name": coming.name(self.config.season_names),
+                    "date": f"{coming.publication_date(tz):%d %B %Y}".lstrip("0")},
+            link=self.link("unsubscribe", self.parts.tokens.unsubscribe(person.id,
+                                                                        person.email)))
+        self.send(person, f"Welcome to {self.config.title}", text, now)
 
     # ------------------------------------------------------------------ unsubscribe
 
@@ -445,6 +469,20 @@ class _Pages:
             f"You will not receive {self.config.title} by email any more.",
             "Changed your mind? You can subscribe again at any time, or follow the newsletter "
             "by feed.")
+
+
+def latest_issue(site: Path, now: datetime, record: Mapping[IssueId, datetime],
+                 ) -> IssueId | None:
+    """The newest published issue whose web edition is in the site folder."""
+    found = []
+    for entry in site.iterdir() if site.is_dir() else []:
+        try:
+            issue_id = IssueId.parse(entry.name)
+        except IssueIdError:
+            continue
+        if (entry / "index.html").is_file() and is_published(issue_id, now, record):
+            found.append(issue_id)
+    return max(found, default=None)
 
 
 def _text(form: FormData, name: str) -> str:

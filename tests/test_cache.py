@@ -76,7 +76,8 @@ def test_the_sample_builds_the_same_warm_and_cold(tmp_path: Path) -> None:
     shutil.rmtree(roots[1] / "feeds")
     again = build_issue(roots[1], "2026-12-solstice", now=NOW)
     assert again.cache.rendered("issue") == 0 and again.cache.rendered("piece") == 0
-    assert again.cache.hits.get("summary") == 1 and again.cache.hits.get("entry") == 1
+    # the other issue's folder is gone from the site, so its pages come back from the cache
+    assert again.cache.hits.get("issue") == 2 and len(again.issues) == 2
     build_issue(roots[1], "2026-09-equinox", now=NOW)
     assert outputs(roots[0]) == first == outputs(roots[1])
 

@@ -110,7 +110,7 @@ def test_newsletter_serve_handles_the_journey(tmp_path: Path, browser: Browser) 
             assert status("process@example.org") == "active"
 
             sent = subprocess.run([*run, "send", "2026-12-solstice", "--root", str(root),
-                                   "--outbox", str(root / "sent")], env=env, text=True,
+                                   "--outbox", str(root / "sent"), "--yes"], env=env, text=True,
                                   capture_output=True, check=False)
             assert sent.returncode == 0, sent.stderr
             [issue] = [parse(p.read_bytes()) for p in (root / "sent").glob("*.eml")]

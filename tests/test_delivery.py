@@ -488,10 +488,10 @@ def test_unreachable_server_stops_the_send_and_a_rerun_resumes(
     people = add_people(sample_copy, many(5))
     with SmtpSink() as closed:
         dead_url = closed.url
-    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", dead_url)
+    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", dead_url, "--yes")
     assert code == 1
     assert "cannot connect" in err and "Traceback" not in err
-    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert code == 0, err
     assert "every recipient is done" in out
     assert Counter(r for m in sink.messages for r in m.rcpt_tos) == {p.email: 1 for p in people}
@@ -509,7 +509,7 @@ def test_unsubscribed_between_runs_is_skipped(sample_copy: Path, cli: RunCli, si
     leaver, late = people[1], people[3]
     sink.defer(leaver.email, 1)
     sink.defer(late.email, 1)
-    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert "2 sent, 0 failed, 0 skipped, 2 deferred, of 4 recipients" in out, out
     assert code == 1
     assert "not done yet" in err
@@ -517,7 +517,7 @@ def test_unsubscribed_between_runs_is_skipped(sample_copy: Path, cli: RunCli, si
     store = open_store(configured(sample_copy))
     store.set_status(leaver.id, "unsubscribed", NOW)
     store.close()
-    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert code == 0, err
     assert "3 sent, 0 failed, 1 skipped, 0 deferred, of 4 recipients" in out
     assert "every recipient is done" in out
@@ -587,7 +587,7 @@ def test_test_to_sends_one_copy_and_records_nothing(sample_copy: Path, cli: RunC
     assert delivery.rcpt_tos == ("Editor@example.org",)
     message = parse(delivery.data)
     assert parseaddr(str(message["To"]))[1] == "Editor@example.org"
-    assert str(message["Subject"]) == SUBJECT
+    assert str(message["Subject"]) == f"[TEST] {SUBJECT}"
     assert ledger_rows(db) == 0
 
 
@@ -618,7 +618,7 @@ def test_no_signing_key_no_send(sample_copy: Path, cli: RunCli, sink: SmtpSink,
     else:
         monkeypatch.setenv(SECRET_ENV, value)
     add_people(sample_copy, many(2))
-    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert code == 1
     assert SECRET_ENV in err and "Traceback" not in err
     assert sink.count() == 0
@@ -632,7 +632,7 @@ def test_the_configured_variable_is_the_one_named(sample_copy: Path, cli: RunCli
     monkeypatch.setenv(SECRET_ENV, SECRET)  # the default name does not count
     monkeypatch.delenv("ETHICS_NEWS_KEY", raising=False)
     add_people(sample_copy, many(2))
-    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert code == 1 and "ETHICS_NEWS_KEY" in err
     assert sink.count() == 0
 
@@ -658,7 +658,7 @@ def test_an_issue_failing_strict_checks_is_refused(sample_copy: Path, cli: RunCl
     monkeypatch.setenv(SECRET_ENV, SECRET)
     spoil(sample_copy)
     add_people(sample_copy, many(2))
-    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url, "--yes")
     assert code == 1
     assert ": error: " in err and "Traceback" not in err
     assert sink.count() == 0
@@ -673,7 +673,8 @@ KILL_AFTER = 150
 
 
 def _send_command(root: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline.cli", "send", ISSUE, "--root", str(root), *extra]
+    return [sys.executable, "-m", "pipeline.cli", "send", ISSUE, "--root", str(root), "--yes",
+            *extra]
 
 
 def _environment() -> dict[str, str]:

@@ -115,7 +115,7 @@ def test_report_on_the_sample_counts_ready_pieces_per_team(
     assert people["Legal"] == ["1", "0", "1"]
     assert "2026-12-solstice: none" in out
     assert "Teams that have not written for the last 2 issues (the whole archive): none" in out
-    assert re.search(r"note: wrote \S*public/report/index\.html", err)
+    assert re.search(r"note: wrote \S*reports/index\.html", err)
 
 
 def test_first_time_contributors_silent_teams_and_review_coverage(
@@ -208,7 +208,7 @@ def test_a_piece_with_errors_is_named_and_not_counted(
     assert code == 0
     assert re.search(r"warning: \S*broken\.md: has errors, so it is not counted", err)
     assert summary_rows(out)[ISSUES[4]][0] == "1"
-    html = (archive.root / "public" / "report" / "index.html").read_text(encoding="utf-8")
+    html = (archive.root / "reports" / "index.html").read_text(encoding="utf-8")
     assert "broken.md" in html
 
 
@@ -266,8 +266,8 @@ def contrast(a: str, b: str) -> float:
 def page(archive: Scratch, cli: RunCli) -> tuple[str, Node]:
     code, _, err = cli("report", "--root", str(archive.root))
     assert code == 0, err
-    html = (archive.root / "public" / "report" / "index.html").read_text(encoding="utf-8")
-    assert (archive.root / "public" / "report" / "style.css").is_file()
+    html = (archive.root / "reports" / "index.html").read_text(encoding="utf-8")
+    assert (archive.root / "reports" / "style.css").is_file()
     return html, parse(html)
 
 
@@ -342,7 +342,7 @@ def segment_widths(svg: ET.Element) -> dict[int, set[float]]:
 def test_bar_lengths_are_proportional_to_the_values(sample_copy: Path, cli: RunCli) -> None:
     code, _, err = cli("report", "--root", str(sample_copy))
     assert code == 0, err
-    html = (sample_copy / "public" / "report" / "index.html").read_text(encoding="utf-8")
+    html = (sample_copy / "reports" / "index.html").read_text(encoding="utf-8")
     widths = segment_widths(svg_of(by_id(parse(html), "pieces"), html))
     assert set(widths) == {1, 2}  # Machine Learning wrote two pieces in December
     (one,), (two,) = widths[1], widths[2]
@@ -393,7 +393,7 @@ def test_chart_colours_have_enough_contrast(page: tuple[str, Node]) -> None:
 def test_team_names_are_escaped_in_the_svg(sample_copy: Path, cli: RunCli) -> None:
     code, _, err = cli("report", "--root", str(sample_copy))
     assert code == 0, err
-    html = (sample_copy / "public" / "report" / "index.html").read_text(encoding="utf-8")
+    html = (sample_copy / "reports" / "index.html").read_text(encoding="utf-8")
     assert "Trust &amp; Safety" in html and "Trust & Safety" not in html
     section = by_id(parse(html), "contributors")
     assert table_rows(section)["Trust & Safety"] == ["1", "1", "2"]
@@ -420,7 +420,7 @@ def test_out_writes_the_page_elsewhere_and_refuses_the_content(
 
 def test_report_is_reproducible(sample_copy: Path, cli: RunCli) -> None:
     assert cli("report", "-q", "--root", str(sample_copy))[0] == 0
-    page = sample_copy / "public" / "report" / "index.html"
+    page = sample_copy / "reports" / "index.html"
     first = page.read_bytes()
     assert b"as of <time datetime=\"2027-01-01\">1 January 2027</time>" in first
     code, out, err = cli("report", "-q", "--root", str(sample_copy))
@@ -435,7 +435,24 @@ def test_an_archive_without_ready_pieces_still_reports(scratch: Scratch, cli: Ru
     assert summary_rows(out)["2026-12-solstice"] == ["0", "0", "0", "0", "-"]
     assert out.count("no ready pieces yet") == 2
     assert "Silent teams: none can be named until an issue has a ready piece" in out
-    html = (scratch.root / "public" / "report" / "index.html").read_text(encoding="utf-8")
+    html = (scratch.root / "reports" / "index.html").read_text(encoding="utf-8")
     tree = parse(html)
     assert len(tree.iter("svg")) == 4
     assert "No issue has a ready piece yet." in by_id(tree, "silent").text()
+
+
+def test_the_report_stays_out_of_the_site_and_asks_not_to_be_indexed(
+    sample_copy: Path, cli: RunCli
+) -> None:
+    """The report names first-time contributors and silent teams: it is for the editors, so
+    it is written outside the site folder, and a copy served anyway says noindex."""
+    assert cli("build", "--root", str(sample_copy), "-q")[0] == 0
+    site = sorted((sample_copy / "public").rglob("*"))
+    code, _, err = cli("report", "--root", str(sample_copy))
+    assert code == 0, err
+    assert sorted((sample_copy / "public").rglob("*")) == site
+    html = (sample_copy / "reports" / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="robots" content="noindex, nofollow">' in html
+    assert '<a href="https://ethics.example.org/">' in html  # home is the site, not ../
+    archive = (sample_copy / "public" / "index.html").read_text(encoding="utf-8")
+    assert "noindex" not in archive

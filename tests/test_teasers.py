@@ -156,7 +156,8 @@ def test_the_budget_counts_what_is_sent(scratch: Scratch, cli: RunCli, tmp_path:
     assert cli("subscribers", "add", "reader-with-a-long-name@example.org",
                "--root", str(scratch.root))[0] == 0
     outbox = tmp_path / "outbox"
-    code, _, err = cli("send", ISSUE, "--outbox", str(outbox), "--root", str(scratch.root))
+    code, _, err = cli("send", ISSUE, "--outbox", str(outbox), "--yes", "--root",
+                       str(scratch.root))
     assert code == 0, err
     [sent] = list(outbox.glob("*.eml"))
     message = email.message_from_bytes(sent.read_bytes(), policy=email.policy.default)

@@ -126,11 +126,11 @@ class Site:
         return str(found[0])
 
     def send_issue(self, cli: Any, monkeypatch: Any) -> EmailMessage:
-        """``newsletter send 2026-12-solstice --outbox ROOT/sent`` (one active subscriber);
-        the one message it sent."""
+        """``newsletter send 2026-12-solstice --outbox ROOT/sent --yes`` (one active
+        subscriber); the one message it sent."""
         monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", SECRET)
         code, _, err = cli("send", "2026-12-solstice", "--root", str(self.root), "--outbox",
-                           str(self.root / "sent"))
+                           str(self.root / "sent"), "--yes")
         assert code == 0, err
         [sent] = (self.root / "sent").glob("*.eml")
         message = BytesParser(policy=policy.default).parsebytes(sent.read_bytes())
