@@ -19,12 +19,14 @@ import jinja2
 
 from . import cache as c
 from . import feeds as feeds_mod
+from . import images as images_mod
 from . import incremental as inc
 from . import render as r
 from .cache import Stats
 from .config import Config, load_config
 from .content import list_issues, load_issue
 from .contributors import load_contributors
+from .email_html import LAYOUT
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .markup import Context
 from .model import Contributor, Issue
@@ -46,6 +48,8 @@ class BuildResult:
     feeds_written: bool
     budget_kb: int
     cache: Stats = field(default_factory=Stats)  # what the render cache had, and had not
+    #: The bytes of the images each issue's email loads (its weight is these plus its HTML).
+    image_weights: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class Analysis:
     rendered: r.RenderedIssue
     problems: tuple[Problem, ...]
     email_size: int
+    image_weight: int = 0  # the bytes of the images the email loads
 
 
 def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
@@ -141,9 +146,12 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
     rendered = r.render_issue(issue, site.config, problems)
-    html = run_template(lambda: r.email_html(rendered, site.config, site.env))
+    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
+                               site.config.image_budget_kb, c.Cache(None), problems)
+    html = run_template(lambda: r.email_html(rendered, site.config, site.env, images))
     inc.check_budget(rendered, html, site.config, problems)
-    return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
+    return Analysis(site.config, issue, rendered, tuple(problems.items), len(html),
+                    images.weight)
 
 
 def build_all(
@@ -198,6 +206,7 @@ class _Made:
     staged: list[Staged] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
 
     def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
@@ -205,6 +214,7 @@ class _Made:
         problems.items.extend(pages.problems)
         if pages.size:
             self.sizes[str(issue.issue_id)] = pages.size
+            self.weights[str(issue.issue_id)] = pages.image_weight
         if pages.entry is not None:
             self.entries[issue.issue_id] = pages.entry
 
@@ -265,7 +275,7 @@ def _build_staged(
     made.staged.append(stage(outputs))
     written = commit(made.staged)
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats)
+                       feeds, config.size_budget_kb, cache.stats, made.weights)
 
 
 def _build_every(
@@ -320,7 +330,8 @@ def _read_and_render(
             staged = stage(pages.outputs)
         except PipelineError as exc:
             return issue, found.items, pages, cache.stats, None, str(exc)
-    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None)
+    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None,
+                     pages.image_weight)
     return issue, found.items, kept, cache.stats, staged, ""
 
 

@@ -238,12 +238,14 @@ def _report(result: BuildResult, console: Console) -> None:
             console.result(f"{state} {display_path(written.path)} ({written.size / 1024:.1f} KB)")
     for issue in result.issues:
         size = result.email_sizes.get(str(issue.issue_id), 0)
+        images = result.image_weights.get(str(issue.issue_id), 0)
         people, teams = len(issue.contributors()), len(issue.teams())
         left = len(issue.left_out)
         console.result(
             f"{issue.issue_id} ({issue.full_title}): {_n(len(issue.pieces), 'piece')} by "
             f"{_n(people, 'contributor')} from {_n(teams, 'team')}; HTML email "
-            f"{size / 1024:.1f} KB of {result.budget_kb} KB"
+            f"{size / 1024:.1f} KB of {result.budget_kb} KB, its images "
+            f"{images / 1024:.1f} KB (opening it downloads {(size + images) / 1024:.1f} KB)"
             + (f"; {_n(left, 'file')} left out" if left else ""))
     if not result.feeds_written:
         console.result("feeds not written: a --drafts build is a preview")

@@ -90,6 +90,7 @@ class Config:
     sender: str
     editors_address: str | None
     size_budget_kb: int
+    image_budget_kb: int
     feed_issues: int
     delivery: Delivery
     workflow: Workflow
@@ -251,6 +252,9 @@ OPTIONS: tuple[Option, ...] = (
            "Address readers can write to (shown in the footer).", _check_address),
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
+    Option("email.image_budget_kb", int, 1024,
+           "Most KB of images an issue's email may load (a warning names the largest).",
+           _positive),
     Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
     Option("check.disabled", list, [], "Rule ids that 'newsletter check' does not apply.",
            _check_names),
@@ -429,6 +433,7 @@ def load_config(root: Path) -> Config:
         sender=get("email.sender"),
         editors_address=get("email.editors_address"),
         size_budget_kb=get("email.size_budget_kb"),
+        image_budget_kb=get("email.image_budget_kb"),
         feed_issues=get("feeds.issues"),
         delivery=delivery,
         workflow=Workflow(

@@ -4,7 +4,9 @@ except to read templates.
 The pieces' Markdown is rendered once (:func:`render_issue`); the HTML email, the plain-text
 email, the web edition and the archive page are Jinja2 templates over that one result. The
 email's CSS is inlined with css-inline, keeping the ``@media`` rules for dark mode and narrow
-screens in a ``<style>`` block.
+screens in a ``<style>`` block. The email and the web edition show each body through their
+post-pass (:mod:`pipeline.email_html`: images sized, code that wraps, aligned cells), given
+what :func:`pipeline.images.survey` found of the issue's images (:func:`image_uses`).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from urllib.parse import quote
 
 import css_inline
 import jinja2
+from markupsafe import Markup
 
 from . import __version__, plaintext
 from .config import Config
+from .email_html import LAYOUT, email_body, web_body
 from .errors import ContentError, Problem, Problems
+from .images import NO_IMAGES, Images, Use, uses
 from .markup import Body, Context, render
 from .model import Contributor, Issue, Piece
 
@@ -134,10 +139,27 @@ def render_issue(issue: Issue, config: Config, problems: Problems,
     return RenderedIssue(issue, letter, tuple(sections), url)
 
 
-def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
+def image_uses(rendered: RenderedIssue) -> list[Use]:
+    """Every local image the issue's bodies show, with the file and line that show it."""
+    issue = rendered.issue
+    found: list[Use] = []
+    if rendered.letter is not None and issue.letter_path is not None:
+        found += uses(rendered.letter.html, rendered.letter.assets, issue.path, issue.letter,
+                      issue.letter_path, issue.letter_line)
+    for p in rendered.pieces:
+        found += uses(p.body.html, p.body.assets, issue.path, p.piece.body, p.piece.path,
+                      p.piece.body_line)
+    return found
+
+
+def _context(rendered: RenderedIssue, config: Config,
+             images: Images = NO_IMAGES) -> dict[str, Any]:
     issue = rendered.issue
     contributors = issue.contributors()
     return {
+        "layout": LAYOUT,
+        "email_body": lambda body: Markup(email_body(body.html_absolute, rendered.url, images)),
+        "web_body": lambda body: Markup(web_body(body.html, images)),
         "config": config,
         "issue": issue,
         "r": rendered,
@@ -174,9 +196,11 @@ def preheader(rendered: RenderedIssue) -> str:
     return text
 
 
-def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
-    """The HTML email with its CSS inlined (``@media`` rules kept in a style block)."""
-    html = env.get_template("email.html").render(_context(rendered, config))
+def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+               images: Images = NO_IMAGES) -> str:
+    """The HTML email with its CSS inlined (``@media`` rules kept in a style block), its
+    images as ``images`` says."""
+    html = env.get_template("email.html").render(_context(rendered, config, images))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
     return str(inliner.inline(html))
 
@@ -187,9 +211,10 @@ def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 
 
-def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+              images: Images = NO_IMAGES) -> str:
     """The web edition of one issue, with a permalink anchor per piece."""
-    return env.get_template("issue.html").render(_context(rendered, config))
+    return env.get_template("issue.html").render(_context(rendered, config, images))
 
 
 @dataclass(frozen=True)
