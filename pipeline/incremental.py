@@ -212,6 +212,7 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
     entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, strict,
                            pictures)
     payload = cache.get("issue", entry_key)
+    derived: dict[str, bytes] | None = None
     if payload is None:
         problems = Problems(strict=strict)
         env = environment(site)
@@ -234,6 +235,7 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
             "image_weight": images.weight,
             "probes": probes, "problems": c.problems_json(problems.items),
         }
+        derived = images.derived
         stored = _unchanged(site, issue.path, inputs)
         if stored:
             cache.put("issue", entry_key, payload)
@@ -247,11 +249,12 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
                for name, data in payload["files"].items()]
     outputs += [Output(out_dir, f"{folder}/{asset}", (issue.path / asset).read_bytes())
                 for asset in payload["assets"]]
-    # The derivatives, from the cache's images (made again if they are not there); what
-    # surveying the images found is in the stored problems already.
-    uses = [images_mod.Use(src, Path(path), line) for src, path, line in payload["images"]]
-    derived = images_mod.survey(issue.path, uses, LAYOUT.column, config.image_budget_kb,
-                                cache, Problems()).derived
+    if derived is None:
+        # Pages from the cache: the derivatives from the cache's images (made again if they
+        # are not there); what surveying the images found is in the stored problems already.
+        uses = [images_mod.Use(src, Path(path), line) for src, path, line in payload["images"]]
+        derived = images_mod.survey(issue.path, uses, LAYOUT.column, config.image_budget_kb,
+                                    cache, Problems()).derived
     outputs += [Output(out_dir, f"{folder}/{name}", data) for name, data in derived.items()]
     found = Problems(strict=strict)
     c.replay(payload["problems"], found)

@@ -472,3 +472,17 @@ def test_an_animated_gif_keeps_its_frames_and_its_first_one(scratch: Scratch) ->
     with Image.open(built / "resized/images/steps-1072w.gif") as gif:
         assert gif.size == (1072, 357) and gif.n_frames == 3
         assert gif.convert("RGB").getpixel((500, 100)) == (0x2F, 0x5D, 0x50)
+
+
+def test_no_cache_builds_the_same_derivatives(scratch: Scratch, tmp_path: Path) -> None:
+    """--no-cache makes the same derivatives and email, and writes no cache."""
+    scratch_issue(scratch)
+    build_issue(scratch.root, SCRATCH, now=NOW, cache=False)
+    assert not (scratch.root / ".cache").exists()
+    out = scratch.root / "public" / SCRATCH
+    cold = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    build_issue(scratch.root, SCRATCH, now=NOW, out=tmp_path / "warm")
+    warm_out = tmp_path / "warm" / SCRATCH
+    warm = {p.relative_to(warm_out): p.read_bytes() for p in warm_out.rglob("*") if p.is_file()}
+    assert Path("resized/images/photo-1072w.jpg") in cold
+    assert warm == cold
