@@ -22,6 +22,8 @@ from PIL import Image
 from pipeline.build import BuildResult, build_issue
 from pipeline.email_html import LAYOUT, code_cell
 from pipeline.errors import ContentError
+from pipeline.send import KWH_PER_GB
+from pipeline.store import NewSubscriber, open_store
 
 from .conftest import RunCli, Scratch, copy_sample, piece_text
 
@@ -486,3 +488,25 @@ def test_no_cache_builds_the_same_derivatives(scratch: Scratch, tmp_path: Path) 
     warm = {p.relative_to(warm_out): p.read_bytes() for p in warm_out.rglob("*") if p.is_file()}
     assert Path("resized/images/photo-1072w.jpg") in cold
     assert warm == cold
+
+
+def test_the_energy_line_counts_the_images_readers_download(
+        sample_copy: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`newsletter send` estimates the energy of the email's weight: the messages delivered,
+    plus the images each recipient downloads on opening it."""
+    store = open_store(sample_copy / "subscribers.sqlite3")
+    try:
+        store.import_many([NewSubscriber(f"reader{n}@example.net", None, "active", None,
+                                         "test") for n in range(3)], NOW)
+    finally:
+        store.close()
+    monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", "test-signing-key-0123456789abcdef")
+    code, out, err = cli("send", SAMPLE, "--root", str(sample_copy), "--outbox",
+                         str(sample_copy / "outbox"))
+    assert code == 0, err
+    delivered = sum(p.stat().st_size for p in (sample_copy / "outbox").rglob("*.eml"))
+    image = sample_copy / "public" / SAMPLE / "images" / "training-run-energy.png"
+    images = 3 * image.stat().st_size
+    wh = (delivered + images) / 1e9 * KWH_PER_GB * 1000
+    assert f"delivered {delivered / 1e6:.2f} MB, and {images / 1e6:.2f} MB of images if " \
+           f"every reader opens it: about {wh:.2f} Wh and" in out, out
