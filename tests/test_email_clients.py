@@ -448,6 +448,8 @@ def test_unusable_images_are_located_errors(scratch: Scratch, cli: RunCli, name:
     assert not (scratch.root / "public").exists()
     with pytest.raises(ContentError):
         build_issue(scratch.root, SCRATCH, now=NOW)
+    code, out, _ = cli("check", SCRATCH, "--root", str(scratch.root))  # check finds it too
+    assert code == 1 and re.search(rf"piece\.md:{line}:\d+: error: image .*\[image\]", out), out
 
 
 def test_code_cell_keeps_markup_and_escapes_text() -> None:
