@@ -20,12 +20,14 @@ import jinja2
 
 from . import cache as c
 from . import feeds as feeds_mod
+from . import images as images_mod
 from . import incremental as inc
 from . import render as r
 from .cache import Stats
 from .config import Config, load_config
 from .content import list_issues, load_issue
 from .contributors import load_contributors
+from .email_html import LAYOUT
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .model import Contributor, Issue
 from .publication import Record, is_published, load_record, record_output
@@ -55,6 +57,8 @@ class BuildResult:
     early: bool = False  # published before its moment now, as --early asked
     removed: tuple[Path, ...] = ()  # folders of issues not published yet, taken off the site
     published: datetime | None = None  # the target's recorded publication, if it has one
+    #: The bytes of the images each issue's email loads (its weight is these plus its HTML).
+    image_weights: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ class Analysis:
     rendered: r.RenderedIssue
     problems: tuple[Problem, ...]
     email_size: int
+    image_weight: int = 0  # the bytes of the images the email loads
 
 
 def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
@@ -209,9 +214,12 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
     rendered = r.render_issue(issue, site.config, problems)
-    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env))
+    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
+                               site.config.image_budget_kb, c.Cache(None), problems)
+    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images))
     inc.check_budget(rendered, edition, site.config, problems)
-    return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size)
+    return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size,
+                    images.weight)
 
 
 def build_all(
@@ -273,6 +281,7 @@ class _Made:
     outputs: list[Output] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
 
     def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
@@ -280,6 +289,7 @@ class _Made:
         problems.items.extend(pages.problems)
         if pages.size:
             self.sizes[str(issue.issue_id)] = pages.size
+            self.weights[str(issue.issue_id)] = pages.image_weight
         if pages.teasers:
             self.teasers[str(issue.issue_id)] = (pages.full_size, pages.teasers)
         if pages.entry is not None:
@@ -389,8 +399,8 @@ def _build_staged(
             inc.store_good(cache, issue.path, inc.archive_entry(issue),
                            made.entries.get(issue.issue_id))
     return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats, made.teasers,
-                       out_dir=out_dir)
+                       feeds, config.size_budget_kb, cache.stats, teasers=made.teasers,
+                       image_weights=made.weights, out_dir=out_dir)
 
 
 def _build_every(
@@ -446,7 +456,7 @@ def _read_and_render(
         except PipelineError as exc:
             return issue, found.items, pages, cache.stats, None, str(exc)
     kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None,
-                     pages.full_size, pages.teasers)
+                     pages.full_size, pages.teasers, pages.image_weight)
     return issue, found.items, kept, cache.stats, staged, ""
 
 

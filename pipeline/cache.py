@@ -20,7 +20,8 @@ The kinds of entry:
 ``issue``
     One issue's pages (HTML email, text email, web edition), its feed entry, the assets it
     copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
-    the folder's listing and the bytes of its Markdown files), the site (``newsletter.toml``,
+    the folder's listing and the bytes of its Markdown files), the bytes of its images
+    (:func:`pipeline.images.folder_digest`), the site (``newsletter.toml``,
     ``contributors.toml`` and every template, :func:`site_digest`), the build's flags and the
     code. The probes of its pieces are checked as for ``piece``.
 ``entry`` and ``summary``
@@ -31,6 +32,10 @@ The kinds of entry:
     builds of other issues use while it has errors. Key: the issue folder only.
 ``template``
     Jinja2's compiled templates (:class:`TemplateCode`).
+``image``
+    An image made for the email (:mod:`pipeline.images`: a wide image resized, an SVG
+    rasterised), its bytes. Key: the SHA-256 of the original, what was made of it, its width,
+    the versions of Pillow and cairosvg, and the code.
 
 "The code" is the pipeline's ``__version__``, a digest of its own modules and the versions
 of the libraries that shape the output (Markdown, nh3, Jinja2, css-inline): a new release

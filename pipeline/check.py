@@ -151,6 +151,13 @@ RULES: dict[str, Rule] = {
                          "Download the image into the issue folder (e.g. images/) and link "
                          "to it there, so opening the email tells nobody who read it.",
                          build=True),
+    "image": Rule("error", "an image the email cannot show (not an image, a format email "
+                  "clients do not show, a damaged SVG)",
+                  "Save it again as PNG (charts, screenshots) or JPEG (photos).", build=True),
+    "image-weight": Rule("warning", "the email's images weigh more than email.image_budget_kb",
+                         "Crop or shrink the largest images, use fewer, or save photos as "
+                         "JPEG; or raise email.image_budget_kb in newsletter.toml.",
+                         build=True),
     "too-deep": Rule("error", "the Markdown nests too deeply to render",
                      "Flatten the nested lists, quotes or emphasis.", build=True),
     "email-size": Rule("error", "the HTML email is over the size budget",

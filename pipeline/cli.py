@@ -266,6 +266,7 @@ def _report(result: BuildResult, console: Console) -> None:
             console.result(f"{state} {display_path(written.path)} ({written.size / 1024:.1f} KB)")
     for issue in result.issues:
         size = result.email_sizes.get(str(issue.issue_id), 0)
+        images = result.image_weights.get(str(issue.issue_id), 0)
         people, teams = len(issue.contributors()), len(issue.teams())
         left = len(issue.left_out)
         console.result(
@@ -275,6 +276,8 @@ def _report(result: BuildResult, console: Console) -> None:
             + (f" ({result.teasers[str(issue.issue_id)][0] / 1024:.1f} KB in full; "
                f"{_n(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
                if str(issue.issue_id) in result.teasers else "")
+            + f", its images {images / 1024:.1f} KB (opening it downloads "
+            f"{(size + images) / 1024:.1f} KB)"
             + (f"; {_n(left, 'file')} left out" if left else ""))
     for path in result.removed:
         console.result(f"removed {display_path(path)}/: not published yet")

@@ -134,7 +134,9 @@ def summarise(report: SendReport, console: Console) -> int:
         f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
         f"failed, {report.skipped} skipped, {report.deferred} deferred, of {report.recipients} "
         f"recipients ({report.this_run.sent} sent in this run, {report.seconds:.1f} s)")
-    console.result(f"delivered {size_mb:.2f} MB: about {report.kwh * 1000:.2f} Wh and "
+    images_mb = (report.opened_size - report.size) / 1e6
+    console.result(f"delivered {size_mb:.2f} MB, and {images_mb:.2f} MB of images if every "
+                   f"reader opens it: about {report.kwh * 1000:.2f} Wh and "
                    f"{report.grams_co2e:.2f} g CO2e ({ENERGY_MODEL})")
     if done == report.recipients:
         console.result("every recipient is done: nobody was skipped or sent twice")

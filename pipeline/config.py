@@ -94,6 +94,7 @@ class Config:
     sender: str
     editors_address: str | None
     size_budget_kb: int
+    image_budget_kb: int
     feed_issues: int
     delivery: Delivery
     workflow: Workflow
@@ -290,6 +291,9 @@ OPTIONS: tuple[Option, ...] = (
            "Address readers can write to (shown in the footer).", _check_address),
     Option("email.size_budget_kb", int, 95,
            "Largest HTML email in KB (Gmail clips at 102).", _positive),
+    Option("email.image_budget_kb", int, 1024,
+           "Most KB of images an issue's email may load (a warning names the largest).",
+           _positive),
     Option("email.overflow", str, "teasers",
            "teasers (over the budget, the last pieces become teasers linking the web edition) "
            "or refuse (over the budget, the build fails).", _overflow),
@@ -494,6 +498,7 @@ def load_config(root: Path) -> Config:
         sender=get("email.sender"),
         editors_address=get("email.editors_address"),
         size_budget_kb=get("email.size_budget_kb"),
+        image_budget_kb=get("email.image_budget_kb"),
         feed_issues=get("feeds.issues"),
         delivery=delivery,
         workflow=Workflow(

@@ -23,10 +23,12 @@ import jinja2
 
 from . import cache as c
 from . import feeds as feeds_mod
+from . import images as images_mod
 from . import render as r
 from .config import CONFIG_NAME, Config
 from .content import load_issue
 from .contributors import CONTRIBUTORS_NAME
+from .email_html import LAYOUT
 from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
 from .markup import Body, Context, ask, render
@@ -236,6 +238,7 @@ class Pages:
     entry: feeds_mod.Entry | None
     full_size: int = 0  # the same with every piece in full
     teasers: int = 0  # how many pieces the email shows as teasers
+    image_weight: int = 0  # the bytes of the images the email loads
 
 
 def site_inputs(root: Path) -> str:
@@ -261,15 +264,21 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
     A template mistake is returned as a problem, with the others.
     """
     config = site.config
-    entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, strict)
+    pictures = images_mod.folder_digest(issue.path)  # their bytes shape the pages too
+    entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, strict,
+                           pictures)
     payload = cache.get("issue", entry_key)
+    derived: dict[str, bytes] | None = None
     if payload is None:
         problems = Problems(strict=strict)
         env = environment(site)
         try:
             rendered = r.render_issue(issue, config, problems, body=cached_body(cache),
                                      anchors=cached_anchors(cache))
-            files, edition = issue_files(rendered, config, env, problems)
+            shown = r.image_uses(rendered)
+            images = images_mod.survey(issue.path, shown, LAYOUT.column,
+                                       config.image_budget_kb, cache, problems)
+            files, edition = issue_files(rendered, config, env, problems, images)
             made = entry(rendered, config, env)
         except ContentError as exc:  # a template mistake: reported with the others
             return Pages([], [*problems.items, *exc.problems], 0, None)
@@ -280,8 +289,11 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
             "size": edition.size, "full_size": edition.full_size,
             "teasers": len(edition.teasers), "entry": _entry_json(made),
             "assets": [a.relative_to(root).as_posix() for a in rendered.assets],
+            "images": [[u.src, str(u.path), u.line] for u in shown],
+            "image_weight": images.weight,
             "probes": probes, "problems": c.problems_json(problems.items),
         }
+        derived = images.derived
         stored = _unchanged(site, issue.path, inputs)
         if stored:
             cache.put("issue", entry_key, payload)
@@ -295,10 +307,17 @@ def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir:
                for name, data in payload["files"].items()]
     outputs += [Output(out_dir, f"{folder}/{asset}", (issue.path / asset).read_bytes())
                 for asset in payload["assets"]]
+    if derived is None:
+        # Pages from the cache: the derivatives from the cache's images (made again if they
+        # are not there); what surveying the images found is in the stored problems already.
+        uses = [images_mod.Use(src, Path(path), line) for src, path, line in payload["images"]]
+        derived = images_mod.survey(issue.path, uses, LAYOUT.column, config.image_budget_kb,
+                                    cache, Problems()).derived
+    outputs += [Output(out_dir, f"{folder}/{name}", data) for name, data in derived.items()]
     found = Problems(strict=strict)
     c.replay(payload["problems"], found)
     return Pages(outputs, found.items, payload["size"], _entry_from(payload["entry"]),
-                 payload["full_size"], payload["teasers"])
+                 payload["full_size"], payload["teasers"], payload["image_weight"])
 
 
 @dataclass(frozen=True)
@@ -417,14 +436,16 @@ def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
 
 
 def issue_files(rendered: r.RenderedIssue, config: Config, env: jinja2.Environment,
-                problems: Problems) -> tuple[dict[str, bytes], r.EmailEdition]:
-    """The issue's three pages by file name, and its email edition (sizes, teasers)."""
-    edition = r.guarded(lambda: r.email_edition(rendered, config, env))
+                problems: Problems, images: images_mod.Images = images_mod.NO_IMAGES,
+                ) -> tuple[dict[str, bytes], r.EmailEdition]:
+    """The issue's three pages by file name (showing ``images``), and its email edition
+    (sizes, teasers)."""
+    edition = r.guarded(lambda: r.email_edition(rendered, config, env, images))
     check_budget(rendered, edition, config, problems)
     files = {
         "email.html": edition.html.encode("utf-8"),
         "email.txt": edition.text.encode("utf-8"),
-        "index.html": run_template(lambda: r.web_issue(rendered, config, env)),
+        "index.html": run_template(lambda: r.web_issue(rendered, config, env, images)),
     }
     return files, edition
 

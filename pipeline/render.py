@@ -4,7 +4,9 @@ except to read templates.
 The pieces' Markdown is rendered once (:func:`render_issue`); the HTML email, the plain-text
 email, the web edition and the archive page are Jinja2 templates over that one result. The
 email's CSS is inlined with css-inline, keeping the ``@media`` rules for dark mode and narrow
-screens in a ``<style>`` block.
+screens in a ``<style>`` block. The email and the web edition show each body through their
+post-pass (:mod:`pipeline.email_html`: images sized, code that wraps, aligned cells), given
+what :func:`pipeline.images.survey` found of the issue's images (:func:`image_uses`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from urllib.parse import quote
 
 import css_inline
 import jinja2
+from markupsafe import Markup
 
 from . import __version__, markup, plaintext
 from .config import Config
+from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
+from .images import NO_IMAGES, Images, Use, uses
 from .markup import Body, Context
 from .model import Contributor, Issue, Piece
 from .tokens import longest_unsubscribe_link
@@ -153,10 +158,27 @@ def render_issue(issue: Issue, config: Config, problems: Problems,
     return RenderedIssue(issue, letter, tuple(sections), config.issue_url(issue.issue_id))
 
 
-def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
+def image_uses(rendered: RenderedIssue) -> list[Use]:
+    """Every local image the issue's bodies show, with the file and line that show it."""
+    issue = rendered.issue
+    found: list[Use] = []
+    if rendered.letter is not None and issue.letter_path is not None:
+        found += uses(rendered.letter.html, rendered.letter.assets, issue.path, issue.letter,
+                      issue.letter_path, issue.letter_line)
+    for p in rendered.pieces:
+        found += uses(p.body.html, p.body.assets, issue.path, p.piece.body, p.piece.path,
+                      p.piece.body_line)
+    return found
+
+
+def _context(rendered: RenderedIssue, config: Config,
+             images: Images = NO_IMAGES) -> dict[str, Any]:
     issue = rendered.issue
     contributors = issue.contributors()
     return {
+        "layout": LAYOUT,
+        "email_body": lambda body: Markup(email_body(body.html_absolute, rendered.url, images)),
+        "web_body": lambda body: Markup(web_body(body.html, images)),
         "config": config,
         "issue": issue,
         "r": rendered,
@@ -193,9 +215,11 @@ def preheader(rendered: RenderedIssue) -> str:
     return text
 
 
-def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
-    """The HTML email with its CSS inlined (``@media`` rules kept in a style block)."""
-    html = env.get_template("email.html").render(_context(rendered, config))
+def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+               images: Images = NO_IMAGES) -> str:
+    """The HTML email with its CSS inlined (``@media`` rules kept in a style block), its
+    images as ``images`` says."""
+    html = env.get_template("email.html").render(_context(rendered, config, images))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
     return str(inliner.inline(html))
 
@@ -236,8 +260,8 @@ def with_teasers(rendered: RenderedIssue, anchors: set[str]) -> RenderedIssue:
     return replace(rendered, sections=sections)
 
 
-def email_edition(rendered: RenderedIssue, config: Config,
-                  env: jinja2.Environment) -> EmailEdition:
+def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+                  images: Images = NO_IMAGES) -> EmailEdition:
     """The email within ``email.size_budget_kb`` where it can be.
 
     Pieces that say ``email: teaser`` are always teasers. When the email is over the budget
@@ -252,10 +276,11 @@ def email_edition(rendered: RenderedIssue, config: Config,
     auto = [p.anchor for p in pieces if p.piece.email is None]
 
     def attempt(full: int) -> tuple[str, int]:
-        html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env)
+        html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env,
+                          images)
         return html, sent_size(html, config)
 
-    everything = email_html(rendered, config, env)
+    everything = email_html(rendered, config, env, images)
     full_size = sent_size(everything, config)
     html, size = (everything, full_size) if not forced else attempt(len(auto))
     kept = len(auto)
@@ -280,9 +305,10 @@ def email_edition(rendered: RenderedIssue, config: Config,
                         tuple(a for a in teasers if a in chosen))
 
 
-def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+              images: Images = NO_IMAGES) -> str:
     """The web edition of one issue, with a permalink anchor per piece."""
-    return env.get_template("issue.html").render(_context(rendered, config))
+    return env.get_template("issue.html").render(_context(rendered, config, images))
 
 
 @dataclass(frozen=True)

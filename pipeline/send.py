@@ -89,10 +89,17 @@ class SendReport:
     size: int
     seconds: float
     this_run: Progress
+    #: The bytes of the images the email loads: each reader who opens it downloads them.
+    image_weight: int = 0
+
+    @property
+    def opened_size(self) -> int:
+        """The bytes delivered, plus the images if every recipient sent it opens it."""
+        return self.size + self.sent * self.image_weight
 
     @property
     def kwh(self) -> float:
-        return self.size / 1e9 * KWH_PER_GB
+        return self.opened_size / 1e9 * KWH_PER_GB
 
     @property
     def grams_co2e(self) -> float:
@@ -166,7 +173,7 @@ def send_issue(
             return SendReport(issue, "send", label, recipients, counts.get("sent", 0),
                               counts.get("failed", 0), counts.get("skipped", 0),
                               counts.get("deferred", 0), summary.size, monotonic() - started,
-                              progress)
+                              progress, result.image_weights.get(str(issue.issue_id), 0))
     finally:
         store.close()
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from pipeline.cli import main
 
@@ -44,6 +46,14 @@ def piece_text(
               "summary": "A summary.", "status": "ready", **extra}
     front = "".join(f"{k}: {v}\n" for k, v in fields.items() if v is not None)
     return f"---\n{front}---\n{body}"
+
+
+def png(width: int = 4, height: int = 3, colour: str = "#2f5d50") -> bytes:
+    """A real PNG image (made with Pillow), for pieces that show one: the build reads every
+    image it shows."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
 
 
 class Scratch:

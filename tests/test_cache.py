@@ -20,7 +20,7 @@ from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
 from pipeline.errors import ContentError, Problem, Problems
 
-from .conftest import REPO, RunCli, Scratch, copy_sample
+from .conftest import REPO, RunCli, Scratch, copy_sample, png
 from .test_build import outputs
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -36,7 +36,7 @@ def archive(scratch: Scratch) -> Scratch:
     """Two published issues of three pieces each, with a link, an image and a footnote."""
     for issue in ISSUES:
         scratch.write(f"issues/{issue}/issue.md", "---\ntitle: Theme\n---\nThe letter.\n")
-        scratch.write(f"issues/{issue}/images/chart.png", b"\x89PNG not really")
+        scratch.write(f"issues/{issue}/images/chart.png", png())
         for n in range(3):
             scratch.piece(issue, f"piece-{n}", title=f"Piece {n} of {issue}",
                           body=f"Text {n} with [a link](piece-{(n + 1) % 3}.md) and a "
@@ -167,10 +167,10 @@ def test_a_cached_piece_is_checked_against_the_files_it_links_to(scratch: Scratc
     with pytest.raises(ContentError) as failed:
         build(scratch.root)
     assert [p.rule for p in failed.value.problems if p.level == "error"] == ["missing-file"]
-    scratch.write(f"issues/{issue}/images/chart.png", b"png")
+    scratch.write(f"issues/{issue}/images/chart.png", png())
     result = build(scratch.root)
     assert result.cache.stale == {"piece": 1}  # same Markdown, but the image is there now
-    assert (scratch.root / f"public/{issue}/images/chart.png").read_bytes() == b"png"
+    assert (scratch.root / f"public/{issue}/images/chart.png").read_bytes() == png()
     (scratch.root / f"issues/{issue}/images/chart.png").unlink()
     (scratch.root / f"issues/{issue}/images/chart.png").mkdir()
     with pytest.raises(ContentError) as again:
@@ -185,7 +185,7 @@ def test_a_warm_build_reports_the_problems_a_cold_one_reports(scratch: Scratch,
     scratch.write(f"issues/{issue}/warned.md", "---\ntitle: Warned\nauthors: [Nobody Known]\n"
                   "summary: S.\nstatus: ready\n---\n"
                   "![](images/x.png)\n\n![Far](https://cdn.example.com/x.png)\n")
-    scratch.write(f"issues/{issue}/images/x.png", b"png")
+    scratch.write(f"issues/{issue}/images/x.png", png())
     scratch.piece(issue, "fine")
     scratch.write(f"issues/{issue}/notes.txt", "not a piece")
     scratch.piece(ISSUES[0], "older", body="![](gone.png)\n")  # an error in another issue:

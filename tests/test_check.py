@@ -13,13 +13,13 @@ import pytest
 from pipeline import check
 from pipeline.check import RULES, Finding, github_command, useless_alt
 
-from .conftest import MINIMAL_CONFIG, REPO, RunCli, Scratch, piece_text
+from .conftest import MINIMAL_CONFIG, REPO, RunCli, Scratch, piece_text, png
 
 ISSUE = "2026-12-solstice"
 FOLDER = f"issues/{ISSUE}"
 #: piece_text() writes '---', six keys, '---': the body starts on line 9 of the file.
 BODY = 9
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PNG = png()
 FIELDS = {"path", "line", "column", "rule", "severity", "message", "fix"}
 
 

@@ -19,7 +19,7 @@ import pytest
 from pipeline.engines import MarkdownOptions
 from pipeline.errors import Problems
 from pipeline.markup import Body, Context, render
-from tests.conftest import FLAVOURS, RunCli, Scratch
+from tests.conftest import FLAVOURS, RunCli, Scratch, png
 
 ISSUE = "2026-12-solstice"
 PIECE_DIR = f"issues/{ISSUE}"
@@ -371,7 +371,7 @@ def test_attribute_lists(tmp_path: Path) -> None:
 def test_image_without_alt_text_is_a_warning_at_its_line(scratch: Scratch, cli: RunCli,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(scratch.root)
-    scratch.write(f"{PIECE_DIR}/images/chart.png", b"\x89PNG\r\n\x1a\n fake")
+    scratch.write(f"{PIECE_DIR}/images/chart.png", png())
     scratch.write(f"{PIECE_DIR}/first.md", piece("Intro.\n\n![](images/chart.png)\n"))
     code, _out, err = build(cli, scratch)
     assert code == 0, err
@@ -385,7 +385,7 @@ def test_image_without_alt_text_is_a_warning_at_its_line(scratch: Scratch, cli: 
 def test_image_without_alt_text_fails_with_strict(scratch: Scratch, cli: RunCli,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(scratch.root)
-    scratch.write(f"{PIECE_DIR}/images/chart.png", b"\x89PNG\r\n\x1a\n fake")
+    scratch.write(f"{PIECE_DIR}/images/chart.png", png())
     scratch.write(f"{PIECE_DIR}/first.md", piece("Intro.\n\nMore.\n\n![ ](images/chart.png)\n"))
     code, _out, err = build(cli, scratch, "--strict")
     assert code == 1, err
@@ -415,8 +415,8 @@ def test_link_to_another_piece_becomes_its_anchor(scratch: Scratch, cli: RunCli)
 def test_relative_images_are_absolute_in_email_and_feeds_only(
     scratch: Scratch, cli: RunCli
 ) -> None:
-    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
-    scratch.write(f"{PIECE_DIR}/images/chart.png", png)
+    chart = png()
+    scratch.write(f"{PIECE_DIR}/images/chart.png", chart)
     scratch.write(f"{PIECE_DIR}/first.md", piece("![A bar chart of energy](images/chart.png)\n"))
     outputs = built(scratch, cli)
     absolute = f"{ISSUE_URL}images/chart.png"
@@ -429,7 +429,7 @@ def test_relative_images_are_absolute_in_email_and_feeds_only(
             assert [i["src"] for i in Elements(fragment).tags("img")] == [absolute], name
     assert "[Image: A bar chart of energy]" in outputs[f"public/{ISSUE}/email.txt"]
     copied = scratch.root / "public" / ISSUE / "images" / "chart.png"
-    assert copied.read_bytes() == png
+    assert copied.read_bytes() == chart
 
 
 @pytest.mark.parametrize(
