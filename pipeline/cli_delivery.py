@@ -8,7 +8,7 @@ import time
 
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
-from .errors import Problems, UsageError
+from .errors import PipelineError, Problems, UsageError
 from .send import ENERGY_MODEL, SendOptions, send_issue
 from .store import NewSubscriber, open_store
 from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
@@ -64,7 +64,8 @@ def run_subscribers(args: argparse.Namespace, console: Console) -> int:
                 email = args.email.strip()
             stored = store.get(email)
             if stored is None or not store.remove(stored.email):
-                raise UsageError(f"{args.email} is not a subscriber")
+                raise PipelineError(f"{args.email} is not a subscriber; nothing was "
+                                    "removed")
             console.result(f"removed {stored.email} and their send records")
     finally:
         store.close()
@@ -87,19 +88,24 @@ def run_send(args: argparse.Namespace, console: Console) -> int:
                        f"{report.transport} ({report.size / 1024:.1f} KB); nothing recorded")
         return 0
     if report.mode == "dry-run":
-        console.result(f"dry run: built {report.recipients} messages ({size_mb:.1f} MB) in "
+        console.result(f"dry run: built {_n(report.recipients, 'message')} ({size_mb:.1f} MB) in "
                        f"{report.seconds:.1f} s; nothing sent")
         return 0
     done = report.sent + report.failed + report.skipped
     console.result(
         f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
-        f"failed, {report.skipped} skipped, {report.deferred} deferred, of {report.recipients} "
-        f"recipients ({report.this_run.sent} sent in this run, {report.seconds:.1f} s)")
+        f"failed, {report.skipped} skipped, {report.deferred} deferred, of "
+        f"{_n(report.recipients, 'recipient')} ({report.this_run.sent} sent in this run, "
+        f"{report.seconds:.1f} s)")
     console.result(f"delivered {size_mb:.2f} MB: about {report.kwh * 1000:.2f} Wh and "
                    f"{report.grams_co2e:.2f} g CO2e ({ENERGY_MODEL})")
     if done == report.recipients:
-        console.result("every recipient is done: nobody was skipped or sent twice")
+        console.result("every recipient is done: nobody was skipped")
         return 0 if not report.failed else 1
-    console.message("warning", f"{report.recipients - done} recipients are not done yet "
+    console.message("warning", f"{_n(report.recipients - done, 'recipient')} not done yet "
                                "(deferred); run the same command again to retry them")
     return 1
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

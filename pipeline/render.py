@@ -20,7 +20,7 @@ from urllib.parse import quote
 import css_inline
 import jinja2
 
-from . import __version__, plaintext
+from . import GENERATOR, __version__, plaintext
 from .config import Config
 from .errors import ContentError, Problem, Problems
 from .markup import Body, Context, render
@@ -97,6 +97,7 @@ def environment(config: Config,
     env.filters["links"] = plaintext.link_list
     env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
     env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
 
 

@@ -29,7 +29,7 @@ from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import ContentError, Problems, UsageError, display_path
+from .errors import ContentError, PipelineError, Problems, UsageError, display_path
 from .model import Issue
 from .plaintext import display_width, wrap
 from .render import run_template
@@ -111,8 +111,8 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
         raise ContentError(broken)
     folders = list_issues(config, problems)
     if not folders:
-        raise UsageError(f"no issue folders in {display_path(config.issues_dir)} yet: nothing "
-                         "to report")
+        raise PipelineError(f"no issue folders in {display_path(config.issues_dir)} yet: "
+                            "nothing to report")
     issues: list[Issue] = []
     for issue_id, folder in folders:
         issues.append(load_issue(issue_id, folder, config, people, problems))
@@ -281,6 +281,11 @@ def team_colours(teams: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(teams)}
 
 
+def _units(count: int, unit: str) -> str:
+    """``1 piece``, ``2 pieces``: ``unit`` is the plural."""
+    return f"{count} {unit[:-1] if count == 1 and unit.endswith('s') else unit}"
+
+
 def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]]]],
                   series: Sequence[str], unit: str, colours: dict[str, str]) -> Markup:
     """Horizontal stacked bars: one row per issue, one segment per team, each labelled."""
@@ -290,7 +295,7 @@ def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]
     legend_rows = -(-len(series) // columns)
     height = 16 + ROW * len(rows) + 16 + 22 * legend_rows
     summary = "; ".join(
-        f"{label}: {total} {unit}"
+        f"{label}: {_units(total, unit)}"
         + (" (" + ", ".join(f"{name} {v}" for name, v in values if v) + ")" if total else "")
         for (label, values), total in zip(rows, totals, strict=True))
     svg = _svg(CHART_WIDTH, height, title, summary)
@@ -305,7 +310,7 @@ def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]
             width = value * scale
             segment = ET.SubElement(row, "g", {"class": "segment", "data-team": name,
                                                "data-value": str(value)})
-            ET.SubElement(segment, "title").text = f"{label}, {name}: {value} {unit}"
+            ET.SubElement(segment, "title").text = f"{label}, {name}: {_units(value, unit)}"
             ET.SubElement(segment, "rect", {
                 "x": _n(x), "y": _n(y), "width": _n(width), "height": str(BAR),
                 "fill": colours[name], "stroke": BACKGROUND, "stroke-width": "1.5"})

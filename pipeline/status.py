@@ -25,7 +25,7 @@ from .build import analyse_issue, resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import ISSUE_FILE, list_issues, load_issue
-from .errors import Problem, Problems, UsageError, display_path
+from .errors import PipelineError, Problem, Problems, UsageError, display_path
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
 
@@ -547,9 +547,9 @@ def _run_call(args: argparse.Namespace, console: Console) -> int:
     config, issue_id = target.config, target.issue_id
     published = issue_id.publication_date(config.time_zone)
     if published < target.today:
-        raise UsageError(f"{issue_id} was published on {_long(published)}; call for pieces "
-                         f"for a coming issue ('newsletter calendar' lists them, the next is "
-                         f"{next_issue(target.today, config.time_zone)})")
+        raise PipelineError(f"{issue_id} was published on {_long(published)}; call for "
+                            "pieces for a coming issue ('newsletter calendar' lists them, the "
+                            f"next is {next_issue(target.today, config.time_zone)})")
     call = make_call(target)
     days = (call.deadline - target.today).days
     if days < 0:

@@ -497,6 +497,21 @@ def test_unreachable_server_stops_the_send_and_a_rerun_resumes(
     assert Counter(r for m in sink.messages for r in m.rcpt_tos) == {p.email: 1 for p in people}
 
 
+def test_one_recipient_is_counted_in_the_singular(sample_copy: Path, cli: RunCli,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """The summary says "of 1 recipient", and a dry run "built 1 message"."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    add_people(sample_copy, many(1))
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--dry-run")
+    assert code == 0, err
+    assert "dry run: built 1 message (" in out
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--outbox",
+                         str(tmp_path / "outbox"))
+    assert code == 0, err
+    assert "1 sent, 0 failed, 0 skipped, 0 deferred, of 1 recipient (" in out
+
+
 # ---------------------------------------------------------------------- (4) unsubscribed mid-send
 
 

@@ -329,8 +329,27 @@ def test_call_after_the_deadline_warns_and_names_the_next_issue(
     assert "newsletter call-for-pieces 2027-03-equinox" in err
 
 
+def test_call_for_a_published_issue_is_a_problem_of_the_run(
+    sample_copy: Path, cli: RunCli
+) -> None:
+    """An issue already out cannot be called for: exit 1 (a problem), not 2 (bad usage)."""
+    code, out, err = cli("call-for-pieces", "2026-09-equinox", "--root", str(sample_copy))
+    assert code == 1
+    assert "was published on Wednesday 23 September 2026" in err
+    assert out == "" and "Traceback" not in err
+
+
+def test_status_in_an_empty_folder_says_how_to_start(tmp_path: Path, cli: RunCli) -> None:
+    """A read-only command in a folder without newsletter.toml points at 'newsletter init'
+    and does not claim that "nothing was written"."""
+    code, out, err = cli("status", "--root", str(tmp_path))
+    assert code == 1
+    assert "run newsletter init" in err
+    assert "nothing was written" not in err
+    assert out == "" and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
-    (["2026-09-equinox"], "was published on Wednesday 23 September 2026"),
     (["2026-11-solstice"], "issues come out in March, June, September and December"),
     (["--format", "html"], "invalid choice"),
 ])

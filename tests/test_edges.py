@@ -1,0 +1,90 @@
+"""The edges of the command line: a closed pipe, control characters in newsletter.toml, and
+the words the outputs use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import AS_OF_EPOCH, REPO, RunCli, Scratch
+
+
+def _first_line_then_close(*argv: str, cwd: Path) -> tuple[int, str, str]:
+    """Run ``newsletter ARGV`` into a pipe, read one line and close the pipe, as ``| head -1``
+    does; (exit status, the line, stderr)."""
+    env = {**os.environ, "SOURCE_DATE_EPOCH": AS_OF_EPOCH, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "pipeline.cli", *argv], cwd=cwd, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    line = process.stdout.readline().decode()
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    return process.wait(timeout=60), line, err
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    """``newsletter calendar --count 1000 | head -1`` and ``--json | head -1``: no traceback,
+    nothing on stderr, and the status a shell reports for a tool SIGPIPE stopped."""
+    for argv in (("calendar", "--count", "1000"), ("calendar", "--count", "1000", "--json")):
+        code, line, err = _first_line_then_close(*argv, cwd=tmp_path)
+        assert line.strip(), argv
+        assert err == "", err
+        # The table (85 KB) may fit in the pipe and the first read before the pipe closes;
+        # the JSON (150 KB) cannot.
+        assert code == 141 if "--json" in argv else code in (0, 141), (argv, code)
+
+
+def test_check_json_into_a_closed_pipe(scratch: Scratch) -> None:
+    """``check --format json | head -1`` over an issue with many findings stops quietly."""
+    for n in range(300):
+        scratch.piece("2027-03-equinox", f"piece-{n:03d}", title=f"Click here {n}",
+                      body="[click here](https://example.org)\n\n![](missing.png)\n")
+    code, line, err = _first_line_then_close("check", "2027-03-equinox", "--format", "json",
+                                             cwd=scratch.root)
+    assert line.startswith("[")
+    assert "Traceback" not in err and "BrokenPipeError" not in err
+    assert code == 141
+
+
+def test_a_line_break_in_a_text_value_is_refused_at_its_line(scratch: Scratch,
+                                                             cli: RunCli) -> None:
+    """A title with a line break would break the calendar, the email headers and the feeds:
+    refused at the line of the key, with how to fix it, never a traceback."""
+    config = scratch.root / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('title = "Scratch Weekly"', 'title = "Scratch\\nWeekly"')
+                      .replace('description = "A scratch newsletter for tests."',
+                               'description = "A tab\\there"'), encoding="utf-8")
+    code, out, err = cli("calendar", "--ics", str(scratch.root / "cal.ics"),
+                         "--root", str(scratch.root))
+    assert code == 1
+    assert "newsletter.toml:1: error: 'title' has a control character (U+000A): write it on " \
+           "one line" in err
+    assert "newsletter.toml:2: error: 'description' has a control character (U+0009)" in err
+    assert "Traceback" not in err and out == ""
+    assert not (scratch.root / "cal.ics").exists()
+
+
+def test_a_list_of_text_with_a_control_character_is_refused(scratch: Scratch,
+                                                            cli: RunCli) -> None:
+    config = scratch.root / "newsletter.toml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('sections = ["Research", "Practice"]',
+                                   'sections = ["Research", "Prac\\u0007tice"]'),
+                      encoding="utf-8")
+    code, _, err = cli("status", "--root", str(scratch.root))
+    assert code == 1
+    assert "newsletter.toml:6: error: 'sections' has a control character (U+0007)" in err
+
+
+def test_the_text_email_names_each_feed_once(scratch: Scratch, cli: RunCli) -> None:
+    """"RSS feed", "Atom feed", "JSON Feed": never "JSON Feed feed"."""
+    scratch.piece("2026-12-solstice", "one")
+    code, _, err = cli("build-issue", "2026-12-solstice", "--root", str(scratch.root), "-q")
+    assert code == 0, err
+    text = (scratch.root / "public" / "2026-12-solstice" / "email.txt").read_text()
+    assert "JSON Feed feed" not in text
+    assert "JSON Feed: https://news.example.org/feeds/feed.json" in text
+    assert "RSS feed: https://news.example.org/feeds/rss.xml" in text
