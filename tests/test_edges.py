@@ -88,3 +88,18 @@ def test_the_text_email_names_each_feed_once(scratch: Scratch, cli: RunCli) -> N
     assert "JSON Feed feed" not in text
     assert "JSON Feed: https://news.example.org/feeds/feed.json" in text
     assert "RSS feed: https://news.example.org/feeds/rss.xml" in text
+
+
+def test_the_install_scripts_ask_apt_for_the_least() -> None:
+    """Every ``apt-get install`` of tests/install and tests/install_postgres leaves out the
+    recommended packages (chromium alone recommends about a hundred: desktop services,
+    printer tools, systemd upgrades)."""
+    installs = []
+    for name in ("install", "install_postgres"):
+        text = (REPO / "tests" / name).read_text(encoding="utf-8").replace("\\\n", " ")
+        installs += [line for line in text.splitlines()
+                     if "apt-get install" in line and not line.lstrip().startswith("#")]
+    assert len(installs) == 2, installs
+    for line in installs:
+        assert "--no-install-recommends" in line.split(), line
+    assert any("chromium" in line.split() for line in installs)
