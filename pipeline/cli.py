@@ -176,9 +176,9 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     send.set_defaults(run=_run_send)
 
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
-        from . import check, cli_web, gather, init, new_piece, report, status
+        from . import check, cli_web, gather, init, new_piece, remind, report, status
 
-        for module in (init, new_piece, check, status, gather, report, cli_web):
+        for module in (init, new_piece, check, status, remind, gather, report, cli_web):
             module.register(commands, _common)
     return parser
 

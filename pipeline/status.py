@@ -590,8 +590,38 @@ def _run_call(args: argparse.Namespace, console: Console) -> int:
         console.message("note", f"{display_path(target.folder)} does not exist yet: the first "
                         "'newsletter new-piece' for this issue creates it")
     blocks = call_blocks(call)
+    if args.send:
+        return _send_call(target, call, call_text(blocks), console)
     text = call_markdown(blocks) if args.format == "markdown" else call_text(blocks)
     console.result(text.rstrip("\n"))
+    return 0
+
+
+def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
+    """Send the call, as plain text, to email.call_address through the delivery transport."""
+    import os
+
+    from .remind import deliver, message_id
+    from .send import SendOptions, transports_for
+
+    config = target.config
+    address = config.workflow.call_address
+    if not address:
+        raise PipelineError("call-for-pieces --send: set call_address in [email] of "
+                            "newsletter.toml (e.g. an all-staff list); nothing was sent")
+    moment = now()
+    transports, label = transports_for(config, SendOptions(issue=str(call.issue_id)),
+                                       dict(os.environ), count=1)
+    try:
+        why = deliver(config, transports[0], "", address, f"Call for pieces: {call.name}",
+                      text, message_id(config, f"call|{call.issue_id}|{moment.isoformat()}"),
+                      moment)
+    finally:
+        transports[0].close()
+    if why is not None:
+        console.message("error", f"{address}: the call was not sent: {why}")
+        return 1
+    console.result(f"sent the call for pieces for {call.issue_id} to {address} via {label}")
     return 0
 
 
@@ -626,4 +656,8 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                            "the folder need not exist yet")
     call.add_argument("--format", choices=("markdown", "text"), default="markdown",
                       help="Markdown (default) or plain text wrapped at 72 columns")
+    call.add_argument("--send", action="store_true",
+                      help="send it (as plain text) to call_address in [email] of "
+                           "newsletter.toml, e.g. an all-staff list, through the delivery "
+                           "transport (the outbox unless delivery.smtp_url is set)")
     call.set_defaults(run=_run_call)
