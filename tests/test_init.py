@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import feedparser
 import pytest
@@ -23,7 +27,7 @@ FOREIGN = ("Ethics & Society", "Ethics &amp; Society", "Ethics &#38; Society",
            "Ethics is everyone's work", "Ethics is everyone&#39;s work", "ethics.example.org",
            "Amara Osei", "The cost of computation")
 AS_OF = datetime.fromtimestamp(int(AS_OF_EPOCH), UTC)
-COMING = str(next_issue(AS_OF.date(), AS_OF.tzinfo))  # type: ignore[arg-type]
+COMING = str(next_issue(AS_OF.date(), ZoneInfo("UTC")))
 
 
 def _workflows(root: Path) -> dict[str, dict[object, object]]:
@@ -123,6 +127,22 @@ def test_the_workflows_are_yaml_whose_steps_call_commands_that_exist(
     assert any(w[0] == "build-issue" and "--drafts" in w for w in seen["check.yml"])
     assert any(w[0] == "build-issue" for w in seen["publish.yml"])
     assert (root / "preview-site" / COMING / "index.html").is_file()
+    # The steps that find the coming issue run as the runner runs them (bash, this pipeline's
+    # commands on PATH), at the injected moment: before the issue's moment, then after it.
+    after = next_issue(AS_OF.date(), ZoneInfo("UTC")).moment() + timedelta(hours=1)
+    for epoch, due in ((AS_OF_EPOCH, "false"), (str(int(after.timestamp())), "true")):
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               "SOURCE_DATE_EPOCH": epoch}
+        for name, flow in flows.items():
+            job = next(iter(flow["jobs"].values()))  # type: ignore[union-attr]
+            [step] = [s for s in job["steps"] if s.get("id") == "coming"]
+            output = tmp_path / f"{name}.{epoch}.out"
+            env["GITHUB_OUTPUT"] = str(output)
+            subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env=env, check=True)
+            values = dict(line.split("=", 1) for line in output.read_text().splitlines())
+            assert values["issue"] == COMING, name
+            assert values.get("exists", "true") == "true"
+            assert values.get("due", due) == due, (name, epoch)
     assert "build-issue" in (root / ".github/workflows/publish.yml").read_text() and \
         "publish --wait" in (root / ".github/workflows/publish.yml").read_text()
 
