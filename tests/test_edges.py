@@ -103,3 +103,37 @@ def test_the_install_scripts_ask_apt_for_the_least() -> None:
     for line in installs:
         assert "--no-install-recommends" in line.split(), line
     assert any("chromium" in line.split() for line in installs)
+
+
+def test_send_help_and_the_readme_agree_on_what_can_be_sent_twice(cli: RunCli) -> None:
+    """The README says the message in flight on each connection at a kill can be sent again;
+    the command's help says the same, and no longer "nobody gets it twice"."""
+    code, out, _ = cli("send", "--help")
+    assert code == 0
+    help_text = " ".join(out.split())
+    assert "nobody gets it twice" not in help_text
+    assert "only the message in flight on each SMTP connection" in help_text
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "The only message that can be sent twice is the one in flight on each connection" \
+        in readme
+
+
+def test_a_config_error_stops_the_run_before_the_pieces_as_the_readme_shows(
+    scratch: Scratch, cli: RunCli
+) -> None:
+    """A mistake in newsletter.toml is reported on its own (the pieces cannot be read without
+    the configuration), and the README's examples never show the two in one run."""
+    scratch.write("issues/2026-12-solstice/bad.md", "---\ntitel: x\n---\n")
+    config = scratch.root / "newsletter.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('"UTC"', '"Europe/Londn"'),
+                      encoding="utf-8")
+    code, _, err = cli("build-issue", "2026-12-solstice", "--root", str(scratch.root))
+    assert code == 1
+    assert "newsletter.toml:5: error: 'time_zone' unknown time zone 'Europe/Londn'" in err
+    assert "bad.md" not in err
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = readme.split("```")[1::2]
+    for block in blocks:
+        located = [line for line in block.splitlines() if ": error: " in line]
+        assert not (any(line.startswith("newsletter.toml:") for line in located)
+                    and any(line.startswith("issues/") for line in located)), block
