@@ -418,7 +418,7 @@ def load_config(root: Path) -> Config:
         control = _control_character(value)
         if control:
             problems.error(path, line, f"'{key}' has a control character ({control}): write "
-                           "it on one line, without tabs or line breaks")
+                           "it on one line, without control characters (line breaks, tabs)")
             continue
         message = option.check(value) if option.check else None
         if message:

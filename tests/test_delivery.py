@@ -336,15 +336,15 @@ def test_cr_lf_never_injects_a_header(sample_copy: Path, sink: SmtpSink, where: 
     name = "Eve" + INJECTED if where == "subscriber name" else "Ada"
     if where == "issue title":
         _inject_issue_title(sample_copy)
-    elif where == "newsletter title":
-        _inject_newsletter_title(sample_copy)
-    elif where == "sender name":
-        _inject_sender_name(sample_copy)
-        # The configuration refuses it outright: nothing is sent.
+    elif where in ("newsletter title", "sender name"):
+        (_inject_newsletter_title if where == "newsletter title" else _inject_sender_name)(
+            sample_copy)
+        # The configuration refuses it outright, at its line: nothing is sent.
+        key = "title" if where == "newsletter title" else "email.sender"
         with pytest.raises(ContentError) as caught:
             send(sample_copy, smtp_url=sink.url)
-        assert any("email.sender" in p.message and "control characters" in p.message
-                   for p in caught.value.problems)
+        assert any(f"'{key}'" in p.message and "control characters" in p.message
+                   and p.line is not None for p in caught.value.problems)
         assert sink.messages == []
         return
     [person] = add_people(sample_copy, [("ada@example.org", name)])
