@@ -312,7 +312,7 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
         if not target.name or target.is_dir():
             raise UsageError(f"--ics {args.ics}: give the path of a file, e.g. calendar.ics")
         write_all([Output(target.parent, target.name, data)])
-        console.message("note", f"wrote {args.ics} ({len(entries)} issues)")
+        console.message("note", f"wrote {args.ics} ({_n(len(entries), 'issue')})")
     if args.json:
         console.result(json.dumps([e.as_json() for e in entries], indent=2))
         return 0

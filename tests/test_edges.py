@@ -137,3 +137,10 @@ def test_a_config_error_stops_the_run_before_the_pieces_as_the_readme_shows(
         located = [line for line in block.splitlines() if ": error: " in line]
         assert not (any(line.startswith("newsletter.toml:") for line in located)
                     and any(line.startswith("issues/") for line in located)), block
+
+
+def test_one_issue_in_a_calendar_file_is_one_issue(tmp_path: Path, cli: RunCli) -> None:
+    code, _, err = cli("calendar", "--count", "1", "--ics", str(tmp_path / "c.ics"),
+                       "--root", str(tmp_path))
+    assert code == 0, err
+    assert "(1 issue)" in err
