@@ -41,6 +41,10 @@ EXAMPLES: dict[str, Any] = {
     "delivery.dkim_selector": "news2026",
     "gather.feeds": ["https://blog.example.org/feed.xml", "feeds-in/team.xml"],
     "check.disabled": ["link-text"],
+    # The second Markdown flavour and its extensions (the keys exist once the Markdown engine
+    # work is merged): shown together, so uncommenting both gives a valid configuration.
+    "markdown.flavour": "python-markdown",
+    "markdown.extensions": ["attr_list", "sane_lists", "def_list", "abbr", "md_in_html"],
 }
 BASE_URL = "https://newsletter.example.org"
 SECTIONS = ("Features", "Notes", "Reading")
