@@ -93,8 +93,8 @@ def run_init(args: argparse.Namespace, console: Console) -> int:
     cd = "" if where == "." else f"cd {where} && "
     console.result(
         f"Next: edit {CONFIG_NAME} (base_url, email.sender), then run "
-        f"'{cd}build-issue {result.issue_id}' and open "
-        f"public/{result.issue_id}/index.html; contributors start a piece with "
+        f"'{cd}build-issue {result.issue_id}' (it prints the files it writes) and open its "
+        f"index.html in a browser; contributors start a piece with "
         f"'newsletter new-piece --title \"...\" --author \"...\"'.")
     return 0
 

@@ -53,8 +53,9 @@ def _commands(run: str, issue: str) -> list[list[str]]:
 def test_init_then_build_the_coming_issue_with_no_edit(
     tmp_path: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In an empty folder, init writes a root whose coming issue builds at once; no word of
-    this repository's newsletter appears in anything it wrote or built."""
+    """In an empty folder, init writes a root whose coming issue builds at once, and at its
+    moment publishes with the archive and the feeds; no word of this repository's newsletter
+    appears in anything it wrote or built."""
     root = tmp_path / "acme-news"
     code, out, err = cli("init", str(root), "--title", "Acme Weekly")
     assert code == 0, err
@@ -66,12 +67,19 @@ def test_init_then_build_the_coming_issue_with_no_edit(
         assert (root / name).is_file(), name
 
     monkeypatch.chdir(root)
+    code, out, err = cli("build-issue", COMING)  # right away (before the moment: a preview,
+    assert code == 0, err                        # where the publication rules say so)
+    assert "error" not in err
+    assert any((root / folder / COMING / "index.html").is_file()
+               for folder in ("public", "preview"))
+    code, _, err = cli("check", "--strict")
+    assert code == 0, err
+    # At its moment the same command publishes it: the site, the archive and the feeds.
+    after = next_issue(AS_OF.date(), ZoneInfo("UTC")).moment() + timedelta(hours=1)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(after.timestamp())))
     code, out, err = cli("build-issue", COMING)
     assert code == 0, err
     assert "1 piece by 1 contributor from 1 team" in out
-    assert "error" not in err
-    code, _, err = cli("check", "--strict")
-    assert code == 0, err
 
     built = [p for folder in ("public", "feeds") for p in (root / folder).rglob("*")
              if p.is_file()]
