@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -65,6 +67,9 @@ def _no_cache(parser: argparse.ArgumentParser) -> None:
                              "it)")
 
 
+#: The commands that never write a file: a stop is not news of "nothing was written".
+READ_ONLY = ("check", "status", "call-for-pieces")
+
 #: The commands whose parser does not need the editorial workflow's subcommands.
 BUILD_COMMANDS = ("build-issue", "build")
 
@@ -75,8 +80,9 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     and :func:`main` leaves them out when it runs a build."""
     parser = argparse.ArgumentParser(
         prog="newsletter",
-        description="Build and publish the Ethics & Society newsletter: four issues a year, "
-                    "at each equinox and solstice, written by people from every team.",
+        description="Build and publish a newsletter: four issues a year, at each equinox "
+                    "and solstice, written by people from every team. Start one with "
+                    "'newsletter init'.",
         epilog="Run 'newsletter COMMAND --help' for a command's options. Exit status: 0 "
                "success, 1 a problem with the content, 2 bad usage.",
     )
@@ -161,10 +167,12 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
         "send", help="send an issue to every active subscriber, resumably",
         description="Rebuild the issue with strict checks, then send one personalised message "
                     "per active subscriber over SMTP or into the outbox folder. Killed and run "
-                    "again, it resumes: nobody is skipped and nobody gets it twice. Before the "
-                    "issue's moment it refuses unless --early; on a terminal it asks before "
-                    "mailing, unless --yes. 'newsletter publish' builds the site and sends "
-                    "in one go.")
+                    "again, it resumes: nobody is skipped, and only the message in flight on "
+                    "each SMTP connection at the moment of the kill can be sent again (with "
+                    "the same Message-ID, which receiving systems use to drop duplicates). "
+                    "Before the issue's moment it refuses unless --early; on a terminal it "
+                    "asks before mailing, unless --yes. 'newsletter publish' builds the site "
+                    "and sends in one go.")
     _common(send, suppress=True)
     send.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
     delivery_options(send)
@@ -182,9 +190,10 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     send.set_defaults(run=_run_send)
 
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
-        from . import check, cli_web, gather, new_piece, publish, report, status
+        from . import check, cli_web, gather, init, new_piece, publish, remind, report, status
 
-        for module in (new_piece, check, status, gather, report, cli_web, publish):
+        for module in (init, new_piece, check, status, remind, gather, report, cli_web,
+                       publish):
             module.register(commands, _common)
     return parser
 
@@ -353,7 +362,7 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
         if not target.name or target.is_dir():
             raise UsageError(f"--ics {args.ics}: give the path of a file, e.g. calendar.ics")
         write_all([Output(target.parent, target.name, data)])
-        console.message("note", f"wrote {args.ics} ({len(entries)} issues)")
+        console.message("note", f"wrote {args.ics} ({_n(len(entries), 'issue')})")
     if args.json:
         console.result(json.dumps([e.as_json() for e in entries], indent=2))
         return 0
@@ -373,11 +382,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(args.verbosity)
     run: Callable[[argparse.Namespace, Console], int] = args.run
     try:
-        return run(args, console)
+        status: int = run(args, console)
+        sys.stdout.flush()  # a reader that went away shows here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # `newsletter calendar | head -1`: the reader has all it wanted. Stop quietly, as a
+        # Unix tool stopped by SIGPIPE does, and let nothing flush into the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_PIPE
     except ContentError as exc:
         for problem in exc.problems:
             console.problem(problem)
-        console.message("error", f"{exc}; nothing was written")
+        written = "" if args.command in READ_ONLY else "; nothing was written"
+        console.message("error", f"{exc}{written}")
         return exc.exit_code
     except UsageError as exc:
         console.message("error", str(exc))
@@ -388,6 +407,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.message("error", "interrupted; nothing was half-written")
         return 130
+
+
+#: The exit status after the reader of stdout went away: 128 + SIGPIPE, as a shell reports
+#: for a tool that SIGPIPE stopped.
+CLOSED_PIPE = 141
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has gone."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        return False
 
 
 def build_issue_main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from .build import PREVIEW_DIR, resolve_issue
@@ -42,7 +43,9 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                     "127.0.0.1 and rebuild it whenever a file of the issues, the templates, "
                     "newsletter.toml or contributors.toml changes; the page in the browser "
                     "reloads by itself. A content error is shown in the page, located as "
-                    "path:line, and the preview keeps running.")
+                    "path:line, and the preview keeps running; each rebuild prints one line. "
+                    "Only requests for --host are answered, and only the preview's own "
+                    "reload script runs.")
     common(preview, True)
     preview.add_argument("issue", metavar="ISSUE", nargs="?",
                          help="an issue id or the path of its folder (default: the coming "
@@ -79,20 +82,32 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server(app: Any, verbose: bool = False) -> Any:
+def server(app: Any, verbose: bool = False, on_exit: Callable[[], None] | None = None,
+           grace: int | None = None) -> Any:
     """The uvicorn server for ``app``: no access log unless verbose (visitors' addresses
-    are not recorded), no Server header."""
+    are not recorded), no Server header. ``on_exit`` runs when Ctrl-C or SIGTERM asks it to
+    stop; requests still running ``grace`` seconds later are cancelled. With ``on_exit`` a
+    second Ctrl-C is the same as the first (the stop is quick already): uvicorn's forced exit
+    would skip the app's shutdown and leave its tasks to be cancelled with tracebacks."""
     import uvicorn
 
-    return uvicorn.Server(uvicorn.Config(app, log_level="info" if verbose else "warning",
-                                         access_log=verbose, lifespan="on",
-                                         server_header=False))
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            if on_exit is not None:
+                self.force_exit = False
+                on_exit()
+
+    return Server(uvicorn.Config(app, log_level="info" if verbose else "warning",
+                                 access_log=verbose, lifespan="on", server_header=False,
+                                 timeout_graceful_shutdown=grace))
 
 
-def run_server(app: Any, sock: socket.socket, verbose: bool) -> None:
+def run_server(app: Any, sock: socket.socket, verbose: bool,
+               on_exit: Callable[[], None] | None = None, grace: int | None = None) -> None:
     """Serve until Ctrl-C (or SIGTERM), which is how a server is stopped: not an error."""
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises it once shut down
-        server(app, verbose).run(sockets=[sock])
+        server(app, verbose, on_exit, grace).run(sockets=[sock])
 
 
 def _url(sock: socket.socket) -> str:
@@ -132,7 +147,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run_preview(args: argparse.Namespace, console: Console) -> int:
-    from .preview import Preview, create_preview_app
+    from .preview import Preview, create_preview_app, rebuild_lines
 
     root = newsletter_root(args)
     config = load_config(root)
@@ -140,7 +155,13 @@ def _run_preview(args: argparse.Namespace, console: Console) -> int:
     if ref is None:
         ref = str(next_issue(now().astimezone(config.time_zone).date(), config.time_zone))
     issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
-    preview = Preview(root, str(issue_id), now=now)
+
+    def report(state: Any) -> None:  # one line per rebuild, at once even into a pipe
+        for line in rebuild_lines(state, Path.cwd()):
+            console.result(line)
+        console.out.flush()
+
+    preview = Preview(root, str(issue_id), now=now, report=report)
     state = preview.rebuild()
     for problem in state.problems:
         console.problem(problem)
@@ -151,7 +172,10 @@ def _run_preview(args: argparse.Namespace, console: Console) -> int:
     if state.error:
         console.message("error", f"the first build failed ({state.error}); the page shows "
                         "why, and the preview rebuilds when you save a fix")
-    run_server(create_preview_app(preview), sock, args.verbosity > 0)
+    console.out.flush()
+    # Open tabs hold an event stream each: stopping ends them, so Ctrl-C stops at once.
+    run_server(create_preview_app(preview, host=args.host), sock, args.verbosity > 0,
+               on_exit=preview.stop, grace=1)
     console.message("note", "stopped")
     return 0
 

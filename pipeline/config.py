@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,9 @@ class Workflow:
     word_limit: int
     gather_feeds: tuple[str, ...]
     gather_timeout: int
+    gather_allow_private: bool = False
+    call_address: str | None = None  # where call-for-pieces --send writes
+    remind_silent_issues: int = 0  # remind teams silent for this many issues (0: never)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,8 @@ class Config:
     web: Web
     markdown: MarkdownOptions = DEFAULT_MARKDOWN
     email_overflow: str = "teasers"  # or "refuse"
+    tagline: str = ""
+    colophon: str = ""
 
     @property
     def issues_dir(self) -> Path:
@@ -264,12 +270,30 @@ def _nonempty(value: str) -> str | None:
     return None if value.strip() else "must not be empty"
 
 
+def _control_character(value: Any) -> str | None:
+    """The first control character (a line break, a tab, ...) of a text value, as U+XXXX;
+    a line break in a title would break the headers, calendars and feeds it goes into."""
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str):
+            for ch in text:
+                if unicodedata.category(ch) == "Cc":
+                    return f"U+{ord(ch):04X}"
+    return None
+
+
 REQUIRED = object()
 
 #: Every key of newsletter.toml. A dotted key lives in a table (``[email]``, ``[feeds]``).
 OPTIONS: tuple[Option, ...] = (
     Option("title", str, REQUIRED, "The newsletter's name.", _nonempty),
     Option("description", str, "", "One sentence for feeds and the archive page."),
+    Option("tagline", str, "",
+           "A sentence after each issue's credits ('N contributors from M teams.'), "
+           "e.g. your newsletter's motto (empty: none)."),
+    Option("colophon", str, "",
+           "The last line of every web page's footer (empty: 'Made with' the software's "
+           "name and version)."),
     Option("base_url", str, REQUIRED, "Where public/ is served, e.g. https://news.example.org.",
            _check_url),
     Option("language", str, "en", "BCP 47 language of the content (the pages' lang).",
@@ -285,7 +309,7 @@ OPTIONS: tuple[Option, ...] = (
            "Days before publication that submissions close.", _not_negative),
     Option("output_dir", str, "public", "Where built issues go, relative to the root.",
            _check_folder),
-    Option("email.sender", str, REQUIRED, "From address, e.g. 'Ethics & Society <news@x.org>'.",
+    Option("email.sender", str, REQUIRED, "From address, e.g. 'Our News <news@example.org>'.",
            _check_address),
     Option("email.editors_address", str, None,
            "Address readers can write to (shown in the footer).", _check_address),
@@ -304,6 +328,9 @@ OPTIONS: tuple[Option, ...] = (
            "python-markdown only: its extensions, MkDocs-style (names, or one-key tables of "
            "settings); default attr_list, sane_lists, def_list, abbr, md_in_html. tables, "
            "fenced_code and footnotes are always on."),
+    Option("email.call_address", str, None,
+           "Where 'call-for-pieces --send' sends the call, e.g. an all-staff list.",
+           _check_address),
     Option("feeds.issues", int, 10, "How many of the latest issues the feeds carry.", _positive),
     Option("check.disabled", list, [], "Rule ids that 'newsletter check' does not apply.",
            _check_names),
@@ -313,7 +340,15 @@ OPTIONS: tuple[Option, ...] = (
     Option("gather.feeds", list, [],
            "Feeds (URLs or files relative to the root) that 'newsletter gather' reads.",
            _check_names),
-    Option("gather.timeout_seconds", int, 10, "How long to wait for each feed.", _positive),
+    Option("gather.timeout_seconds", int, 10,
+           "How long one feed may take in all, from connecting to its last byte.", _positive),
+    Option("gather.allow_private", bool, False,
+           "May gather read feeds on loopback, private and link-local addresses (an "
+           "intranet)? Off, so a feed URL cannot reach this machine's or the network's "
+           "internal services."),
+    Option("remind.silent_issues", int, 0,
+           "'remind' also writes to the teams that have not written for this many issues "
+           "(0: never).", _not_negative),
     Option("web.ai_training", bool, False,
            "May the contributors' words be used to train AI models? Stated in robots.txt, "
            "ai.txt and each page's meta tags."),
@@ -407,7 +442,8 @@ def load_config(root: Path) -> Config:
     problems = Problems()
     if not path.exists():
         problems.error(path, None, f"no {CONFIG_NAME} here: is {root} a newsletter root? "
-                       "Pass --root DIR or run the command inside the newsletter's folder")
+                       "Pass --root DIR or run the command inside the newsletter's folder; "
+                       "to start a new newsletter here, run newsletter init")
     parsed = read_toml(path, problems) if path.exists() else None
     if parsed is None:
         raise ContentError(problems.items)
@@ -434,6 +470,11 @@ def load_config(root: Path) -> Config:
             kind = {str: "text in quotes", bool: "true or false"}.get(
                 option.kind, 'a list like ["a", "b"]')
             problems.error(path, line, f"'{key}' must be {kind}, not {value!r}")
+            continue
+        control = _control_character(value)
+        if control:
+            problems.error(path, line, f"'{key}' has a control character ({control}): write "
+                           "it on one line, without control characters (line breaks, tabs)")
             continue
         message = option.check(value) if option.check else None
         if message:
@@ -507,6 +548,9 @@ def load_config(root: Path) -> Config:
             word_limit=get("check.word_limit"),
             gather_feeds=tuple(get("gather.feeds")),
             gather_timeout=get("gather.timeout_seconds"),
+            gather_allow_private=get("gather.allow_private"),
+            call_address=get("email.call_address"),
+            remind_silent_issues=get("remind.silent_issues"),
         ),
         web=Web(
             ai_training=get("web.ai_training"),
@@ -518,4 +562,6 @@ def load_config(root: Path) -> Config:
         email_overflow=get("email.overflow"),
         markdown=MarkdownOptions(get("markdown.flavour"), extensions)
         if extensions is not None else MarkdownOptions(get("markdown.flavour")),
+        tagline=" ".join(get("tagline").split()),
+        colophon=" ".join(get("colophon").split()),
     )

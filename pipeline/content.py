@@ -114,6 +114,28 @@ _YAML = frontmatter.default_handlers.YAMLHandler()
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same parser frontmatter uses
 
 
+def _impossible_date(node: yaml.Node | None) -> tuple[int, str] | None:
+    """(line within the front matter, text) of the first timestamp scalar that is not a
+    real date or moment, such as 2027-02-30."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                yaml.SafeLoader("").construct_yaml_timestamp(node)
+            except ValueError:
+                return node.start_mark.line, str(node.value)
+        return None
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    for child in children:
+        found = _impossible_date(child)
+        if found:
+            return found
+    return None
+
+
 def split_document(path: Path, text: str, problems: Problems) -> Document | None:
     """Split and parse the front matter; None (with errors recorded) when it cannot be read."""
     stripped = text.lstrip("\n")
@@ -144,6 +166,13 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         return None
     except yaml.YAMLError as exc:
         problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
+        return None
+    except ValueError as exc:  # a value YAML reads as a date that cannot be: 2027-02-30
+        node = yaml.compose(fm_text, Loader=_COMPOSER)
+        where, text = _impossible_date(node) or (None, "")
+        problems.error(path, first + where if where is not None else first,
+                       f"{text or 'a date'} is not a date ({exc}); write a real day as "
+                       "YYYY-MM-DD, or put the text in quotes", rule="yaml-syntax")
         return None
     if meta is None:
         meta, node = {}, None

@@ -11,6 +11,8 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from email_validator import EmailNotValidError, validate_email
+
 from .config import read_toml
 from .errors import Problems, did_you_mean
 from .model import Contributor
@@ -28,7 +30,7 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         return {}
     data, lines = parsed
     people: dict[str, Contributor] = {}
-    allowed = ("name", "team", "pronouns", "link")
+    allowed = ("name", "team", "pronouns", "link", "email")
     for person_id, entry in data.items():
         line = lines.get(person_id)
         if not isinstance(entry, dict):
@@ -53,6 +55,11 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
                                f"'link' of [{person_id}] must be an http(s) URL such as "
                                "https://example.org/people/ada", rule="contributors")
                 good = False
+            elif key == "email" and _email_problem(value.strip()):
+                problems.error(path, lines.get(f"{person_id}.{key}", line),
+                               f"'email' of [{person_id}] {_email_problem(value.strip())}",
+                               rule="contributors")
+                good = False
         for key in ("name", "team"):
             if key not in entry:
                 problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"",
@@ -63,6 +70,7 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         person = Contributor(
             name=entry["name"].strip(), team=entry["team"].strip(), id=person_id,
             pronouns=entry.get("pronouns"), link=entry.get("link"),
+            email=entry["email"].strip() if "email" in entry else None,
         )
         folded = person.name.casefold()
         if folded in people and people[folded].id != person_id:
@@ -72,6 +80,15 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         people[person_id] = person
         people[folded] = person
     return people
+
+
+def _email_problem(address: str) -> str | None:
+    """Why an address cannot be written to (email-validator, no DNS look-up), or None."""
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return f"is not an email address such as ada@example.org: {exc}"
+    return None
 
 
 def resolve_people(

@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
-from . import __version__
+from . import GENERATOR, SOFTWARE, __version__
 from .config import Config
 
 ATOM = "http://www.w3.org/2005/Atom"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 DC = "http://purl.org/dc/elements/1.1/"
-GENERATOR = "Ethics & Society newsletter pipeline"
 
 _XML_FORBIDDEN = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -81,7 +80,7 @@ def rss(entries: list[Entry], config: Config) -> bytes:
     _sub(channel, f"{{{ATOM}}}link", href=config.feed_url("rss.xml"), rel="self",
          type="application/rss+xml")
     _sub(channel, "lastBuildDate", format_datetime(_newest(entries), usegmt=True))
-    _sub(channel, "generator", f"{GENERATOR} {__version__}")
+    _sub(channel, "generator", GENERATOR)
     _sub(channel, "docs", "https://www.rssboard.org/rss-specification")
     for entry in entries:
         item = _sub(channel, "item")
@@ -114,7 +113,7 @@ def atom(entries: list[Entry], config: Config) -> bytes:
     sub(root, "link", rel="alternate", type="text/html", href=config.base_url + "/")
     sub(root, "updated", _rfc3339(_newest(entries)))
     sub(sub(root, "author"), "name", config.title)
-    sub(root, "generator", GENERATOR, version=__version__)
+    sub(root, "generator", SOFTWARE, version=__version__)
     for entry in entries:
         element = sub(root, "entry")
         sub(element, "title", entry.title)

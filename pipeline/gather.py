@@ -8,17 +8,28 @@ source, newest first, each entry with its title, link, date and a one-line summa
 is down, slow or not a feed is reported and skipped; the others still count.
 
 Time comes from the issue ids (and the ``now`` passed in); nothing here reads the clock except
-a monotonic timer that bounds how long one feed may take.
+a monotonic timer that bounds how long one feed may take: a total deadline, from connecting to
+the last byte and across redirects, enforced by closing the connection when it passes (so a
+server that trickles a byte at a time cannot hold the command).
+
+A feed URL must not reach this machine's or the network's own services: loopback, private,
+link-local and other non-public addresses are refused, before connecting (the host's
+addresses) and after (the address actually connected to), for the first request and every
+redirect, unless ``allow_private`` says otherwise (a feed on an intranet).
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
+import contextlib
 import html
 import http.client
 import io
+import ipaddress
 import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -164,11 +175,130 @@ def sources(feeds: Sequence[str], base: Path) -> list[Source]:
     return found
 
 
-def fetch(source: Source, timeout: float) -> tuple[bytes, dict[str, str]]:
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+ALLOW_PRIVATE_HINT = ("gather reads only public addresses: for a feed on your own network, "
+                      "pass --allow-private or set allow_private = true in [gather]")
+
+
+def address_kind(ip: IpAddress) -> str | None:
+    """What kind of non-public address ``ip`` is ("a loopback address", ...), or None for
+    a public one."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return "a loopback address (this machine)"
+    if ip.is_link_local:
+        return "a link-local address (such as a cloud's metadata service)"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "not a public address"
+    if ip.is_private or not ip.is_global:
+        return "a private address"
+    return None
+
+
+class _Guard:
+    """One feed's limits: a total deadline over every connection and redirect, and the
+    addresses it may reach. When the deadline passes, the open connections are shut down, so
+    a read blocked on a trickling server returns at once."""
+
+    def __init__(self, timeout: float, allow_private: bool,
+                 kind: Callable[[IpAddress], str | None]) -> None:
+        self.timeout, self.allow_private, self.kind = timeout, allow_private, kind
+        self.deadline = time.monotonic() + timeout
+        self.expired = False
+        self.lock = threading.Lock()
+        self.sockets: list[socket.socket] = []
+        self.timer = threading.Timer(timeout, self._expire)
+        self.timer.daemon = True
+
+    def _expire(self) -> None:
+        with self.lock:
+            self.expired = True
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def check_host(self, host: str, port: int | None, what: str = "") -> None:
+        """Refuse a host any of whose addresses is not public (before connecting)."""
+        if self.allow_private:
+            return
+        try:
+            infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return  # connecting fails too, and says why
+        for info in infos:
+            self.check_address(str(info[4][0]), host, what)
+
+    def check_address(self, address: str, host: str, what: str = "") -> None:
+        if self.allow_private:
+            return
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return
+        kind = self.kind(ip)
+        if kind is not None:
+            shown = host if host == address else f"{host} ({address})"
+            raise FeedUnavailable(f"{what}{shown} is {kind}; {ALLOW_PRIVATE_HINT}")
+
+    def attach(self, sock: socket.socket, host: str, proxied: bool) -> None:
+        """A new connection: within the deadline, and (unless through a proxy) to a public
+        address, whatever the name resolved to a moment ago."""
+        with self.lock:
+            if self.expired:
+                sock.close()
+                raise TimeoutError("the deadline passed")
+            self.sockets.append(sock)
+        if not proxied:
+            try:
+                peer = str(sock.getpeername()[0])
+            except OSError:
+                return
+            self.check_address(peer, host)
+
+
+def _opener(guard: _Guard) -> urllib.request.OpenerDirector:
+    """An opener whose connections and redirects go through ``guard``."""
+
+    def connection(base: type[http.client.HTTPConnection], req: urllib.request.Request) -> Any:
+        proxied = req.has_proxy() or bool(getattr(req, "_tunnel_host", None))
+        host = urlsplit(req.full_url).hostname or ""
+
+        class Guarded(base):  # type: ignore[valid-type,misc]
+            def connect(self) -> None:
+                super().connect()
+                guard.attach(self.sock, host, proxied)
+
+        return Guarded
+
+    class Http(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(connection(http.client.HTTPConnection, req), req)
+
+    class Https(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(connection(http.client.HTTPSConnection, req), req,
+                                context=self._context)  # type: ignore[attr-defined]
+
+    class Redirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                             headers: Any, newurl: str) -> urllib.request.Request | None:
+            parts = urlsplit(newurl)
+            if parts.hostname:
+                guard.check_host(parts.hostname, parts.port, f"redirected to {newurl}: ")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(Http, Https, Redirects)
+
+
+def fetch(source: Source, timeout: float, allow_private: bool = False,
+          kind: Callable[[IpAddress], str | None] = address_kind,
+          ) -> tuple[bytes, dict[str, str]]:
     """The bytes of a feed and, for a URL, the response headers feedparser can use.
 
-    A URL gets ``timeout`` seconds to connect and to send each part, and about that long in
-    all; a file is read from disk. Every failure is a :class:`FeedUnavailable`.
+    A URL gets ``timeout`` seconds in all, from connecting to its last byte, across
+    redirects; a non-public address (``kind`` says which are) is refused unless
+    ``allow_private``. A file is read from disk. Every failure is a :class:`FeedUnavailable`.
     """
     if source.path is not None:
         try:
@@ -184,10 +314,18 @@ def fetch(source: Source, timeout: float) -> tuple[bytes, dict[str, str]]:
         raise FeedUnavailable("only http(s) URLs and files are read; give a file as a path "
                               "relative to the newsletter root")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": _ACCEPT})
-    deadline = time.monotonic() + timeout
+    guard = _Guard(timeout, allow_private, kind)
+    parts = urlsplit(url)
+    try:
+        guard.check_host(parts.hostname or "", parts.port)
+    except ValueError:  # a port that is not a number
+        raise FeedUnavailable("the URL's port is not a number") from None
+    guard.timer.start()
+    answered = False
     try:
         # A fresh opener per feed: it reads the proxy settings of the environment now.
-        with urllib.request.build_opener().open(request, timeout=timeout) as response:
+        with _opener(guard).open(request, timeout=timeout) as response:
+            answered = True
             chunks: list[bytes] = []
             size = 0
             while chunk := response.read(64 * 1024):
@@ -195,9 +333,11 @@ def fetch(source: Source, timeout: float) -> tuple[bytes, dict[str, str]]:
                 if size > MAX_FEED_BYTES:
                     raise FeedUnavailable(f"larger than {MAX_FEED_BYTES // 2**20} MB; is it "
                                           "a feed?")
-                if time.monotonic() > deadline:
-                    raise FeedUnavailable(f"not complete after {timeout:g} s (the timeout)")
                 chunks.append(chunk)
+                if guard.expired or time.monotonic() > guard.deadline:
+                    break
+            if guard.expired or time.monotonic() > guard.deadline:
+                raise FeedUnavailable(f"not complete after {timeout:g} s (the timeout)")
             headers = {k.lower(): v for k, v in response.headers.items()}
             headers["content-location"] = response.geturl()
             return b"".join(chunks), headers
@@ -205,7 +345,7 @@ def fetch(source: Source, timeout: float) -> tuple[bytes, dict[str, str]]:
         exc.close()
         raise FeedUnavailable(f"the server answered HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
+        if isinstance(exc.reason, TimeoutError) or guard.expired:
             raise FeedUnavailable(f"no answer within {timeout:g} s (the timeout)") from None
         reason = exc.reason
         text = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
@@ -213,7 +353,13 @@ def fetch(source: Source, timeout: float) -> tuple[bytes, dict[str, str]]:
     except TimeoutError:
         raise FeedUnavailable(f"no answer within {timeout:g} s (the timeout)") from None
     except (http.client.HTTPException, OSError, ValueError) as exc:
+        if guard.expired and answered:
+            raise FeedUnavailable(f"not complete after {timeout:g} s (the timeout)") from None
+        if guard.expired:
+            raise FeedUnavailable(f"no answer within {timeout:g} s (the timeout)") from None
         raise FeedUnavailable(f"the connection failed: {exc or type(exc).__name__}") from None
+    finally:
+        guard.timer.cancel()
 
 
 def parse(source: Source, data: bytes, headers: dict[str, str], index: int) -> Feed:
@@ -256,13 +402,14 @@ def parse(source: Source, data: bytes, headers: dict[str, str], index: int) -> F
     return Feed(source, title, tuple(entries), undated, unlinked, note)
 
 
-def read_feeds(feed_sources: Sequence[Source], timeout: float) -> list[Feed | Failure]:
+def read_feeds(feed_sources: Sequence[Source], timeout: float,
+               allow_private: bool = False) -> list[Feed | Failure]:
     """Read every feed (several at once), in the order given; each is a Feed or a Failure."""
 
     def one(numbered: tuple[int, Source]) -> Feed | Failure:
         index, source = numbered
         try:
-            data, headers = fetch(source, timeout)
+            data, headers = fetch(source, timeout, allow_private)
             return parse(source, data, headers, index)
         except FeedUnavailable as exc:
             return Failure(source, exc.reason, exc.line)
@@ -463,7 +610,7 @@ def _resolve(ref: str, config: Config) -> IssueId:
 def gather(
     root: Path, ref: str, *, now: datetime, feeds: Sequence[str] | None = None,
     timeout: float | None = None, authors: Sequence[str] = (), section: str | None = None,
-    force: bool = False,
+    force: bool = False, allow_private: bool | None = None,
 ) -> GatherResult:
     """Read the feeds and write the issue's draft reading list; see the module's docstring.
 
@@ -506,10 +653,12 @@ def gather(
         feed_sources = sources(feeds, Path.cwd())
     if not feed_sources:
         raise UsageError("no feeds to read: list them in newsletter.toml ([gather] feeds = "
-                         "[\"https://...\", \"feeds/team.xml\"]) or pass --feed URL_OR_FILE")
+                         "[\"https://...\", \"feeds-in/team.xml\"]: URLs, or files relative "
+                         "to the root) or pass --feed URL_OR_FILE")
     wait = float(timeout if timeout is not None else config.workflow.gather_timeout)
+    private = config.workflow.gather_allow_private if allow_private is None else allow_private
 
-    for outcome in read_feeds(feed_sources, wait):
+    for outcome in read_feeds(feed_sources, wait, private):
         if isinstance(outcome, Failure):
             result.failures.append(outcome)
         else:
@@ -548,8 +697,12 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                         help="read this feed instead of newsletter.toml's (repeat for more; "
                              "a file is relative to the current folder)")
     parser.add_argument("--timeout", type=_seconds, metavar="S",
-                        help="seconds to wait for each feed (default: [gather] timeout_seconds, "
-                             "10)")
+                        help="seconds one feed may take in all, from connecting to its last "
+                             "byte (default: [gather] timeout_seconds, 10)")
+    parser.add_argument("--allow-private", action="store_true", default=None,
+                        help="also read feeds on loopback, private and link-local addresses "
+                             "(an intranet); refused by default (default: [gather] "
+                             "allow_private)")
     parser.add_argument("--author", action="append", dest="authors", default=[],
                         metavar="NAME",
                         help="author of the reading list (repeat for more; default: the "
@@ -576,7 +729,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     authors = [a.strip() for a in args.authors if a.strip()]
     result = gather(root, args.issue, now=now(), feeds=args.feeds, timeout=args.timeout,
-                    authors=authors, section=args.section, force=args.force)
+                    authors=authors, section=args.section, force=args.force,
+                    allow_private=args.allow_private)
     _report(result, console)
     if not result.feeds:
         count = len(result.failures)

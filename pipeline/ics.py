@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
+from . import SOFTWARE, __version__
 from .seasons import CalendarEntry
 
-PRODID = "-//Ethics & Society//newsletter pipeline calendar//EN"
+PRODID = f"-//{SOFTWARE}//publication calendar {__version__}//EN"
 #: How long the publication event lasts in a calendar app: the moment is an instant, but an
 #: event of no length is drawn poorly (or not at all) by some apps.
 PUBLICATION_LENGTH = timedelta(minutes=15)

@@ -19,6 +19,7 @@ class Contributor:
     pronouns: str | None = None
     link: str | None = None
     known: bool = True
+    email: str | None = None  # where 'newsletter remind' writes; never shown to readers
 
 
 @dataclass(frozen=True)

@@ -3,35 +3,44 @@
 :class:`Preview` builds the issue into ``<root>/preview/`` (as ``build-issue --drafts`` does)
 and rebuilds it whenever a file of the issues, the templates, ``newsletter.toml`` or
 ``contributors.toml`` changes (watchfiles). The app serves the preview with a small script
-that listens for rebuilds (server-sent events) and reloads the page. When a build fails, every
-page shows the problems as ``path:line: level: message`` instead, and the preview keeps running
-and watching, so fixing the file brings the page back.
+that listens for rebuilds (server-sent events) and reloads the page. When a build fails (or
+raises), every page shows the problems as ``path:line: level: message`` instead, and the
+preview keeps running and watching, so fixing the file brings the page back. Each rebuild is
+reported in one line (``report``).
+
+Only its own reload script runs: each page's Content-Security-Policy allows the one script
+tag that carries that response's nonce. Only requests for the host it was started on are
+answered (a page on another site cannot reach it through DNS rebinding). :meth:`Preview.stop`
+ends the event streams of open tabs, so the server stops at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import secrets
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .build import PREVIEW_DIR, build_issue
+from .build import PREVIEW_DIR, BuildResult, build_issue
 from .config import CONFIG_NAME
 from .errors import ContentError, PipelineError, Problem, display_path
 from .render import default_templates_dir
-from .web import Files, SecurityHeaders
+from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
 
 RELOAD_SCRIPT = """\
 // Reloads the page when the preview has been rebuilt (newsletter preview).
@@ -44,7 +53,17 @@ RELOAD_SCRIPT = """\
   };
 })();
 """
-SCRIPT_TAG = b'<script src="/__preview/reload.js" defer></script>'
+SCRIPT_TAG = '<script src="/__preview/reload.js" nonce="{nonce}" defer></script>'
+
+
+def script_tag(nonce: str) -> str:
+    return SCRIPT_TAG.format(nonce=nonce)
+
+
+def page_csp(path: str, nonce: str) -> str:
+    """The served site's policy, plus this response's one script and its event stream."""
+    base = EMAIL_CSP if path.endswith("/email.html") else CSP
+    return f"{base}; script-src 'nonce-{nonce}'; connect-src 'self'"
 
 
 @dataclass(frozen=True)
@@ -61,29 +80,49 @@ class Preview:
     """Builds one issue with drafts, and again whenever its sources change."""
 
     def __init__(self, root: Path, ref: str, now: Callable[[], datetime],
-                 out: Path | None = None) -> None:
+                 out: Path | None = None, *,
+                 build: Callable[..., BuildResult] = build_issue,
+                 report: Callable[[State], None] | None = None) -> None:
         self.root, self.ref, self.now = root, ref, now
         self.out = out or root / PREVIEW_DIR
+        self.build, self.report = build, report
         self.boot = secrets.token_hex(4)
         self.builds = 0
         self.lock = threading.Lock()
         self.state = State(f"{self.boot}-0", None, (), "not built yet")
         self.changed: asyncio.Event | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = False
 
     def rebuild(self) -> State:
         with self.lock:
             self.builds += 1
             version = f"{self.boot}-{self.builds}"
             try:
-                result = build_issue(self.root, self.ref, now=self.now(), out=self.out,
-                                     drafts=True)
+                result = self.build(self.root, self.ref, now=self.now(), out=self.out,
+                                    drafts=True)
                 state = State(version, str(result.issues[0].issue_id), result.problems, None)
             except ContentError as exc:
                 state = State(version, None, exc.problems, str(exc))
             except PipelineError as exc:  # a usage error: the issue folder went away, ...
                 state = State(version, None, (), str(exc))
+            except Exception as exc:  # a bug: shown, and the preview keeps watching
+                state = State(version, None, (), f"the build failed unexpectedly "
+                              f"({type(exc).__name__}: {exc}); please report it")
             self.state = state
             return state
+
+    def stop(self) -> None:
+        """End the event streams of open tabs (safe from a signal handler or a thread)."""
+        self.stopping = True
+        if self.loop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self.loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self.changed is not None:
+            self.changed.set()
+            self.changed.clear()
 
     def should_watch(self, path: Path) -> bool:
         """Only the sources matter: issues/, templates/ and the two configuration files
@@ -132,19 +171,86 @@ class Preview:
         async for changes in awatch(*paths, stop_event=done, recursive=recursive, debounce=150,
                                     watch_filter=lambda _, p: self.should_watch(Path(p))):
             if changes:
-                await asyncio.to_thread(self.rebuild)
+                state = await asyncio.to_thread(self.rebuild)
+                if self.report is not None:
+                    self.report(state)
                 changed.set()
                 changed.clear()
                 if self.watched_folders() != folders:
                     done.set()
 
 
-def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
-    """The preview server: the built issue with a reload script, and the build's errors."""
+def rebuild_lines(state: State, root: Path) -> list[str]:
+    """What the terminal says after a rebuild: one line, then the problems of a failure."""
+    if state.error is None:
+        warnings = sum(1 for p in state.problems if p.level == "warning")
+        more = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        return [f"rebuilt {state.issue_id}: ok{more}"]
+    return [f"rebuild failed: {state.error}",
+            *(f"  {p.format(root)}" for p in state.problems if p.level != "note")]
+
+
+def allowed_hosts(host: str) -> Callable[[str], bool]:
+    """Which Host headers the preview answers: the address it was started on ("localhost"
+    too, on a loopback address); on every interface (0.0.0.0), IP addresses, localhost and
+    this machine's name. A name an attacker controls (DNS rebinding) is never one of them."""
+    bound = host.strip("[]")
+    try:
+        ip = ipaddress.ip_address(bound)
+    except ValueError:
+        ip = None
+    names = {bound.lower()}
+    if ip is not None and ip.is_loopback:
+        names.add("localhost")
+    if ip is not None and ip.is_unspecified:
+        names |= {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def allowed(name: str) -> bool:
+        name = name.lower()
+        if name in names:
+            return True
+        if ip is not None and ip.is_unspecified:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return False
+            return True
+        return False
+
+    return allowed
+
+
+class HostCheck:
+    """Answers 400 to a request whose Host header is not one the preview was started on."""
+
+    def __init__(self, app: ASGIApp, allowed: Callable[[str], bool]) -> None:
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+            try:
+                name = urlsplit(f"//{header}").hostname or ""
+            except ValueError:
+                name = ""
+            if not self.allowed(name):
+                response = Response("Unknown Host header: open the address the preview "
+                                    "printed when it started.\n", 400,
+                                    media_type="text/plain")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_preview_app(preview: Preview, watch: bool = True,
+                       host: str = "127.0.0.1") -> Starlette:
+    """The preview server: the built issue with a reload script, and the build's errors;
+    only for requests to ``host``, the address it listens on."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         preview.changed = asyncio.Event()
+        preview.loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         task = asyncio.create_task(preview.watch(stop)) if watch else None
         try:
@@ -154,12 +260,12 @@ def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
             if task:
                 # A watcher that does not end in time is cancelled: stopping is never an error.
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(task, timeout=5)
+                    await asyncio.wait_for(task, timeout=1)
 
     async def events(request: Request) -> Response:
         async def stream() -> AsyncIterator[str]:
             sent = None
-            while not await request.is_disconnected():
+            while not preview.stopping and not await request.is_disconnected():
                 version = preview.state.version
                 if version != sent:
                     sent = version
@@ -168,6 +274,8 @@ def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
                 assert changed is not None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), timeout=10)
+                if preview.stopping:  # the server is stopping: let the tab go
+                    return
                 yield ": keep-alive\n\n"
 
         return StreamingResponse(stream(), media_type="text/event-stream",
@@ -180,7 +288,7 @@ def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
     async def home(request: Request) -> Response:
         state = preview.state
         if state.error is not None:
-            return _error_page(state, preview.root)
+            return _error_page(state, preview.root, request.url.path)
         return Response(status_code=307, headers={"location": f"/{state.issue_id}/"})
 
     files = _PreviewFiles(preview, directory=preview.out, html=True, check_dir=False)
@@ -188,7 +296,8 @@ def create_preview_app(preview: Preview, watch: bool = True) -> Starlette:
                             Route("/__preview/reload.js", script),
                             Route("/", home), Mount("/", app=files)],
                     lifespan=lifespan)
-    app.add_middleware(SecurityHeaders, scripts=True)
+    app.add_middleware(SecurityHeaders)  # pages set their own policy, with their nonce
+    app.add_middleware(HostCheck, allowed=allowed_hosts(host))
     return app
 
 
@@ -206,12 +315,15 @@ class _PreviewFiles(Files):
             return super().file_response(full_path, stat_result, scope, status_code)
         state = self.preview.state
         if state.error is not None:
-            return _error_page(state, self.preview.root)
+            return _error_page(state, self.preview.root, scope["path"])
+        nonce = secrets.token_urlsafe(16)
+        tag = script_tag(nonce).encode()
         html = path.read_bytes()
         at = html.rfind(b"</body>")
-        html = html[:at] + SCRIPT_TAG + html[at:] if at >= 0 else html + SCRIPT_TAG
+        html = html[:at] + tag + html[at:] if at >= 0 else html + tag
         return Response(html, status_code, media_type="text/html; charset=utf-8",
-                        headers={"cache-control": "no-store"})
+                        headers={"cache-control": "no-store",
+                                 "content-security-policy": page_csp(scope["path"], nonce)})
 
 
 _ERROR_PAGE = jinja2.Environment(
@@ -219,9 +331,11 @@ _ERROR_PAGE = jinja2.Environment(
 ).get_template("preview_error.html")
 
 
-def _error_page(state: State, root: Path) -> HTMLResponse:
+def _error_page(state: State, root: Path, path: str) -> HTMLResponse:
     """Every problem of the failed build, located, with the reload script."""
     lines = [p.format(root) for p in state.problems if p.level != "note"]
-    html = _ERROR_PAGE.render(error=state.error, problems=lines, script=SCRIPT_TAG.decode(),
+    nonce = secrets.token_urlsafe(16)
+    html = _ERROR_PAGE.render(error=state.error, problems=lines, script=script_tag(nonce),
                               root=display_path(root))
-    return HTMLResponse(html, 200, headers={"cache-control": "no-store"})
+    return HTMLResponse(html, 200, headers={"cache-control": "no-store",
+                                            "content-security-policy": page_csp(path, nonce)})

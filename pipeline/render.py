@@ -23,7 +23,7 @@ import css_inline
 import jinja2
 from markupsafe import Markup
 
-from . import __version__, markup, plaintext
+from . import GENERATOR, __version__, markup, plaintext
 from .config import Config
 from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
@@ -108,6 +108,7 @@ def environment(config: Config,
     env.filters["links"] = plaintext.link_list
     env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
     env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
 
 

@@ -114,8 +114,8 @@ def build_report(root: Path, moment: datetime, since: int | None) -> Report:
         raise ContentError(broken)
     folders = list_issues(config, problems)
     if not folders:
-        raise UsageError(f"no issue folders in {display_path(config.issues_dir)} yet: nothing "
-                         "to report")
+        raise PipelineError(f"no issue folders in {display_path(config.issues_dir)} yet: "
+                            "nothing to report")
     record = load_record(root)
     issues: list[Issue] = []
     for issue_id, folder in folders:
@@ -286,6 +286,11 @@ def team_colours(teams: Sequence[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(teams)}
 
 
+def _units(count: int, unit: str) -> str:
+    """``1 piece``, ``2 pieces``: ``unit`` is the plural."""
+    return f"{count} {unit[:-1] if count == 1 and unit.endswith('s') else unit}"
+
+
 def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]]]],
                   series: Sequence[str], unit: str, colours: dict[str, str]) -> Markup:
     """Horizontal stacked bars: one row per issue, one segment per team, each labelled."""
@@ -295,7 +300,7 @@ def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]
     legend_rows = -(-len(series) // columns)
     height = 16 + ROW * len(rows) + 16 + 22 * legend_rows
     summary = "; ".join(
-        f"{label}: {total} {unit}"
+        f"{label}: {_units(total, unit)}"
         + (" (" + ", ".join(f"{name} {v}" for name, v in values if v) + ")" if total else "")
         for (label, values), total in zip(rows, totals, strict=True))
     svg = _svg(CHART_WIDTH, height, title, summary)
@@ -310,7 +315,7 @@ def stacked_chart(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, int]
             width = value * scale
             segment = ET.SubElement(row, "g", {"class": "segment", "data-team": name,
                                                "data-value": str(value)})
-            ET.SubElement(segment, "title").text = f"{label}, {name}: {value} {unit}"
+            ET.SubElement(segment, "title").text = f"{label}, {name}: {_units(value, unit)}"
             ET.SubElement(segment, "rect", {
                 "x": _n(x), "y": _n(y), "width": _n(width), "height": str(BAR),
                 "fill": colours[name], "stroke": BACKGROUND, "stroke-width": "1.5"})

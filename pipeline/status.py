@@ -24,8 +24,8 @@ from . import plaintext
 from .build import analyse_issue, resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, load_issue
-from .errors import Problem, Problems, UsageError, display_path
+from .content import ISSUE_FILE, list_issues, load_issue, read_text, split_document
+from .errors import PipelineError, Problem, Problems, UsageError, display_path
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
 
@@ -108,7 +108,8 @@ class PieceState:
     section: str | None
     errors: tuple[Problem, ...]
     warnings: int
-    reviewed: bool | None  # None when the piece failed to load
+    reviewed: bool  # a reviewer who is not an author (as written, for a failing piece)
+    authors: tuple[str, ...] = ()  # who wrote it (as written, for a failing piece)
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,9 @@ class Status:
 
     @property
     def reviewable(self) -> tuple[PieceState, ...]:
-        """The pieces whose review can be judged: every ready or draft piece."""
-        return tuple(p for p in self.pieces if p.reviewed is not None)
+        """Every piece, failing ones included (judged on their front matter as written), so
+        fixing a piece does not change the count."""
+        return self.pieces
 
     @property
     def unreviewed(self) -> tuple[PieceState, ...]:
@@ -162,8 +164,8 @@ class Status:
     def as_json(self) -> dict[str, Any]:
         def piece(p: PieceState) -> dict[str, Any]:
             return {"path": display_path(p.path), "state": p.state, "title": p.title,
-                    "section": p.section, "errors": len(p.errors), "warnings": p.warnings,
-                    "reviewed": p.reviewed}
+                    "authors": list(p.authors), "section": p.section,
+                    "errors": len(p.errors), "warnings": p.warnings, "reviewed": p.reviewed}
 
         reviewable = self.reviewable
         return {
@@ -226,13 +228,18 @@ def issue_status(target: Target) -> Status:
         key = path.resolve()
         found, own = loaded.get(key), tuple(errors.pop(key, ()))
         if own or found is None:
+            authors, reviewed = _as_written(path)
+            if found is not None:
+                authors = tuple(a.name for a in found.authors)
+                reviewed = has_independent_reviewer(found)
             states.append(PieceState(path, "failing", found.title if found else path.name,
                                      found.section if found else None, own,
-                                     warnings.get(key, 0), None))
+                                     warnings.get(key, 0), reviewed, authors))
         else:
             states.append(PieceState(path, "draft" if found.is_draft else "ready",
                                      found.title, found.section, (), warnings.get(key, 0),
-                                     has_independent_reviewer(found)))
+                                     has_independent_reviewer(found),
+                                     tuple(a.name for a in found.authors)))
     ready = [p for p in states if p.state == "ready"]
     sections = tuple((s, sum(1 for p in ready if p.section == s)) for s in config.sections)
     order = {s: i for i, s in enumerate(config.sections)}
@@ -244,6 +251,26 @@ def issue_status(target: Target) -> Status:
         sections=sections, contributors=issue.contributors(),
         other_problems=tuple(p for found in errors.values() for p in found), **common,
     )
+
+
+def _as_written(path: Path) -> tuple[tuple[str, ...], bool]:
+    """The authors of a piece that does not load, and whether a reviewer who is not one of
+    them is named, read from its front matter as written (nothing when that cannot be read)."""
+    problems = Problems()
+    text = read_text(path, problems)
+    doc = split_document(path, text, problems) if text is not None else None
+    if doc is None:
+        return (), False
+
+    def names(key: str) -> list[str]:
+        value = doc.meta.get(key)
+        value = [value] if isinstance(value, str) else value
+        return [str(v).strip() for v in value if str(v).strip()] \
+            if isinstance(value, list) else []
+
+    authors = names("authors")
+    folded = {a.casefold() for a in authors}
+    return tuple(authors), any(r.casefold() not in folded for r in names("reviewed_by"))
 
 
 def _is_piece(path: Path) -> bool:
@@ -301,12 +328,13 @@ def status_text(status: Status) -> list[str]:
     for piece in status.pieces:
         section = piece.section or ""
         pad = " " * (width - plaintext.display_width(section))
+        by = f" (by {_join(piece.authors)})" if piece.authors else ""
         if piece.state == "failing":
             first = piece.errors[0].message if piece.errors else "could not be read"
-            lines.append(f"  {piece.state:<8} {section}{pad}  {display_path(piece.path)}: "
+            lines.append(f"  {piece.state:<8} {section}{pad}  {display_path(piece.path)}{by}: "
                          f"{_plural(len(piece.errors), 'error')}, first: {first}")
         else:
-            lines.append(f"  {piece.state:<8} {section}{pad}  {piece.title}")
+            lines.append(f"  {piece.state:<8} {section}{pad}  {piece.title}{by}")
     if counts["failing"]:
         lines.append(f"  (every problem: newsletter check {status.issue_id})")
     for path, reason in status.left_out:
@@ -329,8 +357,10 @@ def status_text(status: Status) -> list[str]:
     lines.append("")
     reviewable = status.reviewable
     missing = status.unreviewed
+    verb = "has" if len(reviewable) == 1 else "have"
     lines.append(f"Review coverage: {len(reviewable) - len(missing)} of "
-                 f"{_plural(len(reviewable), 'piece')} have a reviewer who is not an author"
+                 f"{_plural(len(reviewable), 'piece')} {verb} a reviewer who is not an author"
+                 + (" (failing pieces as written)" if status.by_state("failing") else "")
                  + (" (required)" if status.require_review else ""))
     if status.require_review:
         for piece in missing:
@@ -547,9 +577,9 @@ def _run_call(args: argparse.Namespace, console: Console) -> int:
     config, issue_id = target.config, target.issue_id
     published = issue_id.publication_date(config.time_zone)
     if published < target.today:
-        raise UsageError(f"{issue_id} was published on {_long(published)}; call for pieces "
-                         f"for a coming issue ('newsletter calendar' lists them, the next is "
-                         f"{next_issue(target.today, config.time_zone)})")
+        raise PipelineError(f"{issue_id} was published on {_long(published)}; call for "
+                            "pieces for a coming issue ('newsletter calendar' lists them, the "
+                            f"next is {next_issue(target.today, config.time_zone)})")
     call = make_call(target)
     days = (call.deadline - target.today).days
     if days < 0:
@@ -560,8 +590,38 @@ def _run_call(args: argparse.Namespace, console: Console) -> int:
         console.message("note", f"{display_path(target.folder)} does not exist yet: the first "
                         "'newsletter new-piece' for this issue creates it")
     blocks = call_blocks(call)
+    if args.send:
+        return _send_call(target, call, call_text(blocks), console)
     text = call_markdown(blocks) if args.format == "markdown" else call_text(blocks)
     console.result(text.rstrip("\n"))
+    return 0
+
+
+def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
+    """Send the call, as plain text, to email.call_address through the delivery transport."""
+    import os
+
+    from .remind import deliver, message_id
+    from .send import SendOptions, transports_for
+
+    config = target.config
+    address = config.workflow.call_address
+    if not address:
+        raise PipelineError("call-for-pieces --send: set call_address in [email] of "
+                            "newsletter.toml (e.g. an all-staff list); nothing was sent")
+    moment = now()
+    transports, label = transports_for(config, SendOptions(issue=str(call.issue_id)),
+                                       dict(os.environ), count=1)
+    try:
+        why = deliver(config, transports[0], "", address, f"Call for pieces: {call.name}",
+                      text, message_id(config, f"call|{call.issue_id}|{moment.isoformat()}"),
+                      moment)
+    finally:
+        transports[0].close()
+    if why is not None:
+        console.message("error", f"{address}: the call was not sent: {why}")
+        return 1
+    console.result(f"sent the call for pieces for {call.issue_id} to {address} via {label}")
     return 0
 
 
@@ -596,4 +656,8 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                            "the folder need not exist yet")
     call.add_argument("--format", choices=("markdown", "text"), default="markdown",
                       help="Markdown (default) or plain text wrapped at 72 columns")
+    call.add_argument("--send", action="store_true",
+                      help="send it (as plain text) to call_address in [email] of "
+                           "newsletter.toml, e.g. an all-staff list, through the delivery "
+                           "transport (the outbox unless delivery.smtp_url is set)")
     call.set_defaults(run=_run_call)

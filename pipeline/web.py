@@ -433,9 +433,18 @@ class _Pages:
     async def unsubscribe_page(self, request: Request) -> Response:
         token = request.query_params.get("token", "")
         try:
-            self.parts.tokens.check_unsubscribe(token)
+            subscriber_id, digest = self.parts.tokens.check_unsubscribe(token)
         except TokenError as exc:
             return self.message("This link does not work", str(exc), status=400)
+        person = await run_in_threadpool(self.parts.store.get_by_id, subscriber_id)
+        if person is None or (person.status == "unsubscribed"
+                              and address_digest(person.email) == digest):
+            return self.message(
+                "You are already unsubscribed",
+                f"This address does not receive {self.config.title} by email: there is "
+                "nothing more to do.",
+                "Changed your mind? You can subscribe again at any time, or follow the "
+                "newsletter by feed.")
         return self.message(
             "Unsubscribe",
             f"Press the button to stop receiving {self.config.title} by email.",

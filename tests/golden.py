@@ -1,8 +1,9 @@
 """Golden outputs of the sample newsletter.
 
 ``python -m tests.golden`` rebuilds the sample issues in a scratch folder and rewrites
-``tests/golden/``; ``tests/test_golden.py`` checks that a build still produces them byte for byte.
-Review the diff of ``tests/golden/`` before committing it.
+``tests/golden/`` and the repository's own published ``feeds/`` (what the Quick start's
+``build-issue`` writes); ``tests/test_golden.py`` checks that a build still produces them byte
+for byte. Review the diff of ``tests/golden/`` and ``feeds/`` before committing it.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ def main() -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         print(f"wrote {path.relative_to(REPO)}")
+        if name.startswith("feeds/"):  # the repository's own published feeds
+            (REPO / name).write_bytes(data)
+            print(f"wrote {name}")
     return 0
 
 

@@ -126,6 +126,26 @@ def test_yaml_syntax_error_points_at_its_line(
     assert message.startswith(f"{PIECE_DIR}/bad.md:{line}: error: YAML syntax error"), message
 
 
+@pytest.mark.parametrize(
+    ("lines", "line"),
+    [
+        (("title: 2027-02-30", *VALID[1:]), 2),
+        ((*VALID, "corrections: [{date: 2027-13-01, text: The figure was wrong.}]"), 8),
+    ],
+    ids=["title", "correction-date"],
+)
+def test_an_impossible_date_is_located_not_a_traceback(
+    here: Scratch, cli: RunCli, lines: tuple[str, ...], line: int
+) -> None:
+    """YAML reads 2027-02-30 as a date that cannot be: a located error saying how to fix it
+    (a real day, or quotes for text), never a ValueError traceback."""
+    here.write(f"{PIECE_DIR}/bad.md", front(*lines))
+    err = "\n".join(assert_failed(build(cli, here), here.root))
+    message = one_line(err, f"{PIECE_DIR}/bad.md:")
+    assert message.startswith(f"{PIECE_DIR}/bad.md:{line}: error: "), message
+    assert "is not a date" in message and "YYYY-MM-DD" in message and "quotes" in message
+
+
 # --------------------------------------------------------------------------- keys and values
 
 

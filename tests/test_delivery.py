@@ -336,15 +336,15 @@ def test_cr_lf_never_injects_a_header(sample_copy: Path, sink: SmtpSink, where: 
     name = "Eve" + INJECTED if where == "subscriber name" else "Ada"
     if where == "issue title":
         _inject_issue_title(sample_copy)
-    elif where == "newsletter title":
-        _inject_newsletter_title(sample_copy)
-    elif where == "sender name":
-        _inject_sender_name(sample_copy)
-        # The configuration refuses it outright: nothing is sent.
+    elif where in ("newsletter title", "sender name"):
+        (_inject_newsletter_title if where == "newsletter title" else _inject_sender_name)(
+            sample_copy)
+        # The configuration refuses it outright, at its line: nothing is sent.
+        key = "title" if where == "newsletter title" else "email.sender"
         with pytest.raises(ContentError) as caught:
             send(sample_copy, smtp_url=sink.url)
-        assert any("email.sender" in p.message and "control characters" in p.message
-                   for p in caught.value.problems)
+        assert any(f"'{key}'" in p.message and "control characters" in p.message
+                   and p.line is not None for p in caught.value.problems)
         assert sink.messages == []
         return
     [person] = add_people(sample_copy, [("ada@example.org", name)])
@@ -495,6 +495,21 @@ def test_unreachable_server_stops_the_send_and_a_rerun_resumes(
     assert code == 0, err
     assert "every recipient is done" in out
     assert Counter(r for m in sink.messages for r in m.rcpt_tos) == {p.email: 1 for p in people}
+
+
+def test_one_recipient_is_counted_in_the_singular(sample_copy: Path, cli: RunCli,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    """The summary says "of 1 recipient", and a dry run "built 1 message"."""
+    monkeypatch.setenv(SECRET_ENV, SECRET)
+    add_people(sample_copy, many(1))
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--dry-run")
+    assert code == 0, err
+    assert "dry run: built 1 message (" in out
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--outbox",
+                         str(tmp_path / "outbox"))
+    assert code == 0, err
+    assert "1 sent, 0 failed, 0 skipped, 0 deferred, of 1 recipient (" in out
 
 
 # ---------------------------------------------------------------------- (4) unsubscribed mid-send

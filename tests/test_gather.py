@@ -10,6 +10,7 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import frontmatter
 import pytest
@@ -80,14 +81,16 @@ TEAM = atom("Policy team", [
 ])
 
 
-def setup(scratch: Scratch, feeds: list[str] | None = None, timeout: int = 1) -> Path:
+def setup(scratch: Scratch, feeds: list[str] | None = None, timeout: int = 1,
+          private: bool = False) -> Path:
     scratch.write(f"issues/{ISSUE}/issue.md", ISSUE_MD)
     scratch.write("feeds-in/blog.xml", BLOG)
     scratch.write("feeds-in/team.atom", TEAM)
     listed = feeds if feeds is not None else ["feeds-in/blog.xml", "feeds-in/team.atom"]
     config = scratch.root / "newsletter.toml"
     config.write_text(config.read_text(encoding="utf-8") + "\n[gather]\nfeeds = ["
-                      + ", ".join(f'"{f}"' for f in listed) + f"]\ntimeout_seconds = {timeout}\n",
+                      + ", ".join(f'"{f}"' for f in listed) + f"]\ntimeout_seconds = {timeout}\n"
+                      + ("allow_private = true\n" if private else ""),
                       encoding="utf-8")
     return scratch.root / "issues" / ISSUE / gather.READING_LIST
 
@@ -284,6 +287,8 @@ def test_usage_errors_are_clear(scratch: Scratch, cli: RunCli) -> None:
     root = str(scratch.root)
     code, _, err = cli("gather", ISSUE, "--root", root)
     assert code == 2 and "no feeds to read" in err
+    # The folder the README uses for incoming feeds, not feeds/ (where the pipeline writes).
+    assert '"feeds-in/team.xml"' in err and "feeds/team.xml" not in err
     code, _, err = cli("gather", "2026-11-solstice", "--root", root, "--feed", "x.xml")
     assert code == 2 and "2026-12-solstice" in err
     code, _, err = cli("gather", ISSUE, "--root", root, "--feed", "x.xml", "--section", "Resarch")
@@ -372,9 +377,30 @@ class _Handler(BaseHTTPRequestHandler):
     server: _FeedServer
 
     def do_GET(self) -> None:
+        self.server.hits.append(self.path)
         if self.path == "/slow.xml":
             # Never answers within the client's timeout; released when the test ends.
             self.server.release.wait(10)
+            return
+        if self.path == "/trickle.xml":
+            # Answers at once, then sends a byte every 0.2 s: never idle for a whole timeout.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/rss+xml")
+            self.end_headers()
+            for _ in range(60):
+                if self.server.release.wait(0.2):
+                    return
+                try:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                except OSError:
+                    return
+            return
+        if self.path.startswith("/redirect?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/redirect?to="))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         routes = {
             "/good.xml": (200, "application/rss+xml", rss("Good server feed", [
@@ -400,6 +426,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _FeedServer(ThreadingHTTPServer):
     daemon_threads = True
     release: threading.Event
+    hits: list[str]
+
+
+_SERVERS: dict[str, _FeedServer] = {}
 
 
 @pytest.fixture
@@ -409,11 +439,15 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.delenv(name, raising=False)
     httpd = _FeedServer(("127.0.0.1", 0), _Handler)
     httpd.release = threading.Event()
+    httpd.hits = []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    _SERVERS[url] = httpd
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield url
     finally:
+        del _SERVERS[url]
         httpd.release.set()
         httpd.shutdown()
         httpd.server_close()
@@ -422,7 +456,8 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 def test_http_feeds_good_bad_down_and_slow(scratch: Scratch, cli: RunCli, server: str) -> None:
     target = setup(scratch, [f"{server}/good.xml", f"{server}/bad.xml", f"{server}/error.xml",
-                             f"{server}/slow.xml", f"{server}/missing.xml"], timeout=1)
+                             f"{server}/slow.xml", f"{server}/missing.xml"], timeout=1,
+                   private=True)
     started = time.monotonic()
     code, out, err = cli("gather", ISSUE, "--root", str(scratch.root))
     elapsed = time.monotonic() - started
@@ -445,7 +480,7 @@ def test_http_feeds_good_bad_down_and_slow(scratch: Scratch, cli: RunCli, server
 
 def test_timeout_option_overrides_the_configured_one(scratch: Scratch, cli: RunCli,
                                                      server: str) -> None:
-    setup(scratch, [f"{server}/slow.xml", f"{server}/good.xml"], timeout=30)
+    setup(scratch, [f"{server}/slow.xml", f"{server}/good.xml"], timeout=30, private=True)
     started = time.monotonic()
     code, _, err = cli("gather", ISSUE, "--root", str(scratch.root), "--timeout", "0.5")
     assert code == 0, err
@@ -454,7 +489,7 @@ def test_timeout_option_overrides_the_configured_one(scratch: Scratch, cli: RunC
 
 
 def test_all_http_feeds_failing_is_exit_1(scratch: Scratch, cli: RunCli, server: str) -> None:
-    target = setup(scratch, [f"{server}/error.xml", f"{server}/bad.xml"])
+    target = setup(scratch, [f"{server}/error.xml", f"{server}/bad.xml"], private=True)
     code, out, err = cli("gather", ISSUE, "--root", str(scratch.root))
     assert code == 1
     assert "HTTP 500" in err and "none of the 2 feeds could be read" in err
@@ -470,7 +505,67 @@ def test_a_refused_connection_is_a_warning(scratch: Scratch, cli: RunCli,
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    setup(scratch, [f"http://127.0.0.1:{port}/feed.xml", f"{server}/good.xml"])
+    setup(scratch, [f"http://127.0.0.1:{port}/feed.xml", f"{server}/good.xml"], private=True)
     code, _, err = cli("gather", ISSUE, "--root", str(scratch.root))
     assert code == 0, err
     assert f"127.0.0.1:{port}/feed.xml: feed skipped: cannot connect" in err
+
+
+def test_a_trickling_server_is_held_to_the_total_deadline(scratch: Scratch, cli: RunCli,
+                                                          server: str) -> None:
+    """A server that sends a byte every 0.2 s is never idle for a whole timeout; --timeout 1
+    still ends that feed after about a second, not after the 12 s it would trickle."""
+    setup(scratch, [f"{server}/trickle.xml", f"{server}/good.xml"], timeout=30, private=True)
+    started = time.monotonic()
+    code, _, err = cli("gather", ISSUE, "--root", str(scratch.root), "--timeout", "1")
+    elapsed = time.monotonic() - started
+    assert code == 0, err
+    assert elapsed < 3, elapsed
+    assert f"{server}/trickle.xml: feed skipped: not complete after 1 s (the timeout)" in err
+
+
+def test_loopback_private_and_link_local_addresses_are_refused(
+    scratch: Scratch, cli: RunCli, server: str
+) -> None:
+    """Without allow_private, a feed on 127.0.0.1, 10.x or 169.254.169.254 is refused before
+    any connection, with how to allow it; the server sees no request."""
+    port = server.rsplit(":", 1)[1]
+    setup(scratch, [f"http://127.0.0.1:{port}/good.xml", "http://169.254.169.254/latest/",
+                    "http://10.1.2.3/feed.xml", "http://[::1]:9/feed.xml",
+                    "feeds-in/blog.xml"])
+    code, _, err = cli("gather", ISSUE, "--root", str(scratch.root))
+    assert code == 0, err  # the file still counts
+    assert f"127.0.0.1:{port}/good.xml: feed skipped: 127.0.0.1 is a loopback address" in err
+    assert "169.254.169.254 is a link-local address" in err
+    assert "10.1.2.3 is a private address" in err
+    assert "::1 is a loopback address" in err
+    assert err.count("pass --allow-private or set allow_private = true in [gather]") == 4
+    assert server_hits(server) == []
+    code, _, err = cli("gather", ISSUE, "--root", str(scratch.root), "--force",
+                       "--allow-private")
+    assert code == 0, err
+    assert "127.0.0.1" not in err.replace("169.254.169.254", "")  # read this time
+    assert "/good.xml" in server_hits(server)
+
+
+def test_a_redirect_to_a_private_address_is_refused(server: str) -> None:
+    """With 127.0.0.1 standing in for a public server, a redirect to the metadata service
+    or to a private network is refused before following it."""
+    from pipeline.gather import FeedUnavailable, Source, address_kind, fetch
+
+    def kind(ip: Any) -> str | None:  # this test's public internet is 127.0.0.1
+        return None if str(ip) == "127.0.0.1" else address_kind(ip)
+
+    for target in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed.xml"):
+        url = f"{server}/redirect?to={target}"
+        with pytest.raises(FeedUnavailable) as caught:
+            fetch(Source(url, url=url), 5, kind=kind)
+        assert caught.value.reason.startswith(f"redirected to {target}: ")
+        assert "allow-private" in caught.value.reason
+    good = f"{server}/redirect?to={server}/good.xml"
+    data, _ = fetch(Source(good, url=good), 5, kind=kind)
+    assert b"Good server feed" in data
+
+
+def server_hits(server: str) -> list[str]:
+    return list(_SERVERS[server].hits)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.golden import GOLDEN, build_sample
+from tests.golden import GOLDEN, REPO, build_sample
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,15 @@ def test_output_matches_golden(built: dict[str, bytes], name: str) -> None:
                                             expected.decode().splitlines(), strict=False), 1):
             assert a == e, f"{name}:{number} differs; run `python -m tests.golden` if intended"
         assert len(actual) == len(expected), f"{name}: length differs"
+
+
+@pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json"])
+def test_the_committed_feeds_are_current(built: dict[str, bytes], name: str) -> None:
+    """The repository's own feeds/ are what building the sample writes (the Quick start
+    leaves git status clean)."""
+    committed = (REPO / "feeds" / name).read_bytes()
+    assert committed == built[f"feeds/{name}"], \
+        f"feeds/{name} is stale: run `python -m tests.golden` and commit feeds/"
 
 
 def test_golden_is_deterministic(tmp_path: Path, built: dict[str, bytes]) -> None:

@@ -182,8 +182,9 @@ def test_a_since_after_the_archive_says_what_the_archive_holds(
 
 
 def test_no_issues_yet_is_a_clear_error(scratch: Scratch, cli: RunCli) -> None:
+    """No issue yet is a problem of the run (1), not bad usage (2)."""
     code, _, err = cli("report", "--root", str(scratch.root))
-    assert code == 2
+    assert code == 1
     assert "no issue folders in" in err and "nothing to report" in err
 
 
@@ -313,9 +314,10 @@ def test_the_stacked_chart_and_its_table_carry_the_same_numbers(
             value = int(segment.get("data-value", ""))
             team = segment.get("data-team", "")
             drawn[(issue, team)] = value
-            # the label a reader sees, and the tooltip, say the same number
+            # the label a reader sees, and the tooltip, say the same number ("1 piece")
             assert segment.findtext(f"{SVG}text") == str(value)
-            assert segment.findtext(f"{SVG}title") == f"{issue}, {team}: {value} pieces"
+            noun = "piece" if value == 1 else "pieces"
+            assert segment.findtext(f"{SVG}title") == f"{issue}, {team}: {value} {noun}"
         total = next(t for t in row.iter(f"{SVG}text") if t.get("class") == "total")
         assert total.text == str(sum(v for (i, _), v in drawn.items() if i == issue))
     teams = list(table)

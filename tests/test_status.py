@@ -94,11 +94,40 @@ def test_status_counts_failing_pieces_with_the_builds_own_checks(
     code, out, _ = cli("status", SOLSTICE, "--root", str(sample_copy))
     assert code == 0
     assert "Pieces: 5 ready, 2 draft, 2 failing checks" in out
-    assert re.search(r"failing +Research +\S*dangling\.md: 1 error, first: 'missing\.csv' is "
-                     "not a file", out)
+    assert re.search(r"failing +Research +\S*dangling\.md \(by Ada Example\): 1 error, first: "
+                     "'missing\\.csv' is not a file", out)
     assert "Empty sections: Community" in out
     assert f"newsletter check {SOLSTICE}" in out
     assert "notes.txt: not a .md file" in out
+
+
+def test_review_coverage_counts_every_piece_and_fixing_one_does_not_change_it(
+    sample_copy: Path, cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failing piece counts in the coverage, judged on its front matter as written: "8 of
+    8" stays "8 of 8" once the piece is fixed (it used to be "7 of 7", then "8 of 8"), and an
+    unreviewed one is "7 of 8" before and after. Each piece line says who wrote it."""
+    as_of(monkeypatch, "2026-11-01")
+    folder = sample_copy / "issues" / SOLSTICE
+    broken = folder / "broken.md"
+    for reviewer, expected in (("[Lin Example]", "8 of 8"), ("[Ada Example]", "7 of 8")):
+        broken.write_text(piece_text(title="Broken", authors="[Ada Example]",
+                                     reviewed_by=reviewer, titel="typo"), encoding="utf-8")
+        code, out, _ = cli("status", SOLSTICE, "--root", str(sample_copy))
+        assert code == 0
+        assert "1 failing checks" in out
+        assert re.search(r"failing +\S*broken\.md \(by Ada Example\): 1 error", out)
+        assert f"Review coverage: {expected} pieces have a reviewer" in out, out
+        data = status_json(cli, SOLSTICE, "--root", str(sample_copy))
+        assert data["review"]["total"] == 8  # type: ignore[index]
+        broken.write_text(piece_text(title="Broken", authors="[Ada Example]",
+                                     reviewed_by=reviewer), encoding="utf-8")
+        code, out, _ = cli("status", SOLSTICE, "--root", str(sample_copy))
+        assert code == 0
+        assert "0 failing checks" in out
+        assert f"Review coverage: {expected} pieces have a reviewer" in out, out
+    assert re.search(r"ready +Research +Broken \(by Ada Example\)", out)
+    assert re.search(r"ready +\S+ +What a training run really costs \(by [A-Z]", out)
 
 
 def test_status_after_the_deadline_says_how_long_ago(
@@ -211,7 +240,7 @@ def test_without_require_review_the_pieces_are_only_counted(
     scratch.piece(SOLSTICE, "one", title="One")
     code, out, _ = cli("status", "--root", str(scratch.root))
     assert code == 0
-    assert "Review coverage: 0 of 1 piece have a reviewer who is not an author" in out
+    assert "Review coverage: 0 of 1 piece has a reviewer who is not an author" in out
     assert "needs a reviewer" not in out
 
 
@@ -329,8 +358,27 @@ def test_call_after_the_deadline_warns_and_names_the_next_issue(
     assert "newsletter call-for-pieces 2027-03-equinox" in err
 
 
+def test_call_for_a_published_issue_is_a_problem_of_the_run(
+    sample_copy: Path, cli: RunCli
+) -> None:
+    """An issue already out cannot be called for: exit 1 (a problem), not 2 (bad usage)."""
+    code, out, err = cli("call-for-pieces", "2026-09-equinox", "--root", str(sample_copy))
+    assert code == 1
+    assert "was published on Wednesday 23 September 2026" in err
+    assert out == "" and "Traceback" not in err
+
+
+def test_status_in_an_empty_folder_says_how_to_start(tmp_path: Path, cli: RunCli) -> None:
+    """A read-only command in a folder without newsletter.toml points at 'newsletter init'
+    and does not claim that "nothing was written"."""
+    code, out, err = cli("status", "--root", str(tmp_path))
+    assert code == 1
+    assert "run newsletter init" in err
+    assert "nothing was written" not in err
+    assert out == "" and "Traceback" not in err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
-    (["2026-09-equinox"], "was published on Wednesday 23 September 2026"),
     (["2026-11-solstice"], "issues come out in March, June, September and December"),
     (["--format", "html"], "invalid choice"),
 ])

@@ -93,8 +93,8 @@ def test_add_list_export_remove(cli: RunCli, root: Path) -> None:
     assert out.startswith("removed ") and "ada@example.org" in out.lower()
     assert [r["email"] for r in export_rows(cli, root)] == ["grace@example.org"]
 
-    code, _, err = sub(cli, root, "remove", "ada@example.org")
-    assert code == 2 and "not a subscriber" in err
+    code, _, err = sub(cli, root, "remove", "ada@example.org")  # a problem of the run
+    assert code == 1 and "not a subscriber" in err
 
 
 def test_export_to_a_file(cli: RunCli, root: Path, tmp_path: Path) -> None:

@@ -330,6 +330,20 @@ def test_the_unsubscribe_link_opens_a_page_and_changes_nothing(site: Site,
     assert site.store.history(ada.id)[-1].detail == "unsubscribe page"
 
 
+def test_the_unsubscribe_page_of_an_address_already_unsubscribed_says_so(
+        site: Site, http: httpx.Client) -> None:
+    """Opening the link again after unsubscribing offers no button to press: it says the
+    address is already unsubscribed."""
+    ada = active(site, "ada@example.org")
+    url = f"/unsubscribe?token={site.tokens.unsubscribe(ada.id, ada.email)}"
+    http.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert site.status("ada@example.org") == "unsubscribed"
+    page = http.get(url)
+    assert page.status_code == 200
+    assert "already unsubscribed" in page.text
+    assert "<button" not in page.text and "Press the button" not in page.text
+
+
 def test_an_unsubscribe_token_works_only_for_its_own_address(
         site: Site, http: httpx.Client, databases: Databases) -> None:
     ada = active(site, "ada@example.org")

@@ -1,0 +1,404 @@
+"""``newsletter init [DIR]``: a new newsletter root that builds as it is.
+
+It writes ``newsletter.toml`` (every key of :data:`~pipeline.config.OPTIONS`: the required
+ones set, the others commented out with their meaning and default), ``contributors.toml`` with
+one example person, the coming issue's folder (from the ``today`` passed in) with an
+``issue.md`` and one ready example piece, a ``.gitignore`` for the outputs, cache and
+databases, and GitHub Actions workflows: a check and a preview build on every pull request,
+and a scheduled build at the publication moment. An existing file is never overwritten: it is
+left alone and listed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from . import SOFTWARE, __version__
+from .config import CONFIG_NAME, OPTIONS, REQUIRED, Option
+from .console import Console, now
+from .content import ISSUE_FILE
+from .contributors import CONTRIBUTORS_NAME
+from .errors import PipelineError, UsageError, display_path
+from .seasons import IssueId, next_issue
+from .writer import Output, write_all
+
+#: Values shown (commented out) for the keys that have no default.
+EXAMPLES: dict[str, Any] = {
+    "email.editors_address": "editors@example.org",
+    "email.call_address": "all-staff@example.org",
+    "delivery.smtp_url": "smtp+starttls://smtp.example.org:587",
+    "delivery.unsubscribe_url": "https://newsletter.example.org/unsubscribe",
+    "delivery.unsubscribe_mailto": "unsubscribe@example.org",
+    "delivery.dkim_key": "secrets/dkim.pem",
+    "delivery.dkim_selector": "news2026",
+    "gather.feeds": ["https://blog.example.org/feed.xml", "feeds-in/team.xml"],
+    "check.disabled": ["link-text"],
+    # The second Markdown flavour and its extensions (the keys exist once the Markdown engine
+    # work is merged): shown together, so uncommenting both gives a valid configuration.
+    "markdown.flavour": "python-markdown",
+    "markdown.extensions": ["attr_list", "sane_lists", "def_list", "abbr", "md_in_html"],
+}
+BASE_URL = "https://newsletter.example.org"
+SECTIONS = ("Features", "Notes", "Reading")
+EXAMPLE_PERSON = ("alex-example", "Alex Example", "Editorial")
+EXAMPLE_PIECE = "how-to-write-a-piece.md"
+WORKFLOWS = ".github/workflows"
+
+
+def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
+    """Add ``init`` to the ``newsletter`` parser."""
+    parser = commands.add_parser(
+        "init", help="start a new newsletter: configuration, an example issue, CI workflows",
+        description="Make DIR (default: the current folder, or --root) a newsletter root: "
+                    "newsletter.toml with every key explained, contributors.toml with one "
+                    "example, the coming issue's folder with issue.md and a ready example "
+                    "piece, a .gitignore, and GitHub Actions workflows (check and preview on "
+                    "every pull request, a scheduled build at the publication moment). "
+                    "build-issue of the coming issue works straight away. An existing file is "
+                    "never overwritten; it is left alone and listed.")
+    common(parser, True)
+    parser.add_argument("dir", metavar="DIR", nargs="?", type=Path,
+                        help="the folder to start in (created if missing)")
+    parser.add_argument("--title", metavar="T",
+                        help="the newsletter's name (default: made from the folder's name)")
+    parser.set_defaults(run=run_init)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` wrote and what it left alone, relative to the root."""
+
+    root: Path
+    issue_id: IssueId
+    written: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def run_init(args: argparse.Namespace, console: Console) -> int:
+    root: Path = args.dir if args.dir is not None else (args.root or Path.cwd())
+    result = init(root, args.title, today=now().astimezone(ZoneInfo("UTC")).date())
+    for name in result.written:
+        console.result(f"wrote {display_path(result.root / name)}")
+    for name in result.kept:
+        console.message("note", f"{display_path(result.root / name)} exists: left alone")
+    where = display_path(result.root)
+    cd = "" if where == "." else f"cd {where} && "
+    console.result(
+        f"Next: edit {CONFIG_NAME} (base_url, email.sender), then run "
+        f"'{cd}build-issue {result.issue_id}' (it prints the files it writes) and open its "
+        f"index.html in a browser; contributors start a piece with "
+        f"'newsletter new-piece --title \"...\" --author \"...\"'.")
+    return 0
+
+
+def init(root: Path, title: str | None, *, today: date) -> InitResult:
+    """Write a working newsletter root into ``root``; never overwrite a file."""
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"{root} is a file; give a folder to start the newsletter in")
+    name = _title(title, root)
+    issue_id = next_issue(today, ZoneInfo("UTC"))  # the default time_zone of a new root
+    files = plan(name, issue_id)
+    written, kept = [], []
+    outputs = []
+    for relpath, text in files.items():
+        target = root / relpath
+        if target.exists() or target.is_symlink():
+            kept.append(relpath)
+        else:
+            written.append(relpath)
+            outputs.append(Output(root, relpath, text.encode("utf-8")))
+    try:
+        write_all(outputs)
+    except OSError as exc:
+        raise PipelineError(f"cannot write into {root}: {exc.strerror or exc}") from None
+    return InitResult(root, issue_id, tuple(written), tuple(kept))
+
+
+def _title(title: str | None, root: Path) -> str:
+    if title is not None:
+        if any(not ch.isprintable() for ch in title):
+            raise UsageError("--title: write it on one line, without control characters")
+        cleaned = " ".join(title.split())
+        if not cleaned:
+            raise UsageError("--title is empty; give the newsletter's name")
+        return cleaned
+    words = re.split(r"[-_.\s]+", root.resolve().name)
+    made = " ".join(w[:1].upper() + w[1:] for w in words if w)
+    return made or "Newsletter"
+
+
+def plan(title: str, issue_id: IssueId) -> dict[str, str]:
+    """Every file of a new root, by path relative to it."""
+    person_id, person, team = EXAMPLE_PERSON
+    return {
+        CONFIG_NAME: newsletter_toml(title),
+        CONTRIBUTORS_NAME: CONTRIBUTORS.format(id=person_id, name=person, team=team),
+        f"issues/{issue_id}/{ISSUE_FILE}": ISSUE_MD.format(title=title, name=person),
+        f"issues/{issue_id}/{EXAMPLE_PIECE}": EXAMPLE_MD.format(
+            name=person, section=SECTIONS[0], issue=issue_id),
+        ".gitignore": GITIGNORE,
+        f"{WORKFLOWS}/check.yml": CHECK_WORKFLOW.replace("@PIPELINE@", _pipeline()),
+        f"{WORKFLOWS}/publish.yml": PUBLISH_WORKFLOW.replace("@PIPELINE@", _pipeline()),
+    }
+
+
+def _pipeline() -> str:
+    return f"{SOFTWARE}=={__version__}"
+
+
+# --------------------------------------------------------------------------- newsletter.toml
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for a default: strings quoted and escaped, lists, numbers, booleans."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def newsletter_toml(title: str) -> str:
+    """Every option, by table: the required ones set, the others commented out."""
+    required = {
+        "title": title,
+        "base_url": BASE_URL,
+        "sections": list(SECTIONS),
+        "email.sender": f"{_display_name(title)} <newsletter@example.org>",
+    }
+    lines = [
+        f"# {title}: the newsletter's configuration, read by every 'newsletter' command.",
+        "# The keys that are set are required; each commented line shows another key with its",
+        "# default (or an example, where it has none): remove the '# ' to set it.",
+        "# Secrets never go in this file, only the names of the environment variables that",
+        "# hold them.",
+        "",
+    ]
+    tables: dict[str, list[Option]] = {}
+    for option in OPTIONS:  # top-level keys first, then each table once, in order
+        tables.setdefault(option.key.rpartition(".")[0], []).append(option)
+    for table, options in tables.items():
+        if table:
+            lines += ["", f"[{table}]"]
+        for option in options:
+            lines += _option_lines(option, option.key.rpartition(".")[2], required)
+    return "\n".join(lines) + "\n"
+
+
+def _option_lines(option: Option, key: str, required: dict[str, Any]) -> list[str]:
+    help_lines = [f"# {line}" for line in _wrap(option.help, 96)]
+    if option.key in required:
+        return [*help_lines, f"{key} = {toml_value(required[option.key])}"]
+    if option.default is None:
+        example = EXAMPLES[option.key]
+        return [*help_lines[:-1], help_lines[-1] + " No default.",
+                f"# {key} = {toml_value(example)}"]
+    if option.default is REQUIRED:  # pragma: no cover - every required key is set above
+        raise AssertionError(f"init sets no value for the required key {option.key}")
+    shown = EXAMPLES.get(option.key, option.default)
+    note = "" if shown == option.default else f" Default: {toml_value(option.default)}."
+    return [*help_lines[:-1], help_lines[-1] + note, f"# {key} = {toml_value(shown)}"]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    return [*lines, line]
+
+
+def _display_name(title: str) -> str:
+    """The title as an email display name: without the characters that end one."""
+    return " ".join(re.sub(r'[<>"\\,;:@()\[\]]', " ", title).split()) or "Newsletter"
+
+
+# --------------------------------------------------------------------------- the other files
+
+CONTRIBUTORS = """\
+# Who writes for the newsletter: one table per person, keyed by an id that a piece's
+# 'authors' may use instead of the name. A piece's team comes from here.
+# Keys: name and team (required); pronouns, link (an http(s) URL) and email (where
+# 'newsletter remind' writes) are optional.
+
+[{id}]
+name = "{name}"
+team = "{team}"
+# pronouns = "they/them"
+# link = "https://example.org/people/{id}"
+# email = "{id}@example.org"
+"""
+
+ISSUE_MD = """\
+---
+# title: The issue's theme (without it, the title is the season's name)
+# summary: One or two sentences about the whole issue.
+editors: [{name}]
+---
+
+Welcome to the first issue of {title}. This letter from the editors opens every issue: say
+what the issue is about and who made it. Replace it with your own in this file, issue.md.
+"""
+
+EXAMPLE_MD = """\
+---
+title: How to write a piece for this newsletter
+authors: [{name}]
+section: {section}
+summary: Every piece is one Markdown file that starts with a few lines of front matter.
+status: ready
+# reviewed_by: [A Colleague]     # someone who read it and is not an author
+# tags: [example]
+---
+
+This piece is an example written by `newsletter init`. Replace it with a real one, or
+delete it, before the issue comes out.
+
+## Adding a piece
+
+Run `newsletter new-piece --title "Your headline" --author "Your Name"`. It writes a file
+into this folder, `issues/{issue}/`, with every front-matter field explained. Write below
+the front matter in Markdown, then run `newsletter check` to see anything that needs fixing.
+
+## When it is ready
+
+Set `status: ready` and add a one-sentence `summary`: it becomes the teaser in the email and
+the text in the feeds. A piece without `status: ready` is a draft and is left out.
+"""
+
+GITIGNORE = """\
+# Outputs, rebuilt by the pipeline: the site, the preview, the outbox of .eml files
+/public/
+/preview/
+/outbox/
+# The render cache
+/.cache/
+# The subscriber database (SQLite), its journal files and its send locks
+*.sqlite3
+*.sqlite3-wal
+*.sqlite3-shm
+*.send-lock
+"""
+
+CHECK_WORKFLOW = """\
+# On every pull request: check the coming issue (annotations on the pieces' lines) and
+# build a preview of it, drafts included, as an artifact to download.
+name: Check the coming issue
+
+on:
+  pull_request:
+
+permissions:
+  contents: read
+
+env:
+  # The pipeline, pinned. Install it from wherever your organisation keeps it (a package
+  # index, or a git URL such as git+https://example.org/you/pipeline.git@v@VERSION@).
+  PIPELINE: "@PIPELINE@"
+
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install the pipeline
+        run: python -m pip install "$PIPELINE"
+      - name: Find the coming issue
+        id: coming
+        run: |
+          newsletter calendar --count 1 --json > coming.json
+          python - >> "$GITHUB_OUTPUT" <<'PY'
+          import json, os
+          issue = json.load(open("coming.json"))[0]["issue_id"]
+          print("issue=" + issue)
+          print("exists=" + str(os.path.isdir("issues/" + issue)).lower())
+          PY
+      # Until someone writes the first piece of the coming issue, there is nothing to check.
+      - name: Check it
+        if: steps.coming.outputs.exists == 'true'
+        run: newsletter check ${{ steps.coming.outputs.issue }} --format github
+      - name: Build a preview, drafts included
+        if: ${{ !cancelled() && steps.coming.outputs.exists == 'true' }}
+        run: build-issue ${{ steps.coming.outputs.issue }} --drafts --out preview-site
+      - name: Upload the preview
+        if: ${{ !cancelled() && steps.coming.outputs.exists == 'true' }}
+        uses: actions/upload-artifact@v4
+        with:
+          name: preview-${{ steps.coming.outputs.issue }}
+          path: preview-site/
+          if-no-files-found: ignore
+""".replace("@VERSION@", __version__)
+
+PUBLISH_WORKFLOW = """\
+# Every hour: once the coming issue's moment (its equinox or solstice) has come, build it,
+# with the archive and the feeds, and keep the site as an artifact (add your deploy step).
+# This uses build-issue; when your pipeline has 'newsletter publish --wait' (check, build,
+# send at the moment), run that instead.
+name: Publish at the moment
+
+on:
+  schedule:
+    - cron: "7 * * * *"
+  workflow_dispatch:
+
+permissions:
+  contents: read
+
+env:
+  PIPELINE: "@PIPELINE@"
+
+jobs:
+  publish:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install the pipeline
+        run: python -m pip install "$PIPELINE"
+      - name: Is an issue due?
+        id: coming
+        run: |
+          newsletter calendar --count 1 --json > coming.json
+          python - >> "$GITHUB_OUTPUT" <<'PY'
+          import json, os
+          from datetime import datetime, timezone
+          entry = json.load(open("coming.json"))[0]
+          moment = datetime.fromisoformat(entry["moment_utc"].replace("Z", "+00:00"))
+          folder = "issues/" + entry["issue_id"]
+          epoch = os.environ.get("SOURCE_DATE_EPOCH")  # "now", as the pipeline reads it
+          now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else \
+              datetime.now(timezone.utc)
+          due = moment <= now and os.path.isdir(folder)
+          print("issue=" + entry["issue_id"])
+          print("due=" + str(due).lower())
+          PY
+      - name: Build the issue, the archive and the feeds
+        if: steps.coming.outputs.due == 'true'
+        run: build-issue ${{ steps.coming.outputs.issue }} --strict
+      - name: Keep the site
+        if: steps.coming.outputs.due == 'true'
+        uses: actions/upload-artifact@v4
+        with:
+          name: site-${{ steps.coming.outputs.issue }}
+          path: |
+            public/
+            feeds/
+"""
