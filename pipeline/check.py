@@ -29,7 +29,15 @@ from .build import analyse_issue, resolve_issue
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
 from .content import Document, list_issues, read_text, slugify, split_document
-from .errors import ContentError, Level, Problem, Problems, did_you_mean, display_path
+from .errors import (
+    ContentError,
+    Level,
+    Problem,
+    Problems,
+    did_you_mean,
+    display_path,
+    printable,
+)
 from .markup import ALLOWED_ATTRIBUTES, ALLOWED_CLASSES, ALLOWED_TAGS, URL_SCHEMES, to_html
 from .model import Piece
 from .seasons import next_issue
@@ -334,7 +342,8 @@ def text_line(finding: Finding, colour: bool = False) -> str:
     level: str = finding.severity
     if colour:
         level = f"\033[{_COLOURS[level]}m{level}\033[0m"
-    return f"{finding.where}: {level}: {finding.message} [{finding.rule}]"
+    message = printable(finding.message, keep="\n")
+    return f"{finding.where}: {level}: {message} [{finding.rule}]"
 
 
 def _escape_data(text: str) -> str:
@@ -352,7 +361,7 @@ def github_command(finding: Finding) -> str:
     if finding.line:
         props += [f"line={finding.line}", f"col={finding.column}"]
     props.append(f"title={_escape_property(finding.rule)}")
-    message = f"{finding.message}\nFix: {finding.fix}"
+    message = printable(f"{finding.message}\nFix: {finding.fix}", keep="\r\n")
     return f"::{command} {','.join(props)}::{_escape_data(message)}"
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from .config import Config
 from .contributors import resolve_people
-from .errors import Problems, did_you_mean
+from .errors import Problems, did_you_mean, printable
 from .model import Contributor, Correction, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
 
@@ -146,8 +146,23 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
                        "check the quoting and indentation of this line (text with ': ' or "
                        "a leading special character needs quotes)", rule="yaml-syntax")
         return None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. ESC
+        problems.error(path, first + fm_text[: exc.position].count("\n"),
+                       f"YAML error: unacceptable character {exc.character!r}: write it as an "
+                       "escape in double quotes (\\e, \\x07) or remove it", rule="yaml-syntax")
+        return None
     except yaml.YAMLError as exc:
         problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
+        return None
+    except (ValueError, OverflowError):
+        # YAML reads the value, Python cannot hold it: 2026-02-30, an integer of 5000 digits.
+        key, bad = _unholdable(node)
+        where = f"'{key}' has" if key is not None else "the front matter has"
+        problems.error(path, first + bad.start_mark.line if bad else first,
+                       f"{where} the value {_short(bad.value if bad else '?')}, which YAML "
+                       "reads as a date or a number that cannot exist; put it in quotes if it "
+                       "is text, or correct it (a real date YYYY-MM-DD, a shorter number)",
+                       rule="wrong-type")
         return None
     if meta is None:
         meta, node = {}, None
@@ -161,11 +176,34 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
             key = str(key_node.value)
             if key in lines:
                 problems.error(path, first + key_node.start_mark.line,
-                               f"'{key}' is given twice (first on line {lines[key]}); keep one",
+                               f"'{printable(key)}' is given twice (first on line "
+                               f"{lines[key]}); keep one",
                                rule="duplicate-key")
             lines.setdefault(key, first + key_node.start_mark.line)
     body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
     return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
+
+
+def _unholdable(node: yaml.Node | None) -> tuple[str | None, yaml.ScalarNode | None]:
+    """The first scalar of the front matter (and its top-level key) that YAML reads as a
+    value Python cannot hold, found by constructing each scalar on its own."""
+    constructor = yaml.SafeLoader("")
+    pairs: list[tuple[Any, Any]] = \
+        node.value if isinstance(node, yaml.MappingNode) else [(None, node)]
+    for key_node, value_node in pairs:
+        stack: list[Any] = [value_node] if key_node is None else [key_node, value_node]
+        while stack:
+            current = stack.pop(0)
+            if isinstance(current, yaml.ScalarNode):
+                try:
+                    constructor.construct_object(current, deep=True)
+                except (ValueError, OverflowError):
+                    return (str(key_node.value) if key_node is not None else None), current
+            elif isinstance(current, yaml.SequenceNode):
+                stack[:0] = current.value
+            elif isinstance(current, yaml.MappingNode):
+                stack[:0] = [part for pair in current.value for part in pair]
+    return None, None
 
 
 def yaml_value(value: str | list[str]) -> str:
@@ -191,12 +229,13 @@ def check_fields(
         line = doc.lines.get(key)
         field = known.get(key)
         if field is None:
-            problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, known)}; "
+            problems.error(path, line, f"unknown key '{printable(key)}'"
+                           f"{did_you_mean(key, known)}; "
                            f"the keys are: {', '.join(known)}", rule="unknown-key")
             continue
         checked = _check_value(field, value)
         if isinstance(checked, _Bad):
-            problems.error(path, line, f"'{key}' {checked.message}",
+            problems.error(path, line, f"'{printable(key)}' {checked.message}",
                            rule="bad-status" if field.kind == "status" else "wrong-type")
         elif checked is not None:
             values[key] = checked
