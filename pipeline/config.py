@@ -94,6 +94,12 @@ class Config:
     delivery: Delivery
     workflow: Workflow
     web: Web
+    max_piece_kb: int = 1024
+
+    @property
+    def max_piece_bytes(self) -> int:
+        """The largest piece (or issue.md) that is read; a bigger one is refused unread."""
+        return self.max_piece_kb * 1024
 
     @property
     def issues_dir(self) -> Path:
@@ -243,6 +249,9 @@ OPTIONS: tuple[Option, ...] = (
            _naming),
     Option("submission_lead_days", int, 14,
            "Days before publication that submissions close.", _not_negative),
+    Option("max_piece_kb", int, 1024,
+           "Largest piece (or issue.md) in KB; a bigger file is refused before it is read.",
+           _positive),
     Option("output_dir", str, "public", "Where built issues go, relative to the root.",
            _check_folder),
     Option("email.sender", str, REQUIRED, "From address, e.g. 'Ethics & Society <news@x.org>'.",
@@ -430,6 +439,7 @@ def load_config(root: Path) -> Config:
         editors_address=get("email.editors_address"),
         size_budget_kb=get("email.size_budget_kb"),
         feed_issues=get("feeds.issues"),
+        max_piece_kb=get("max_piece_kb"),
         delivery=delivery,
         workflow=Workflow(
             disabled_rules=tuple(get("check.disabled")),

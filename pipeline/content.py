@@ -7,8 +7,10 @@ collected with the line of the offending key, so one run reports them all.
 
 from __future__ import annotations
 
+import os
 import re
 import reprlib
+import stat
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,13 +88,61 @@ def slugify(text: str) -> str:
 # --------------------------------------------------------------------------- reading text
 
 
-def read_text(path: Path, problems: Problems) -> str | None:
-    """The file as text with LF line endings, or None (and an error) if it cannot be read."""
+#: The rules of files that are refused without reading a byte of them (``check`` does not
+#: look into them for a column either).
+UNREAD_RULES = ("outside-root", "not-a-file", "too-large")
+
+
+def outside(path: Path, root: Path) -> Path | None:
+    """Where ``path`` leads if that is outside ``root`` (through a symbolic link), else None."""
     try:
-        data = path.read_bytes()
+        resolved = path.resolve()
+        inside = resolved.is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return path
+    return None if inside else resolved
+
+
+def read_text(path: Path, problems: Problems, root: Path | None = None,
+              limit: int | None = None) -> str | None:
+    """The file as text with LF line endings, or None (and an error) if it cannot be read.
+
+    A FIFO, a device or a folder is never read: the file is opened without blocking and
+    checked before a byte is taken. With ``root``, a file that a symbolic link leads outside
+    it is not opened; with ``limit``, a file of more bytes than that is not read.
+    """
+    if root is not None and (target := outside(path, root)) is not None:
+        problems.error(path, None, f"is a link to {target}, outside the newsletter root, so "
+                       "it is not read; copy the file into the issue folder instead",
+                       rule="outside-root")
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                problems.error(path, None, "cannot read the file: it is a folder",
+                               rule="unreadable")
+                return None
+            if not stat.S_ISREG(info.st_mode):
+                problems.error(path, None, "is not a regular file (a FIFO, a device or a "
+                               "socket), so it is not read; replace it with a Markdown file",
+                               rule="not-a-file")
+                return None
+            if limit is not None and info.st_size > limit:
+                problems.error(path, None, f"is {info.st_size / 1024:,.0f} KB, over the "
+                               f"limit of {limit // 1024:,} KB for a piece, so it is not read; "
+                               "split it into shorter pieces (or raise max_piece_kb in "
+                               "newsletter.toml)", rule="too-large")
+                return None
+            data = handle.read() if limit is None else handle.read(limit + 1)
     except OSError as exc:
         problems.error(path, None, f"cannot read the file: {exc.strerror or exc}",
                        rule="unreadable")
+        return None
+    if limit is not None and len(data) > limit:  # it grew while being read
+        problems.error(path, None, f"is over the limit of {limit // 1024:,} KB for a piece, "
+                       "so it is not read; split it into shorter pieces", rule="too-large")
         return None
     try:
         text = data.decode("utf-8-sig")
@@ -323,6 +373,11 @@ def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]
     for entry in sorted(config.issues_dir.iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_dir() and (target := outside(entry, config.root)) is not None:
+            problems.error(entry, None, f"is a link to {target}, outside the newsletter root, "
+                           "so nothing in it is read; move the issue folder into issues/ "
+                           "instead", rule="outside-root")
+            continue
         if entry.is_dir():
             try:
                 found.append((IssueId.parse(entry.name), entry))
@@ -354,7 +409,7 @@ def load_issue(
         problems.error(issue_file, None, "issue.md is a link to a file that does not exist",
                        rule="issue-file")
     if issue_file.is_file():
-        text = read_text(issue_file, problems)
+        text = read_text(issue_file, problems, config.root, config.max_piece_bytes)
         doc = split_document(issue_file, text, problems) if text is not None else None
         if doc is not None:
             meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
@@ -410,7 +465,7 @@ def load_piece(
 ) -> Piece | None:
     """Read and validate one piece; None (with the errors recorded) when it is invalid."""
     before = len(problems.items)
-    text = read_text(path, problems)
+    text = read_text(path, problems, config.root, config.max_piece_bytes)
     doc = split_document(path, text, problems) if text is not None else None
     if doc is None:
         return None

@@ -24,7 +24,7 @@ import nh3
 from markdown.extensions import Extension
 from markdown.treeprocessors import Treeprocessor
 
-from . import plaintext
+from . import plaintext, safe_files
 from .content import slugify
 from .errors import Problems
 
@@ -181,7 +181,8 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
             broken.append(f"'{value}' is a folder, not a file")
         elif not local.is_relative_to(ctx.issue_dir.parent.resolve()):
             broken.append(f"'{value}' is outside the issues folder, so it is not published")
-        elif local.is_relative_to(ctx.issue_dir.resolve()):
+        elif local.is_relative_to(ctx.issue_dir.resolve()) and safe_files.publishable(
+                local, value, problems, ctx.path, _line_of(value, source, ctx.first_line)):
             assets[local] = None
         return quote(target) + (f"#{parts.fragment}" if parts.fragment else "")
 
@@ -260,7 +261,7 @@ def probe(path: Path) -> str:
         kind = "file" if local.is_file() else "dir" if local.is_dir() else "other"
     except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
         return "missing "
-    return f"{kind} {local}"
+    return f"{kind}{safe_files.fingerprint(local) if kind == 'file' else ''} {local}"
 
 
 _IMG = re.compile(r"<img\b([^>]*)>")

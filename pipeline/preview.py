@@ -5,7 +5,9 @@ and rebuilds it whenever a file of the issues, the templates, ``newsletter.toml`
 ``contributors.toml`` changes (watchfiles). The app serves the preview with a small script
 that listens for rebuilds (server-sent events) and reloads the page. When a build fails, every
 page shows the problems as ``path:line: level: message`` instead, and the preview keeps running
-and watching, so fixing the file brings the page back.
+and watching, so fixing the file brings the page back. Besides the pages a build writes, it
+serves only files a build would publish (:mod:`pipeline.safe_files`): a page or a script left
+in the folder would run with the preview's own origin, whose policy lets scripts run.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import Scope
 
+from . import safe_files
 from .build import PREVIEW_DIR, build_issue
 from .config import CONFIG_NAME
 from .errors import ContentError, PipelineError, Problem, display_path
@@ -45,6 +48,10 @@ RELOAD_SCRIPT = """\
 })();
 """
 SCRIPT_TAG = b'<script src="/__preview/reload.js" defer></script>'
+#: The files a build writes itself; any other file in the preview folder is served only if
+#: it is one a build would publish (:func:`pipeline.safe_files.refusal`).
+BUILT_FILES = frozenset({"index.html", "email.html", "email.txt", "style.css", "robots.txt",
+                         "ai.txt"})
 
 
 @dataclass(frozen=True)
@@ -202,6 +209,11 @@ class _PreviewFiles(Files):
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope,
                       status_code: int = 200) -> Response:
         path = Path(str(full_path))
+        refused = None if path.name in BUILT_FILES else safe_files.refusal(path)
+        if refused is not None:  # a file left in the folder, or put there: not the build's
+            return Response(f"Not served by the preview: {path.name} {refused}.\n", 403,
+                            media_type="text/plain; charset=utf-8",
+                            headers={"cache-control": "no-store"})
         if path.suffix != ".html":
             return super().file_response(full_path, stat_result, scope, status_code)
         state = self.preview.state
