@@ -146,6 +146,19 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
     return Analysis(site.config, issue, rendered, tuple(problems.items), len(html))
 
 
+def delivery_email(root: Path, issue: Issue, marker: str) -> tuple[str, str]:
+    """The HTML and plain-text email of ``issue`` (just built) as its files have them, with
+    ``marker`` where each subscriber's unsubscribe URL goes (through the render cache, so
+    nothing is rendered again that the build rendered)."""
+    config = load_config(root)
+    env = r.environment(config)
+    cache = c.Cache(config.root / c.CACHE_DIR)
+    rendered = r.render_issue(issue, config, Problems(), body=inc.cached_body(cache))
+    html = run_template(lambda: r.email_html(rendered, config, env, marker))
+    text = run_template(lambda: r.email_text(rendered, config, env, marker))
+    return html.decode("utf-8"), text.decode("utf-8")
+
+
 def build_all(
     root: Path, now: datetime, out: Path | None = None, strict: bool = False,
     cache: bool = True,

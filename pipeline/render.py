@@ -9,6 +9,7 @@ screens in a ``<style>`` block.
 
 from __future__ import annotations
 
+import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +27,15 @@ from .errors import ContentError, Problem, Problems
 from .markup import Body, Context, render
 from .model import Contributor, Issue, Piece
 
-#: Delivery replaces this with each subscriber's signed unsubscribe URL.
+#: Where each subscriber's signed unsubscribe URL goes, in the built email files. A send
+#: renders the email again with a marker of its own instead (:func:`unsubscribe_marker`), so a
+#: piece that contains this text is delivered with it as written.
 UNSUBSCRIBE_PLACEHOLDER = "%%unsubscribe_url%%"
+
+
+def unsubscribe_marker() -> str:
+    """A marker for the unsubscribe URL that no author can write: new and random per send."""
+    return f"%%unsubscribe-{secrets.token_hex(16)}%%"
 PREHEADER_LENGTH = 150
 
 
@@ -134,7 +142,8 @@ def render_issue(issue: Issue, config: Config, problems: Problems,
     return RenderedIssue(issue, letter, tuple(sections), url)
 
 
-def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
+def _context(rendered: RenderedIssue, config: Config,
+             unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> dict[str, Any]:
     issue = rendered.issue
     contributors = issue.contributors()
     return {
@@ -144,7 +153,7 @@ def _context(rendered: RenderedIssue, config: Config) -> dict[str, Any]:
         "contributors": contributors,
         "teams": issue.teams(),
         "preheader": preheader(rendered),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "unsubscribe_url": unsubscribe_url,
         "feeds": feed_links(config),
         "feedback": lambda piece: feedback_url(issue, piece, config),
         "version": __version__,
@@ -174,16 +183,18 @@ def preheader(rendered: RenderedIssue) -> str:
     return text
 
 
-def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
     """The HTML email with its CSS inlined (``@media`` rules kept in a style block)."""
-    html = env.get_template("email.html").render(_context(rendered, config))
+    html = env.get_template("email.html").render(_context(rendered, config, unsubscribe_url))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
     return str(inliner.inline(html))
 
 
-def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
     """The plain-text email."""
-    text = env.get_template("email.txt").render(_context(rendered, config))
+    text = env.get_template("email.txt").render(_context(rendered, config, unsubscribe_url))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 
 

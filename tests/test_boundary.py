@@ -464,3 +464,41 @@ def test_the_preview_serves_only_files_a_build_would_publish(here: Scratch) -> N
             assert "alert" not in answer.text
         for name in ("", "email.html", "email.txt", "chart.png"):
             assert httpx.get(url + name, timeout=10).status_code == 200, name
+
+
+# --------------------------------------------------------------------------- delivery
+
+
+def test_the_unsubscribe_placeholder_in_a_piece_is_delivered_literally(
+    sample_copy: Path,
+) -> None:
+    """Author content never reaches per-reader substitution: a piece (title, text and link)
+    holding the placeholder the email files use is sent with it as written, and each
+    reader's own unsubscribe link appears only where the template puts it."""
+    from tests.smtp_sink import SmtpSink
+    from tests.test_delivery import add_people, parse, send
+
+    placeholder = "%%unsubscribe_url%%"
+    piece = sample_copy / "issues" / ISSUE / "datasheets-before-deployment.md"
+    text = piece.read_text(encoding="utf-8").replace(
+        "\ntitle: ", f"\ntitle: Keep {placeholder} safe, ", 1)
+    piece.write_text(text + f"\nLiteral: {placeholder} and [a link]"
+                     f"(https://evil.example/steal?t={placeholder}).\n", encoding="utf-8")
+    people = add_people(sample_copy, [("ada@example.org", "Ada"), ("bob@example.org", None)])
+    with SmtpSink() as sink:
+        report = send(sample_copy, smtp_url=sink.url)
+        assert report.sent == len(people)
+        assert len(sink.messages) == len(people)
+        for received in sink.messages:
+            message = parse(received.data)
+            url = str(message["List-Unsubscribe"]).split("<", 1)[1].split(">", 1)[0]
+            assert "token=" in url
+            plain, rich = (part.get_content() for part in message.iter_parts())
+            for body in (plain, rich):
+                assert body.count(url) == 1, "the reader's link is only the template's"
+                assert "evil.example/steal?t=https" not in body
+                assert f"Literal: {placeholder}" in body
+                assert f"Keep {placeholder} safe, " in body
+            assert f"https://evil.example/steal?t={placeholder}" in rich
+    built = (sample_copy / "public" / ISSUE / "email.txt").read_text(encoding="utf-8")
+    assert built.count(placeholder) >= 2  # the built file still marks the link as before
