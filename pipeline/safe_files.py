@@ -10,7 +10,6 @@ scripts, event handlers, foreign content and references to anything outside the 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from xml.etree.ElementTree import ParseError
@@ -99,12 +98,13 @@ def _local(name: str) -> str:
 
 
 def fingerprint(path: Path) -> str:
-    """What :func:`refusal` depends on beyond the file's name and kind: an SVG's bytes (as
-    ``:sha256``), so a cached rendering that judged it is not used once it changes."""
+    """What :func:`refusal` depends on beyond the file's name and kind: for an SVG, its size,
+    modification time and inode (from ``stat``, without reading a byte of a file that may be
+    outside the root), so a cached rendering that judged it is not used once it changes."""
     if path.suffix.lower() != ".svg":
         return ""
-    with path.open("rb") as handle:
-        return ":" + hashlib.file_digest(handle, "sha256").hexdigest()
+    info = path.stat()
+    return f":{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
 def publishable(path: Path, link: str, problems: Problems, piece: Path, line: int) -> bool:
