@@ -103,7 +103,10 @@ def fingerprint(path: Path) -> str:
     outside the root), so a cached rendering that judged it is not used once it changes."""
     if path.suffix.lower() != ".svg":
         return ""
-    info = path.stat()
+    try:
+        info = path.stat()
+    except OSError:  # gone since it was found: the answer changes all the same
+        return ":gone"
     return f":{info.st_size}:{info.st_mtime_ns}:{info.st_ino}"
 
 
