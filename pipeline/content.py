@@ -186,6 +186,7 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     opening = _YAML.FM_BOUNDARY.match(stripped)
     # The file line of the front matter's first line (the rest of the opening --- line).
     first = offset + 1 + (stripped[: opening.end()].count("\n") if opening else 0)
+    node = None
     try:
         node = yaml.compose(fm_text, Loader=_COMPOSER)
         meta = _YAML.load(fm_text)
@@ -207,7 +208,7 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     except (ValueError, OverflowError):
         # YAML reads the value, Python cannot hold it: 2026-02-30, an integer of 5000 digits.
         key, bad = _unholdable(node)
-        where = f"'{key}' has" if key is not None else "the front matter has"
+        where = f"'{printable(key)}' has" if key is not None else "the front matter has"
         problems.error(path, first + bad.start_mark.line if bad else first,
                        f"{where} the value {_short(bad.value if bad else '?')}, which YAML "
                        "reads as a date or a number that cannot exist; put it in quotes if it "

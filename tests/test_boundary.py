@@ -1,7 +1,9 @@
 """Nothing unsafe through the content boundary: hostile or broken input gets a located error
 (or harmless output), never a traceback, a hang or a change to the previous outputs.
 
-Each test states the rule it checks in its docstring; each attack failed before its fix.
+Each test states the rule it checks in its docstring. Every attack here failed before its fix,
+but the image linked from outside the root, which was refused already (kept as a guard); the
+tests of what stays allowed (safe file types, links inside the root) passed before too.
 """
 
 from __future__ import annotations
@@ -15,9 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import httpx
 import pytest
 
+from pipeline.cli_web import bind
+from pipeline.preview import Preview, create_preview_app
 from tests.conftest import RunCli, Scratch
+from tests.smtp_sink import SmtpSink
 from tests.test_content_errors import (
     ISSUE,
     PIECE_DIR,
@@ -29,6 +35,8 @@ from tests.test_content_errors import (
     outputs,
     replacing,
 )
+from tests.test_delivery import add_people, parse, send
+from tests.web_server import serving
 
 
 @pytest.fixture
@@ -441,11 +449,7 @@ def test_an_svg_changed_after_a_cached_build_is_judged_again(
 def test_the_preview_serves_only_files_a_build_would_publish(here: Scratch) -> None:
     """Files left in the preview folder that a build would refuse (a page, a script, an SVG
     with a script) get 403 from the preview; its pages and safe files are served."""
-    import httpx
 
-    from pipeline.cli_web import bind
-    from pipeline.preview import Preview, create_preview_app
-    from tests.web_server import serving
 
     here.write(f"{PIECE_DIR}/chart.png", b"\x89PNG\r\n\x1a\n")
     here.write(f"{PIECE_DIR}/good.md", front(*VALID, body="![A chart](chart.png)\n"))
@@ -475,9 +479,6 @@ def test_the_unsubscribe_placeholder_in_a_piece_is_delivered_literally(
     """Author content never reaches per-reader substitution: a piece (title, text and link)
     holding the placeholder the email files use is sent with it as written, and each
     reader's own unsubscribe link appears only where the template puts it."""
-    from tests.smtp_sink import SmtpSink
-    from tests.test_delivery import add_people, parse, send
-
     placeholder = "%%unsubscribe_url%%"
     piece = sample_copy / "issues" / ISSUE / "datasheets-before-deployment.md"
     text = piece.read_text(encoding="utf-8").replace(
