@@ -222,6 +222,22 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
                     images.weight)
 
 
+def delivery_email(root: Path, issue: Issue, marker: str) -> tuple[str, str]:
+    """The HTML and plain-text email of ``issue`` (just built) as its files have them (the
+    same teasers, the same images), with ``marker`` where each subscriber's unsubscribe URL
+    goes; through the render cache, so nothing is rendered again that the build rendered."""
+    problems = Problems()
+    site = _open_site(root, problems, True, load_record(root))
+    cache = c.Cache(site.rendering.cache_folder)
+    rendered = r.render_issue(issue, site.config, problems, body=inc.cached_body(cache),
+                              anchors=inc.cached_anchors(cache))
+    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
+                               site.config.image_budget_kb, cache, problems)
+    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images,
+                                                marker))
+    return edition.html, edition.text
+
+
 def build_all(
     root: Path, now: datetime, out: Path | None = None, strict: bool = False,
     cache: bool = True,

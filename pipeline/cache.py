@@ -66,6 +66,7 @@ from typing import Any
 import jinja2
 
 from . import __version__
+from .content import outside
 from .errors import Problem, Problems
 from .markup import probe
 from .writer import replace_file
@@ -129,7 +130,8 @@ def inputs(folder: Path) -> str:
             kind = "file" if path.is_file() else "other"
         _update(digest, path.name, kind.encode())
         if kind.startswith(("file", "link file")) and path.suffix.lower() in (".md",
-                                                                            ".markdown"):
+                                                                            ".markdown") \
+                and outside(path, folder.parent.parent) is None:  # never read one outside
             try:
                 _update(digest, "bytes", path.read_bytes())
             except OSError as exc:

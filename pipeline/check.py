@@ -28,9 +28,24 @@ from . import plaintext
 from .build import analyse_issue, resolve_issue
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
-from .content import Document, list_issues, read_text, slugify, split_document
+from .content import (
+    UNREAD_RULES,
+    Document,
+    list_issues,
+    read_text,
+    slugify,
+    split_document,
+)
 from .engines import MarkdownOptions
-from .errors import ContentError, Level, Problem, Problems, did_you_mean, display_path
+from .errors import (
+    ContentError,
+    Level,
+    Problem,
+    Problems,
+    did_you_mean,
+    display_path,
+    printable,
+)
 from .markup import ALLOWED_ATTRIBUTES, ALLOWED_CLASSES, ALLOWED_TAGS, URL_SCHEMES, to_html
 from .model import Piece
 from .seasons import next_issue
@@ -61,6 +76,18 @@ RULES: dict[str, Rule] = {
     "unreadable": Rule("error", "a file cannot be read",
                        "Check the file's permissions, or that it is a file and not a folder.",
                        build=True),
+    "outside-root": Rule("error", "a symbolic link leads a file or folder outside the "
+                         "newsletter root", "Copy the file (or move the folder) into the "
+                         "newsletter instead of linking to it.", build=True),
+    "not-a-file": Rule("error", "a FIFO, device or socket is named like a piece",
+                       "Remove it, or replace it with a Markdown file.", build=True),
+    "too-large": Rule("error", "a piece is over max_piece_kb, so it is not read",
+                      "Split it into shorter pieces, or raise max_piece_kb in newsletter.toml.",
+                      build=True),
+    "unsafe-file": Rule("error", "a linked file is of a type that could run in the site",
+                        "Publish only images, PDF, text, CSV, audio or video: link to the file "
+                        "where it is hosted, convert it (a page to PDF), or export the SVG again "
+                        "without scripts, event handlers or outside references.", build=True),
     "not-utf8": Rule("error", "a file is not UTF-8 text",
                      "Save the file as UTF-8 (most editors: 'Save with encoding').", build=True),
     "no-front-matter": Rule("error", "a piece does not start with front matter",
@@ -360,7 +387,8 @@ def text_line(finding: Finding, colour: bool = False) -> str:
     level: str = finding.severity
     if colour:
         level = f"\033[{_COLOURS[level]}m{level}\033[0m"
-    return f"{finding.where}: {level}: {finding.message} [{finding.rule}]"
+    message = printable(finding.message, keep="\n")
+    return f"{finding.where}: {level}: {message} [{finding.rule}]"
 
 
 def _escape_data(text: str) -> str:
@@ -378,7 +406,7 @@ def github_command(finding: Finding) -> str:
     if finding.line:
         props += [f"line={finding.line}", f"col={finding.column}"]
     props.append(f"title={_escape_property(finding.rule)}")
-    message = f"{finding.message}\nFix: {finding.fix}"
+    message = printable(f"{finding.message}\nFix: {finding.fix}", keep="\r\n")
     return f"::{command} {','.join(props)}::{_escape_data(message)}"
 
 
@@ -600,10 +628,11 @@ def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:
         rule = problem.rule or ("config" if problem.path.name == CONFIG_NAME else "build")
         spec = RULES.get(rule)
         line = problem.line
-        if line is None and problem.path.is_file():
+        unread = problem.rule in UNREAD_RULES  # refused unread: not opened here either
+        if line is None and not unread and problem.path.is_file():
             line = 1
         column = 1
-        if line is not None:
+        if line is not None and not unread:
             text = sources.line(problem.path, line)
             for quoted in re.findall(r"'([^']+)'", problem.message):
                 index = text.find(quoted)

@@ -107,6 +107,12 @@ class Config:
     email_overflow: str = "teasers"  # or "refuse"
     tagline: str = ""
     colophon: str = ""
+    max_piece_kb: int = 1024
+
+    @property
+    def max_piece_bytes(self) -> int:
+        """The largest piece (or issue.md) that is read; a bigger one is refused unread."""
+        return self.max_piece_kb * 1024
 
     @property
     def issues_dir(self) -> Path:
@@ -307,6 +313,9 @@ OPTIONS: tuple[Option, ...] = (
            _naming),
     Option("submission_lead_days", int, 14,
            "Days before publication that submissions close.", _not_negative),
+    Option("max_piece_kb", int, 1024,
+           "Largest piece (or issue.md) in KB; a bigger file is refused before it is read.",
+           _positive),
     Option("output_dir", str, "public", "Where built issues go, relative to the root.",
            _check_folder),
     Option("email.sender", str, REQUIRED, "From address, e.g. 'Our News <news@example.org>'.",
@@ -541,6 +550,7 @@ def load_config(root: Path) -> Config:
         size_budget_kb=get("email.size_budget_kb"),
         image_budget_kb=get("email.image_budget_kb"),
         feed_issues=get("feeds.issues"),
+        max_piece_kb=get("max_piece_kb"),
         delivery=delivery,
         workflow=Workflow(
             disabled_rules=tuple(get("check.disabled")),

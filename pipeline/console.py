@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .config import CONFIG_NAME
-from .errors import Problem, UsageError
+from .errors import Problem, UsageError, printable
 
 if TYPE_CHECKING:  # delivery imports SMTP and DKIM, which a build never needs
     from .delivery import Progress
@@ -30,7 +30,7 @@ class Console:
 
     def result(self, line: str) -> None:
         if self.verbosity >= 0:
-            print(line, file=self.out)
+            print(printable(line, keep="\n\t"), file=self.out)
 
     def problem(self, problem: Problem) -> None:
         if problem.level == "note" and self.verbosity < 0:
@@ -42,6 +42,7 @@ class Console:
         print(text, file=self.err)
 
     def message(self, level: str, text: str) -> None:
+        text = printable(text, keep="\n")
         if self.colour:
             level = f"\033[{_COLOURS.get(level, '0')}m{level}\033[0m"
         print(f"{level}: {text}", file=self.err)

@@ -7,7 +7,9 @@ collected with the line of the offending key, so one run reports them all.
 
 from __future__ import annotations
 
+import os
 import reprlib
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +21,7 @@ import yaml
 
 from .config import Config
 from .contributors import resolve_people
-from .errors import Problems, did_you_mean
+from .errors import Problems, did_you_mean, printable
 from .model import Contributor, Correction, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
 from .slugs import slugify
@@ -82,13 +84,61 @@ ISSUE_FIELDS: tuple[Field, ...] = (
 # --------------------------------------------------------------------------- reading text
 
 
-def read_text(path: Path, problems: Problems) -> str | None:
-    """The file as text with LF line endings, or None (and an error) if it cannot be read."""
+#: The rules of files that are refused without reading a byte of them (``check`` does not
+#: look into them for a column either).
+UNREAD_RULES = ("outside-root", "not-a-file", "too-large")
+
+
+def outside(path: Path, root: Path) -> Path | None:
+    """Where ``path`` leads if that is outside ``root`` (through a symbolic link), else None."""
     try:
-        data = path.read_bytes()
+        resolved = path.resolve()
+        inside = resolved.is_relative_to(root.resolve())
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return path
+    return None if inside else resolved
+
+
+def read_text(path: Path, problems: Problems, root: Path | None = None,
+              limit: int | None = None) -> str | None:
+    """The file as text with LF line endings, or None (and an error) if it cannot be read.
+
+    A FIFO, a device or a folder is never read: the file is opened without blocking and
+    checked before a byte is taken. With ``root``, a file that a symbolic link leads outside
+    it is not opened; with ``limit``, a file of more bytes than that is not read.
+    """
+    if root is not None and (target := outside(path, root)) is not None:
+        problems.error(path, None, f"is a link to {target}, outside the newsletter root, so "
+                       "it is not read; copy the file into the issue folder instead",
+                       rule="outside-root")
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                problems.error(path, None, "cannot read the file: it is a folder",
+                               rule="unreadable")
+                return None
+            if not stat.S_ISREG(info.st_mode):
+                problems.error(path, None, "is not a regular file (a FIFO, a device or a "
+                               "socket), so it is not read; replace it with a Markdown file",
+                               rule="not-a-file")
+                return None
+            if limit is not None and info.st_size > limit:
+                problems.error(path, None, f"is {info.st_size / 1024:,.0f} KB, over the "
+                               f"limit of {limit // 1024:,} KB for a piece, so it is not read; "
+                               "split it into shorter pieces (or raise max_piece_kb in "
+                               "newsletter.toml)", rule="too-large")
+                return None
+            data = handle.read() if limit is None else handle.read(limit + 1)
     except OSError as exc:
         problems.error(path, None, f"cannot read the file: {exc.strerror or exc}",
                        rule="unreadable")
+        return None
+    if limit is not None and len(data) > limit:  # it grew while being read
+        problems.error(path, None, f"is over the limit of {limit // 1024:,} KB for a piece, "
+                       "so it is not read; split it into shorter pieces", rule="too-large")
         return None
     try:
         text = data.decode("utf-8-sig")
@@ -114,28 +164,6 @@ _YAML = frontmatter.default_handlers.YAMLHandler()
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same parser frontmatter uses
 
 
-def _impossible_date(node: yaml.Node | None) -> tuple[int, str] | None:
-    """(line within the front matter, text) of the first timestamp scalar that is not a
-    real date or moment, such as 2027-02-30."""
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            try:
-                yaml.SafeLoader("").construct_yaml_timestamp(node)
-            except ValueError:
-                return node.start_mark.line, str(node.value)
-        return None
-    children: list[yaml.Node] = []
-    if isinstance(node, yaml.MappingNode):
-        children = [part for pair in node.value for part in pair]
-    elif isinstance(node, yaml.SequenceNode):
-        children = list(node.value)
-    for child in children:
-        found = _impossible_date(child)
-        if found:
-            return found
-    return None
-
-
 def split_document(path: Path, text: str, problems: Problems) -> Document | None:
     """Split and parse the front matter; None (with errors recorded) when it cannot be read."""
     stripped = text.lstrip("\n")
@@ -154,6 +182,7 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     opening = _YAML.FM_BOUNDARY.match(stripped)
     # The file line of the front matter's first line (the rest of the opening --- line).
     first = offset + 1 + (stripped[: opening.end()].count("\n") if opening else 0)
+    node = None
     try:
         node = yaml.compose(fm_text, Loader=_COMPOSER)
         meta = _YAML.load(fm_text)
@@ -164,15 +193,23 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
                        "check the quoting and indentation of this line (text with ': ' or "
                        "a leading special character needs quotes)", rule="yaml-syntax")
         return None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. ESC
+        problems.error(path, first + fm_text[: exc.position].count("\n"),
+                       f"YAML error: unacceptable character {exc.character!r}: write it as an "
+                       "escape in double quotes (\\e, \\x07) or remove it", rule="yaml-syntax")
+        return None
     except yaml.YAMLError as exc:
         problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
         return None
-    except ValueError as exc:  # a value YAML reads as a date that cannot be: 2027-02-30
-        node = yaml.compose(fm_text, Loader=_COMPOSER)
-        where, text = _impossible_date(node) or (None, "")
-        problems.error(path, first + where if where is not None else first,
-                       f"{text or 'a date'} is not a date ({exc}); write a real day as "
-                       "YYYY-MM-DD, or put the text in quotes", rule="yaml-syntax")
+    except (ValueError, OverflowError):
+        # YAML reads the value, Python cannot hold it: 2026-02-30, an integer of 5000 digits.
+        key, bad = _unholdable(node)
+        where = f"'{printable(key)}' has" if key is not None else "the front matter has"
+        problems.error(path, first + bad.start_mark.line if bad else first,
+                       f"{where} the value {_short(bad.value if bad else '?')}, which YAML "
+                       "reads as a date or a number that cannot exist; put it in quotes if it "
+                       "is text, or correct it (a real date YYYY-MM-DD, a shorter number)",
+                       rule="wrong-type")
         return None
     if meta is None:
         meta, node = {}, None
@@ -186,11 +223,34 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
             key = str(key_node.value)
             if key in lines:
                 problems.error(path, first + key_node.start_mark.line,
-                               f"'{key}' is given twice (first on line {lines[key]}); keep one",
+                               f"'{printable(key)}' is given twice (first on line "
+                               f"{lines[key]}); keep one",
                                rule="duplicate-key")
             lines.setdefault(key, first + key_node.start_mark.line)
     body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
     return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
+
+
+def _unholdable(node: yaml.Node | None) -> tuple[str | None, yaml.ScalarNode | None]:
+    """The first scalar of the front matter (and its top-level key) that YAML reads as a
+    value Python cannot hold, found by constructing each scalar on its own."""
+    constructor = yaml.SafeLoader("")
+    pairs: list[tuple[Any, Any]] = \
+        node.value if isinstance(node, yaml.MappingNode) else [(None, node)]
+    for key_node, value_node in pairs:
+        stack: list[Any] = [value_node] if key_node is None else [key_node, value_node]
+        while stack:
+            current = stack.pop(0)
+            if isinstance(current, yaml.ScalarNode):
+                try:
+                    constructor.construct_object(current, deep=True)
+                except (ValueError, OverflowError):
+                    return (str(key_node.value) if key_node is not None else None), current
+            elif isinstance(current, yaml.SequenceNode):
+                stack[:0] = current.value
+            elif isinstance(current, yaml.MappingNode):
+                stack[:0] = [part for pair in current.value for part in pair]
+    return None, None
 
 
 def yaml_value(value: str | list[str]) -> str:
@@ -216,12 +276,13 @@ def check_fields(
         line = doc.lines.get(key)
         field = known.get(key)
         if field is None:
-            problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, known)}; "
+            problems.error(path, line, f"unknown key '{printable(key)}'"
+                           f"{did_you_mean(key, known)}; "
                            f"the keys are: {', '.join(known)}", rule="unknown-key")
             continue
         checked = _check_value(field, value)
         if isinstance(checked, _Bad):
-            problems.error(path, line, f"'{key}' {checked.message}",
+            problems.error(path, line, f"'{printable(key)}' {checked.message}",
                            rule="bad-status" if field.kind == "status" else "wrong-type")
         elif checked is not None:
             values[key] = checked
@@ -315,6 +376,11 @@ def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]
     for entry in sorted(config.issues_dir.iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_dir() and (target := outside(entry, config.root)) is not None:
+            problems.error(entry, None, f"is a link to {target}, outside the newsletter root, "
+                           "so nothing in it is read; move the issue folder into issues/ "
+                           "instead", rule="outside-root")
+            continue
         if entry.is_dir():
             try:
                 found.append((IssueId.parse(entry.name), entry))
@@ -346,7 +412,7 @@ def load_issue(
         problems.error(issue_file, None, "issue.md is a link to a file that does not exist",
                        rule="issue-file")
     if issue_file.is_file():
-        text = read_text(issue_file, problems)
+        text = read_text(issue_file, problems, config.root, config.max_piece_bytes)
         doc = split_document(issue_file, text, problems) if text is not None else None
         if doc is not None:
             meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
@@ -402,7 +468,7 @@ def load_piece(
 ) -> Piece | None:
     """Read and validate one piece; None (with the errors recorded) when it is invalid."""
     before = len(problems.items)
-    text = read_text(path, problems)
+    text = read_text(path, problems, config.root, config.max_piece_bytes)
     doc = split_document(path, text, problems) if text is not None else None
     if doc is None:
         return None

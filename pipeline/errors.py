@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,17 +33,31 @@ class Problem:
         """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
         shown = display_path(self.path, cwd)
         where = f"{shown}:{self.line}" if self.line else shown
-        return f"{where}: {self.level}: {self.message}"
+        return f"{where}: {self.level}: {printable(self.message, keep=chr(10))}"
 
 
 def display_path(path: Path, cwd: Path | None = None) -> str:
-    """The path as a user would type it: relative to the working folder when inside it."""
+    """The path as a user would type it: relative to the working folder when inside it, and
+    safe to print (:func:`printable`)."""
     base = cwd or Path.cwd()
     try:
         rel = os.path.relpath(path, base)
     except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return printable(str(path))
+    return printable(str(path) if rel.startswith("..") else rel)
+
+
+#: What must never reach a terminal raw: control characters (ESC starts a terminal command,
+#: BEL rings, CR and LF start a line that could pass for a message of its own), line and
+#: paragraph separators, and the bidirectional overrides that reorder what is shown.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, keep: str = "") -> str:
+    """``text`` with every character of :data:`_UNPRINTABLE` but those in ``keep`` written as
+    its Python escape (ESC as ``\\x1b``), so a file name or a key prints as what it is."""
+    return _UNPRINTABLE.sub(
+        lambda m: m[0] if m[0] in keep else m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 class PipelineError(Exception):

@@ -2,11 +2,14 @@
 
 The XML feeds are built as element trees with the standard library and serialised by it, never
 by string concatenation; characters that XML 1.0 forbids are removed first. Every URL is
-absolute; ids are the issues' permalinks, so they never change.
+absolute; ids are the issues' permalinks, so they never change. Summaries are plain text in
+every feed: Atom's ``summary`` and JSON Feed's ``summary`` say so, and RSS's ``description``,
+which readers take as HTML, carries them escaped as text (:func:`as_html`).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -28,6 +31,12 @@ def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot carry (control characters, lone
     surrogates, U+FFFE/U+FFFF)."""
     return _XML_FORBIDDEN.sub("", text)
+
+
+def as_html(text: str) -> str:
+    """Plain text as the HTML that RSS's ``description`` carries (readers render it as HTML,
+    so ``<b>`` in a summary must arrive as the characters, not as markup)."""
+    return html.escape(text, quote=False)
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,7 @@ def rss(entries: list[Entry], config: Config) -> bytes:
     channel = _sub(root, "channel")
     _sub(channel, "title", config.title)
     _sub(channel, "link", config.base_url + "/")
-    _sub(channel, "description", config.description or config.title)
+    _sub(channel, "description", as_html(config.description or config.title))
     _sub(channel, "language", config.language)
     _sub(channel, f"{{{ATOM}}}link", href=config.feed_url("rss.xml"), rel="self",
          type="application/rss+xml")
@@ -88,7 +97,7 @@ def rss(entries: list[Entry], config: Config) -> bytes:
         _sub(item, "link", entry.url)
         _sub(item, "guid", entry.url, isPermaLink="true")
         _sub(item, "pubDate", format_datetime(entry.published.astimezone(UTC), usegmt=True))
-        _sub(item, "description", entry.summary)
+        _sub(item, "description", as_html(entry.summary))
         _sub(item, f"{{{CONTENT}}}encoded", entry.content_html)
         for author in entry.authors:
             _sub(item, f"{{{DC}}}creator", author)

@@ -587,7 +587,7 @@ def _issue_editors(folder: Path) -> tuple[tuple[str, ...], list[Problem]]:
     problems = Problems()
     if not path.is_file():
         return (), []
-    text = read_text(path, problems)
+    text = read_text(path, problems, folder.parent.parent)  # never one linked from outside
     doc = split_document(path, text, problems) if text is not None else None
     if doc is None:
         return (), problems.items

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import nh3
 
-from . import plaintext
+from . import plaintext, safe_files
 from .engines import DEFAULT, MarkdownOptions, convert
 from .errors import Problems, did_you_mean
 from .slugs import Slugger, slugify
@@ -327,7 +327,11 @@ class _Links:
             self._add("error", "broken-link", value,
                       f"'{value}' is outside the issues folder, so it is not published")
         elif local.is_relative_to(ctx.issue_dir.resolve()):
-            self.assets[local] = None
+            why = safe_files.refusal(local)
+            if why is None:
+                self.assets[local] = None
+            else:
+                self._add("error", "unsafe-file", value, f"'{value}' {why}")
         return quote(target) + (f"#{parts.fragment}" if parts.fragment else "")
 
     def _missing(self, value: str, target: str) -> None:
@@ -476,7 +480,7 @@ def probe(path: Path) -> str:
         kind = "file" if local.is_file() else "dir" if local.is_dir() else "other"
     except (OSError, ValueError, RuntimeError):  # RuntimeError: a symlink loop
         return "missing "
-    return f"{kind} {local}"
+    return f"{kind}{safe_files.fingerprint(local) if kind == 'file' else ''} {local}"
 
 
 _IMG = re.compile(r"<img\b([^>]*)>")

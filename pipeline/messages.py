@@ -7,7 +7,9 @@ library's header folding and quoted-printable encoder. Personalising a message t
 encodes the subscriber's own unsubscribe URL and joins bytes, so building thousands of messages
 per second costs little. Quoted-printable soft line breaks (``=`` at the end of a line) join
 the pieces, so the decoded bodies are exactly the built ``email.txt`` and ``email.html`` with
-the link filled in. Optional DKIM signing (dkimpy) covers the headers RFC 8058 asks for.
+the link filled in. The link goes where ``placeholder`` is: ``newsletter send`` renders the
+email with a marker of its own for each send, so text a piece contains is never taken for it.
+Optional DKIM signing (dkimpy) covers the headers RFC 8058 asks for.
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ class IssueMessage:
         self, *, sender: str, subject: str, list_name: str, list_id_domain: str,
         html: str, text: str, date: datetime, message_key: str,
         unsubscribe_url: Callable[[Recipient], str], unsubscribe_mailto: str | None,
-        dkim: Dkim | None = None,
+        dkim: Dkim | None = None, placeholder: str = UNSUBSCRIBE_PLACEHOLDER,
     ) -> None:
         self.domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
         self.unsubscribe_url = unsubscribe_url
@@ -116,8 +118,8 @@ class IssueMessage:
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
         ])
         part = f"\r\n--{boundary}\r\n".encode()
-        self.text_parts = [_qp(p) for p in text.split(UNSUBSCRIBE_PLACEHOLDER)]
-        self.html_parts = [_qp(p) for p in html.split(UNSUBSCRIBE_PLACEHOLDER)]
+        self.text_parts = [_qp(p) for p in text.split(placeholder)]
+        self.html_parts = [_qp(p) for p in html.split(placeholder)]
         self.text_head = (part + b'Content-Type: text/plain; charset="utf-8"\r\n'
                           b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
         self.html_head = (part + b'Content-Type: text/html; charset="utf-8"\r\n'

@@ -12,6 +12,10 @@ Only its own reload script runs: each page's Content-Security-Policy allows the 
 tag that carries that response's nonce. Only requests for the host it was started on are
 answered (a page on another site cannot reach it through DNS rebinding). :meth:`Preview.stop`
 ends the event streams of open tabs, so the server stops at once.
+
+Besides the pages a build writes, it serves only files a build would publish
+(:mod:`pipeline.safe_files`): a page or a script left in the folder would run with the
+preview's own origin.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import safe_files
 from .build import PREVIEW_DIR, BuildResult, build_issue
 from .config import CONFIG_NAME
 from .errors import ContentError, PipelineError, Problem, display_path
@@ -64,6 +69,12 @@ def page_csp(path: str, nonce: str) -> str:
     """The served site's policy, plus this response's one script and its event stream."""
     base = EMAIL_CSP if path.endswith("/email.html") else CSP
     return f"{base}; script-src 'nonce-{nonce}'; connect-src 'self'"
+
+
+#: The files a build writes itself; any other file in the preview folder is served only if
+#: it is one a build would publish (:func:`pipeline.safe_files.refusal`).
+BUILT_FILES = frozenset({"index.html", "email.html", "email.txt", "style.css", "robots.txt",
+                         "ai.txt"})
 
 
 @dataclass(frozen=True)
@@ -311,6 +322,11 @@ class _PreviewFiles(Files):
     def file_response(self, full_path: Any, stat_result: Any, scope: Scope,
                       status_code: int = 200) -> Response:
         path = Path(str(full_path))
+        refused = None if path.name in BUILT_FILES else safe_files.refusal(path)
+        if refused is not None:  # a file left in the folder, or put there: not the build's
+            return Response(f"Not served by the preview: {path.name} {refused}.\n", 403,
+                            media_type="text/plain; charset=utf-8",
+                            headers={"cache-control": "no-store"})
         if path.suffix != ".html":
             return super().file_response(full_path, stat_result, scope, status_code)
         state = self.preview.state

@@ -11,6 +11,7 @@ what :func:`pipeline.images.survey` found of the issue's images (:func:`image_us
 
 from __future__ import annotations
 
+import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -33,8 +34,17 @@ from .markup import Body, Context
 from .model import Contributor, Issue, Piece
 from .tokens import longest_unsubscribe_link
 
-#: Delivery replaces this with each subscriber's signed unsubscribe URL.
+#: Where each subscriber's signed unsubscribe URL goes, in the built email files. A send
+#: renders the email again with a marker of its own instead (:func:`unsubscribe_marker`), so a
+#: piece that contains this text is delivered with it as written.
 UNSUBSCRIBE_PLACEHOLDER = "%%unsubscribe_url%%"
+
+
+def unsubscribe_marker() -> str:
+    """A marker for the unsubscribe URL that no author can write: new and random per send."""
+    return f"%%unsubscribe-{secrets.token_hex(16)}%%"
+
+
 PREHEADER_LENGTH = 150
 T = TypeVar("T")
 
@@ -173,7 +183,8 @@ def image_uses(rendered: RenderedIssue) -> list[Use]:
 
 
 def _context(rendered: RenderedIssue, config: Config,
-             images: Images = NO_IMAGES) -> dict[str, Any]:
+             images: Images = NO_IMAGES,
+             unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> dict[str, Any]:
     issue = rendered.issue
     contributors = issue.contributors()
     return {
@@ -186,7 +197,7 @@ def _context(rendered: RenderedIssue, config: Config,
         "contributors": contributors,
         "teams": issue.teams(),
         "preheader": preheader(rendered),
-        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "unsubscribe_url": unsubscribe_url,
         "feeds": feed_links(config),
         "feedback": lambda piece: feedback_url(issue, piece, config),
         "version": __version__,
@@ -217,17 +228,21 @@ def preheader(rendered: RenderedIssue) -> str:
 
 
 def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
-               images: Images = NO_IMAGES) -> str:
+               images: Images = NO_IMAGES,
+               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
     """The HTML email with its CSS inlined (``@media`` rules kept in a style block), its
-    images as ``images`` says."""
-    html = env.get_template("email.html").render(_context(rendered, config, images))
+    images as ``images`` says, ``unsubscribe_url`` where each reader's link goes."""
+    html = env.get_template("email.html").render(_context(rendered, config, images,
+                                                          unsubscribe_url))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
     return str(inliner.inline(html))
 
 
-def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
+def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
+               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
     """The plain-text email."""
-    text = env.get_template("email.txt").render(_context(rendered, config))
+    text = env.get_template("email.txt").render(
+        _context(rendered, config, unsubscribe_url=unsubscribe_url))
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
 
 
@@ -245,13 +260,13 @@ class EmailEdition:
     chosen: tuple[str, ...]  # of those, the ones the pipeline chose (no "email:" of their own)
 
 
-def sent_size(html: str, config: Config) -> int:
-    """The HTML's size as a reader's client receives it: the placeholder replaced by the
-    longest real unsubscribe link (made by the code that makes every subscriber's) and each
-    line ending a CRLF, as in the message."""
+def sent_size(html: str, config: Config, marker: str = UNSUBSCRIBE_PLACEHOLDER) -> int:
+    """The HTML's size as a reader's client receives it: the ``marker`` of the unsubscribe
+    link replaced by the longest real link (made by the code that makes every subscriber's)
+    and each line ending a CRLF, as in the message."""
     link = longest_unsubscribe_link(config.delivery.unsubscribe_url)
-    return len(html.encode("utf-8")) + html.count("\n") + html.count(
-        UNSUBSCRIBE_PLACEHOLDER) * (len(link.encode("ascii")) - len(UNSUBSCRIBE_PLACEHOLDER))
+    return len(html.encode("utf-8")) + html.count("\n") + html.count(marker) * (
+        len(link.encode("ascii")) - len(marker))
 
 
 def with_teasers(rendered: RenderedIssue, anchors: set[str]) -> RenderedIssue:
@@ -262,7 +277,8 @@ def with_teasers(rendered: RenderedIssue, anchors: set[str]) -> RenderedIssue:
 
 
 def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
-                  images: Images = NO_IMAGES) -> EmailEdition:
+                  images: Images = NO_IMAGES,
+                  unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> EmailEdition:
     """The email within ``email.size_budget_kb`` where it can be.
 
     Pieces that say ``email: teaser`` are always teasers. When the email is over the budget
@@ -278,11 +294,11 @@ def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environme
 
     def attempt(full: int) -> tuple[str, int]:
         html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env,
-                          images)
-        return html, sent_size(html, config)
+                          images, unsubscribe_url)
+        return html, sent_size(html, config, unsubscribe_url)
 
-    everything = email_html(rendered, config, env, images)
-    full_size = sent_size(everything, config)
+    everything = email_html(rendered, config, env, images, unsubscribe_url)
+    full_size = sent_size(everything, config, unsubscribe_url)
     html, size = (everything, full_size) if not forced else attempt(len(auto))
     kept = len(auto)
     if size > budget and config.email_overflow == "teasers" and auto:
@@ -301,7 +317,7 @@ def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environme
         html, size = best
     chosen = set(auto[kept:])
     teasers = tuple(p.anchor for p in pieces if p.anchor in forced | chosen)
-    text = email_text(with_teasers(rendered, set(teasers)), config, env)
+    text = email_text(with_teasers(rendered, set(teasers)), config, env, unsubscribe_url)
     return EmailEdition(html, text, size, full_size, teasers,
                         tuple(a for a in teasers if a in chosen))
 

@@ -19,7 +19,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .build import build_issue
+from .build import build_issue, delivery_email
 from .config import Config, load_config
 from .delivery import (
     OutboxTransport,
@@ -34,6 +34,7 @@ from .errors import PipelineError, UsageError
 from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
 from .publication import when
+from .render import unsubscribe_marker
 from .store import Database, Store, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env, unsubscribe_link
@@ -45,6 +46,11 @@ KWH_PER_GB = 0.81
 GRAMS_CO2E_PER_KWH = 442.0
 ENERGY_MODEL = ("Sustainable Web Design model v3 (sustainablewebdesign.org): 0.81 kWh/GB, "
                 "442 g CO2e/kWh")
+
+
+#: An issue's email for delivery: its HTML, its plain text, and the marker of the place of
+#: each subscriber's unsubscribe link in both.
+Email = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -124,20 +130,23 @@ def send_issue(
                      f"{when(issue.moment, at, config.time_zone)}, so nothing was sent. Run "
                      f"'newsletter publish {issue.issue_id} --wait' to publish and send it "
                      "then, or pass --early to send it now")
-    folder = (result.out_dir or config.output_dir) / str(issue.issue_id)
-    html = (folder / "email.html").read_text(encoding="utf-8")
-    text = (folder / "email.txt").read_text(encoding="utf-8")
+    # Rendered again with a marker no author can know: the built files mark the link with
+    # a fixed placeholder, which a piece could contain to be sent each reader's own link.
+    marker = unsubscribe_marker()
+    html, text = delivery_email(root, issue, marker)
+    email = (html, text, marker)
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
     store = open_store(options.db or config.delivery.database,
                        config.delivery.database_password_env, env)
     started = monotonic()
     try:
         if options.test_to:
-            return _test_send(config, options, issue, html, text, tokens, now, env, started,
+            return _test_send(config, options, issue, email, tokens, now, env, started,
                               monotonic)
         if options.dry_run:
-            return _dry_run(config, store, issue, html, text, tokens, now, started, monotonic)
-        message = _message(config, issue, html, text, tokens, now(), str(issue.issue_id))
+            return _dry_run(config, store, issue, email, tokens, now, started, monotonic)
+        message = _message(config, issue, html, text, tokens, now(), str(issue.issue_id),
+                           marker)
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
         transports, label = transports_for(config, options, env)
         with store.send_lock(str(issue.issue_id)):
@@ -157,7 +166,7 @@ def send_issue(
             store.requeue(send_id)
             # Dated when the send first started, so a message re-sent on resume is identical.
             message = _message(config, issue, html, text, tokens, store.send_started(send_id),
-                               str(issue.issue_id))
+                               str(issue.issue_id), marker)
             total = store.summary(send_id).counts
             recipients = sum(total.values())
             progress = run_send(
@@ -179,7 +188,7 @@ def send_issue(
 
 
 def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
-             date: datetime, key: str, mark: str = "") -> IssueMessage:
+             date: datetime, key: str, marker: str, mark: str = "") -> IssueMessage:
     d = config.delivery
     dkim = None
     if d.dkim_key and d.dkim_selector:
@@ -194,7 +203,7 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
         sender=config.sender, subject=mark + issue.full_title, list_name=config.title,
         list_id_domain=urlsplit(config.base_url).hostname or "localhost",
         html=html, text=text, date=date, message_key=key, unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=d.unsubscribe_mailto, dkim=dkim,
+        unsubscribe_mailto=d.unsubscribe_mailto, dkim=dkim, placeholder=marker,
     )
 
 
@@ -217,7 +226,7 @@ def transports_for(config: Config, options: SendOptions, env: dict[str, str],
         f"{urlsplit(smtp_url).scheme}://{settings.host}:{settings.port} x{count}"
 
 
-def _test_send(config: Config, options: SendOptions, issue: Issue, html: str, text: str,
+def _test_send(config: Config, options: SendOptions, issue: Issue, email: Email,
                tokens: Tokens, now: Callable[[], datetime], env: dict[str, str],
                started: float, monotonic: Callable[[], float]) -> SendReport:
     addresses = []
@@ -226,8 +235,8 @@ def _test_send(config: Config, options: SendOptions, issue: Issue, html: str, te
             addresses.append(normalise(given))
         except AddressError as exc:
             raise UsageError(f"--test-to {given}: {exc}") from None
-    message = _message(config, issue, html, text, tokens, now(), f"{issue.issue_id}.test."
-                       f"{int(now().timestamp())}", mark=TEST_MARK)
+    message = _message(config, issue, *email[:2], tokens, now(), f"{issue.issue_id}.test."
+                       f"{int(now().timestamp())}", email[2], mark=TEST_MARK)
     transports, label = transports_for(config, options, env, count=1)
     progress = Progress()
     try:
@@ -244,10 +253,11 @@ def _test_send(config: Config, options: SendOptions, issue: Issue, html: str, te
                       progress.size, monotonic() - started, progress)
 
 
-def _dry_run(config: Config, store: Store, issue: Issue, html: str, text: str, tokens: Tokens,
+def _dry_run(config: Config, store: Store, issue: Issue, email: Email, tokens: Tokens,
              now: Callable[[], datetime], started: float, monotonic: Callable[[], float],
              ) -> SendReport:
-    message = _message(config, issue, html, text, tokens, now(), f"{issue.issue_id}.dry-run")
+    message = _message(config, issue, *email[:2], tokens, now(), f"{issue.issue_id}.dry-run",
+                       email[2])
     progress = Progress()
     for subscriber in store.subscribers("active"):
         _, data = message.build(Recipient(subscriber.id, subscriber.email, subscriber.name))

@@ -143,7 +143,7 @@ def test_an_impossible_date_is_located_not_a_traceback(
     err = "\n".join(assert_failed(build(cli, here), here.root))
     message = one_line(err, f"{PIECE_DIR}/bad.md:")
     assert message.startswith(f"{PIECE_DIR}/bad.md:{line}: error: "), message
-    assert "is not a date" in message and "YYYY-MM-DD" in message and "quotes" in message
+    assert "cannot exist" in message and "YYYY-MM-DD" in message and "quotes" in message
 
 
 # --------------------------------------------------------------------------- keys and values

@@ -506,7 +506,7 @@ def test_one_recipient_is_counted_in_the_singular(sample_copy: Path, cli: RunCli
     code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--dry-run")
     assert code == 0, err
     assert "dry run: built 1 message (" in out
-    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--outbox",
+    code, out, err = cli("send", ISSUE, "--root", str(sample_copy), "--yes", "--outbox",
                          str(tmp_path / "outbox"))
     assert code == 0, err
     assert "1 sent, 0 failed, 0 skipped, 0 deferred, of 1 recipient (" in out

@@ -428,7 +428,6 @@ def test_heavy_images_are_a_located_warning(scratch: Scratch, cli: RunCli) -> No
 @pytest.mark.parametrize(("name", "data", "message"), [
     ("notes.png", b"not an image at all\n", "is not an image that can be read"),
     ("scan.bmp", None, "is a BMP image, which most email clients do not show"),
-    ("broken.svg", b"<svg xmlns='http://www.w3.org/2000/svg'><rect", "is an SVG that cannot"),
 ])
 def test_unusable_images_are_located_errors(scratch: Scratch, cli: RunCli, name: str,
                                             data: bytes | None, message: str) -> None:
@@ -453,6 +452,20 @@ def test_unusable_images_are_located_errors(scratch: Scratch, cli: RunCli, name:
         build_issue(scratch.root, SCRATCH, now=NOW)
     code, out, _ = cli("check", SCRATCH, "--root", str(scratch.root))  # check finds it too
     assert code == 1 and re.search(rf"piece\.md:{line}:\d+: error: image .*\[image\]", out), out
+
+
+def test_an_svg_that_cannot_be_read_is_a_located_error(scratch: Scratch, cli: RunCli) -> None:
+    """A broken SVG is refused (it is not published, and the email cannot show it) at the
+    line that shows it; nothing is written."""
+    scratch.write(f"issues/{SCRATCH}/images/broken.svg",
+                  b"<svg xmlns='http://www.w3.org/2000/svg'><rect")
+    scratch.write(f"issues/{SCRATCH}/piece.md", piece_text(
+        body="Text.\n\n![A picture of the thing](images/broken.svg)\n"))
+    code, _, err = cli("build-issue", SCRATCH, "--root", str(scratch.root))
+    assert code == 1 and "Traceback" not in err
+    assert re.search(r"piece\.md:11: error: 'images/broken\.svg' is an SVG image with XML "
+                     r"that cannot be read", err), err
+    assert not (scratch.root / "public").exists()
 
 
 def test_code_cell_keeps_markup_and_escapes_text() -> None:

@@ -157,27 +157,32 @@ def test_only_the_host_it_was_started_on_is_answered(running: Running) -> None:
 
 
 def test_a_script_in_the_issue_folder_never_runs(running: Running, browser: Any) -> None:
-    """Chromium runs the preview's reload script and nothing else: a script published next
-    to the pages (here an HTML file and a .js file in the preview folder) is blocked."""
+    """Chromium runs the preview's reload script and nothing else: a page or script left in
+    the preview folder is refused (403), and a script that got into a served page (here,
+    written into the built index.html) is blocked by the page's policy."""
     folder = running.scratch.root / "preview" / ISSUE
     (folder / "evil.js").write_text("document.title = 'pwned';\n", encoding="utf-8")
-    (folder / "evil.html").write_text(
-        "<!DOCTYPE html><html><head><title>safe</title><script src=\"evil.js\"></script>"
-        "<script>document.title = 'inline';</script></head><body><p>x</p></body></html>",
-        encoding="utf-8")
+    (folder / "evil.html").write_text("<script>document.title = 'pwned';</script>",
+                                      encoding="utf-8")
+    page_file = folder / "index.html"
+    page_file.write_text(page_file.read_text(encoding="utf-8").replace(
+        "</head>", "<script src=\"evil.js\"></script>"
+        "<script>document.title = 'inline';</script></head>", 1), encoding="utf-8")
     context = browser.new_context()
     try:
         page = context.new_page()
+        assert page.goto(running.url + f"/{ISSUE}/evil.html").status == 403
+        assert page.goto(running.url + f"/{ISSUE}/evil.js").status == 403
         blocked: list[str] = []
         requested: list[str] = []
         page.on("console", lambda message: blocked.append(message.text))
         page.on("request", lambda request: requested.append(request.url))
-        page.goto(running.url + f"/{ISSUE}/evil.html")
+        page.goto(running.url + f"/{ISSUE}/")
         deadline = time.monotonic() + 20
         while not any(url.endswith("/__preview/events") for url in requested):
             assert time.monotonic() < deadline, requested  # the reload script opens it
             page.wait_for_timeout(100)
-        assert page.title() == "safe"
+        assert page.title() not in ("pwned", "inline")
         assert sum("Content Security Policy" in text for text in blocked) == 2, blocked
     finally:
         context.close()
