@@ -70,14 +70,15 @@ class _Site:
     rendering: inc.Site
 
 
-def _open_site(root: Path, problems: Problems, use_cache: bool = False,
+def _open_site(config: Config, problems: Problems, use_cache: bool = False,
                record: Record | None = None) -> _Site:
-    digest = inc.site_inputs(root) if use_cache else ""  # before they are read
-    config = load_config(root)
+    root = config.root
+    stamp = inc.site_stamp(root) if use_cache else ""  # before the site's files are read
+    digest = inc.site_inputs(config) if use_cache else ""
     people = load_contributors(root, problems)
     folders = dict(list_issues(config, problems))
     folder = config.root / c.CACHE_DIR if use_cache else None
-    rendering = inc.Site(config, people, digest, folder, dict(record or {}))
+    rendering = inc.Site(config, people, digest, folder, dict(record or {}), stamp)
     return _Site(config, people, folders, inc.environment(rendering), rendering)
 
 
@@ -105,6 +106,7 @@ def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> Iss
 def build_issue(
     root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
     strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
+    config: Config | None = None,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
@@ -117,18 +119,19 @@ def build_issue(
     cover every published issue and this one; a published issue whose folder is missing from
     the output folder is written too, so every issue the archive links is there. With
     ``cache`` the render cache is used, so only what changed since an earlier build is
-    rendered (:mod:`pipeline.cache`).
+    rendered (:mod:`pipeline.cache`). ``config`` is the root's, when the command has read it
+    already (newsletter.toml is read once per command).
     """
     problems = Problems(strict=strict)
     record = load_record(root)
-    config = load_config(root)
+    config = config or load_config(root)
     issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
     public = is_published(issue_id, now, record)
     recording = not drafts and issue_id not in record and (early or (publish and public))
     if recording:
         record = {**record, issue_id: now.astimezone(UTC).replace(microsecond=0)}
     preview = drafts or not is_published(issue_id, now, record)
-    site = _open_site(root, problems, cache, record)
+    site = _open_site(config, problems, cache, record)
     found = Problems(strict=strict)
     issue, inputs = inc.read_issue(site.rendering, issue_id, site.folders[issue_id], found,
                                    drafts=drafts)
@@ -204,12 +207,13 @@ class Analysis:
     image_weight: int = 0  # the bytes of the images the email loads
 
 
-def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
+def analyse_issue(root: Path, ref: str, drafts: bool = True,
+                  config: Config | None = None) -> Analysis:
     """Load, validate and render one issue (drafts included by default) as a build would,
     collecting every problem instead of failing; nothing is written. Configuration and
     template errors still raise :class:`ContentError`."""
     problems = Problems()
-    site = _open_site(root, problems)
+    site = _open_site(config or load_config(root), problems)
     issue_id = resolve_issue(ref, site.config, site.folders)
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
@@ -222,12 +226,12 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True) -> Analysis:
                     images.weight)
 
 
-def delivery_email(root: Path, issue: Issue, marker: str) -> tuple[str, str]:
+def delivery_email(config: Config, issue: Issue, marker: str) -> tuple[str, str]:
     """The HTML and plain-text email of ``issue`` (just built) as its files have them (the
     same teasers, the same images), with ``marker`` where each subscriber's unsubscribe URL
     goes; through the render cache, so nothing is rendered again that the build rendered."""
     problems = Problems()
-    site = _open_site(root, problems, True, load_record(root))
+    site = _open_site(config, problems, True, load_record(config.root))
     cache = c.Cache(site.rendering.cache_folder)
     rendered = r.render_issue(issue, site.config, problems, body=inc.cached_body(cache),
                               anchors=inc.cached_anchors(cache))
@@ -240,7 +244,7 @@ def delivery_email(root: Path, issue: Issue, marker: str) -> tuple[str, str]:
 
 def build_all(
     root: Path, now: datetime, out: Path | None = None, strict: bool = False,
-    cache: bool = True,
+    cache: bool = True, config: Config | None = None,
 ) -> BuildResult:
     """Rebuild every published issue (its moment has come), the archive and the feeds.
 
@@ -248,7 +252,7 @@ def build_all(
     ``cache`` is False."""
     problems = Problems(strict=strict)
     record = load_record(root)
-    site = _open_site(root, problems, cache, record)
+    site = _open_site(config or load_config(root), problems, cache, record)
     published = []
     for issue_id in sorted(site.folders):
         if not is_published(issue_id, now, record):

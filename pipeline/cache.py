@@ -96,10 +96,13 @@ def _update(digest: Any, label: str, data: bytes) -> None:
     digest.update(f"{label}\0{len(data)}\0".encode() + data)
 
 
-def site_digest(root: Path, files: list[Path], template_dirs: list[Path]) -> str:
-    """The root (as given and as resolved), ``files`` and every template, as one digest."""
+def site_digest(root: Path, files: list[Path], template_dirs: list[Path],
+                config_digest: str) -> str:
+    """The root (as given and as resolved), the configuration (the digest of the bytes it was
+    parsed from), ``files`` and every template, as one digest."""
     digest = hashlib.sha256()
     _update(digest, "root", f"{root}\0{root.resolve()}".encode())
+    _update(digest, "config", config_digest.encode())
     for path in files:
         try:
             _update(digest, str(path), path.read_bytes())
@@ -111,6 +114,24 @@ def site_digest(root: Path, files: list[Path], template_dirs: list[Path]) -> str
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
                 _update(digest, str(path.relative_to(folder)), path.read_bytes())
     return digest.hexdigest()
+
+
+def site_stamp(files: list[Path], template_dirs: list[Path]) -> str:
+    """What the file system says of ``files`` and every template (kind, size, modification
+    time, inode), without reading them: taken when a build starts and again before it stores
+    what it made, so an edit saved during the build is never paired with its key."""
+    parts = []
+    paths = list(files)
+    for folder in template_dirs:
+        if folder.is_dir():
+            paths += sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in paths:
+        try:
+            st = path.stat()
+            parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+        except OSError:
+            parts.append(f"{path}\0missing")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def inputs(folder: Path) -> str:

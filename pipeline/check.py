@@ -337,7 +337,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
             console.message("note", f"'{rule}' is disabled in newsletter.toml, so check does "
                             "not report it; build-issue still fails on it")
     try:
-        findings, pieces = check_issue(root, ref)
+        findings, pieces = check_issue(root, ref, config)
     except ContentError as exc:  # a template error: the build could not render the issue
         findings, pieces = findings_of(exc.problems, Sources()), None
     findings = [f for f in findings if f.rule not in disabled]
@@ -556,9 +556,10 @@ class Sources:
 # --------------------------------------------------------------------------- the checks
 
 
-def check_issue(root: Path, ref: str) -> tuple[list[Finding], int]:
+def check_issue(root: Path, ref: str,
+                config: Config | None = None) -> tuple[list[Finding], int]:
     """Every finding for one issue, sorted by place; and how many pieces were checked."""
-    analysis = analyse_issue(root, ref, drafts=True)
+    analysis = analyse_issue(root, ref, drafts=True, config=config)
     config, issue, rendered = analysis.config, analysis.issue, analysis.rendered
     sources = Sources()
     findings = findings_of(analysis.problems, sources)

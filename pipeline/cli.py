@@ -302,12 +302,14 @@ def _n(count: int, noun: str) -> str:
 
 def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
+    config = load_config(root)  # read once, for the build and the messages
     at = now()
     result = build_issue(root, args.issue, now=at, out=args.out, drafts=args.drafts,
-                         strict=args.strict, cache=args.cache, early=args.early)
+                         strict=args.strict, cache=args.cache, early=args.early,
+                         config=config)
     _report(result, console)
     issue = result.issues[0]
-    tz = load_config(root).time_zone
+    tz = config.time_zone
     if result.early:
         console.result(f"published {issue.issue_id} early, before its moment "
                        f"({when(issue.moment, at, tz)}); recorded in {RECORD_NAME}")

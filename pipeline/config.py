@@ -6,6 +6,7 @@ with a suggestion. The result is a frozen :class:`Config`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tomllib
@@ -107,6 +108,9 @@ class Config:
     email_overflow: str = "teasers"  # or "refuse"
     tagline: str = ""
     colophon: str = ""
+    #: The SHA-256 of the bytes of newsletter.toml this configuration was parsed from: what
+    #: the render cache's keys include of it, so the file is read once per command.
+    digest: str = ""
     max_piece_kb: int = 1024
 
     @property
@@ -427,10 +431,12 @@ def key_lines(text: str) -> dict[str, int]:
     return lines
 
 
-def read_toml(path: Path, problems: Problems) -> tuple[dict[str, Any], dict[str, int]] | None:
-    """A TOML file's data and the line of each key, or None with the problem recorded."""
+def read_toml(path: Path, problems: Problems,
+              raw: bytes | None = None) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """A TOML file's data and the line of each key (from ``raw``, its bytes, when they have
+    been read already), or None with the problem recorded."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = (path.read_bytes() if raw is None else raw).decode("utf-8-sig")
     except OSError as exc:
         problems.error(path, None, f"cannot read the file: {exc.strerror or exc}")
         return None
@@ -453,8 +459,14 @@ def load_config(root: Path) -> Config:
         problems.error(path, None, f"no {CONFIG_NAME} here: is {root} a newsletter root? "
                        "Pass --root DIR or run the command inside the newsletter's folder; "
                        "to start a new newsletter here, run newsletter init")
-    parsed = read_toml(path, problems) if path.exists() else None
-    if parsed is None:
+    raw = None
+    if path.exists():
+        try:
+            raw = path.read_bytes()  # read once: parsed, and hashed for the render cache
+        except OSError as exc:
+            problems.error(path, None, f"cannot read the file: {exc.strerror or exc}")
+    parsed = read_toml(path, problems, raw) if raw is not None else None
+    if parsed is None or raw is None:
         raise ContentError(problems.items)
     data, lines = parsed
     flat: dict[str, Any] = {}
@@ -536,6 +548,7 @@ def load_config(root: Path) -> Config:
 
     return Config(
         root=root,
+        digest=hashlib.sha256(raw).hexdigest(),
         title=get("title").strip(),
         description=get("description").strip(),
         base_url=base_url,

@@ -49,6 +49,8 @@ class Site:
     cache_folder: Path | None
     #: When each issue was published, as recorded (:mod:`pipeline.publication`).
     published: Mapping[IssueId, datetime] = field(default_factory=dict)
+    #: :func:`site_stamp` when the site was opened, before its files were read.
+    stamp: str = ""
 
 
 def load(site: Site, issue_id: IssueId, folder: Path, problems: Problems,
@@ -241,18 +243,30 @@ class Pages:
     image_weight: int = 0  # the bytes of the images the email loads
 
 
-def site_inputs(root: Path) -> str:
-    """The digest of what every issue's pages read besides their folder: ``newsletter.toml``,
-    ``contributors.toml`` and the templates (:func:`pipeline.cache.site_digest`). Taken
-    before they are read, and again before anything made from them is stored."""
-    return c.site_digest(root, [root / CONFIG_NAME, root / CONTRIBUTORS_NAME],
-                         [root / "templates", r.default_templates_dir()])
+def _site_files(root: Path) -> tuple[list[Path], list[Path]]:
+    return ([root / CONFIG_NAME, root / CONTRIBUTORS_NAME],
+            [root / "templates", r.default_templates_dir()])
+
+
+def site_stamp(root: Path) -> str:
+    """What the file system says of ``newsletter.toml``, ``contributors.toml`` and the
+    templates (:func:`pipeline.cache.site_stamp`), without reading them."""
+    return c.site_stamp(*_site_files(root))
+
+
+def site_inputs(config: Config) -> str:
+    """The digest of what every issue's pages read besides their folder: the configuration
+    (the digest of the bytes it was parsed from), ``contributors.toml`` and the templates
+    (:func:`pipeline.cache.site_digest`)."""
+    files, templates = _site_files(config.root)
+    return c.site_digest(config.root, files[1:], templates, config.digest)
 
 
 def _unchanged(site: Site, folder: Path, inputs: str) -> bool:
     """Whether the folder's inputs and the site's are still the ones read (so what was made
-    from them may be stored under their key)."""
-    return c.inputs(folder) == inputs and site_inputs(site.config.root) == site.digest
+    from them may be stored under their key); the site's are asked of the file system's
+    stamps, not read again."""
+    return c.inputs(folder) == inputs and site_stamp(site.config.root) == site.stamp
 
 
 def render_pages(site: Site, cache: c.Cache, issue: Issue, inputs: str, out_dir: Path,

@@ -103,10 +103,11 @@ def _team_sort(team: str) -> tuple[bool, str]:
     return team == NO_TEAM, team.casefold()
 
 
-def build_report(root: Path, moment: datetime, since: int | None) -> Report:
+def build_report(root: Path, moment: datetime, since: int | None,
+                 config: Config | None = None) -> Report:
     """Read every issue folder of the root and count who did what."""
     problems = Problems()
-    config = load_config(root)
+    config = config or load_config(root)
     people = load_contributors(root, problems)
     broken = [p for p in problems.items
               if p.level == "error" and p.path.name == CONTRIBUTORS_NAME]
@@ -471,8 +472,8 @@ def parse_year(text: str) -> int:
 
 def _run_report(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
-    report = build_report(root, now(), args.since)
     config = load_config(root)
+    report = build_report(root, now(), args.since, config)
     out_dir = check_out_dir(args.out, config) if args.out is not None \
         else config.root / REPORT_DIR
     home = f"{config.base_url}/"

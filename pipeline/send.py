@@ -123,7 +123,8 @@ def send_issue(
     config = load_config(root)
     full = not options.test_to and not options.dry_run
     at = now()
-    result = build_issue(root, options.issue, now=at, strict=True, early=full and options.early)
+    result = build_issue(root, options.issue, now=at, strict=True, early=full and options.early,
+                         config=config)
     issue = result.issues[0]
     if full and result.preview:
         raise NotYet(f"{issue.issue_id} is not published yet: its moment is "
@@ -133,7 +134,7 @@ def send_issue(
     # Rendered again with a marker no author can know: the built files mark the link with
     # a fixed placeholder, which a piece could contain to be sent each reader's own link.
     marker = unsubscribe_marker()
-    html, text = delivery_email(root, issue, marker)
+    html, text = delivery_email(config, issue, marker)
     email = (html, text, marker)
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
     store = open_store(options.db or config.delivery.database,

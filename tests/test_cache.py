@@ -18,6 +18,7 @@ from pipeline import incremental as inc
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
+from pipeline.config import load_config
 from pipeline.errors import ContentError, Problem, Problems
 
 from .conftest import REPO, RunCli, Scratch, copy_sample, png
@@ -269,7 +270,7 @@ def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch
 @pytest.mark.parametrize("saved", ["a piece", "the configuration"])
 def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
                                                                 saved: str) -> None:
-    site = b._open_site(archive.root, Problems(), use_cache=True).rendering
+    site = b._open_site(load_config(archive.root), Problems(), use_cache=True).rendering
     folder = archive.root / "issues" / ISSUES[0]
     issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
     if saved == "a piece":  # after the issue was read
