@@ -21,7 +21,7 @@ from . import __version__
 from .build import BuildResult, build_all, build_issue
 from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
-from .errors import ContentError, PipelineError, UsageError, display_path
+from .errors import ContentError, PipelineError, UsageError, display_path, plural
 from .publication import RECORD_NAME, when
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
 from .store import STATUSES, Database, database_problem, is_url
@@ -279,15 +279,15 @@ def _report(result: BuildResult, console: Console) -> None:
         people, teams = len(issue.contributors()), len(issue.teams())
         left = len(issue.left_out)
         console.result(
-            f"{issue.issue_id} ({issue.full_title}): {_n(len(issue.pieces), 'piece')} by "
-            f"{_n(people, 'contributor')} from {_n(teams, 'team')}; HTML email "
+            f"{issue.issue_id} ({issue.full_title}): {plural(len(issue.pieces), 'piece')} by "
+            f"{plural(people, 'contributor')} from {plural(teams, 'team')}; HTML email "
             f"{size / 1024:.1f} KB of {result.budget_kb} KB"
             + (f" ({result.teasers[str(issue.issue_id)][0] / 1024:.1f} KB in full; "
-               f"{_n(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
+               f"{plural(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
                if str(issue.issue_id) in result.teasers else "")
             + f", its images {images / 1024:.1f} KB (opening it downloads "
             f"{(size + images) / 1024:.1f} KB)"
-            + (f"; {_n(left, 'file')} left out" if left else ""))
+            + (f"; {plural(left, 'file')} left out" if left else ""))
     for path in result.removed:
         console.result(f"removed {display_path(path)}/: not published yet")
     if not result.feeds_written:
@@ -295,9 +295,6 @@ def _report(result: BuildResult, console: Console) -> None:
     if console.verbosity > 0:
         console.result(result.cache.summary())
 
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
@@ -364,7 +361,7 @@ def _run_calendar(args: argparse.Namespace, console: Console) -> int:
         if not target.name or target.is_dir():
             raise UsageError(f"--ics {args.ics}: give the path of a file, e.g. calendar.ics")
         write_all([Output(target.parent, target.name, data)])
-        console.message("note", f"wrote {args.ics} ({_n(len(entries), 'issue')})")
+        console.message("note", f"wrote {args.ics} ({plural(len(entries), 'issue')})")
     if args.json:
         console.result(json.dumps([e.as_json() for e in entries], indent=2))
         return 0

@@ -10,7 +10,7 @@ from typing import TextIO
 from .audience import audience, audience_text
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
-from .errors import PipelineError, Problems, UsageError
+from .errors import PipelineError, Problems, UsageError, plural
 from .model import Issue
 from .send import ENERGY_MODEL, Confirm, SendOptions, SendReport, send_issue
 from .store import NewSubscriber, open_store
@@ -127,14 +127,14 @@ def summarise(report: SendReport, console: Console) -> int:
     """The end of a send: what happened to every recipient; exit 1 unless all are done."""
     size_mb = report.size / 1e6
     if report.mode == "dry-run":
-        console.result(f"dry run: built {_n(report.recipients, 'message')} ({size_mb:.1f} MB) in "
-                       f"{report.seconds:.1f} s; nothing sent")
+        console.result(f"dry run: built {plural(report.recipients, 'message')} "
+                       f"({size_mb:.1f} MB) in {report.seconds:.1f} s; nothing sent")
         return 0
     done = report.sent + report.failed + report.skipped
     console.result(
         f"{report.issue.issue_id} via {report.transport}: {report.sent} sent, {report.failed} "
         f"failed, {report.skipped} skipped, {report.deferred} deferred, of "
-        f"{_n(report.recipients, 'recipient')} ({report.this_run.sent} sent in this run, "
+        f"{plural(report.recipients, 'recipient')} ({report.this_run.sent} sent in this run, "
         f"{report.seconds:.1f} s)")
     images_mb = (report.opened_size - report.size) / 1e6
     console.result(f"delivered {size_mb:.2f} MB, and {images_mb:.2f} MB of images if every "
@@ -143,10 +143,6 @@ def summarise(report: SendReport, console: Console) -> int:
     if done == report.recipients:
         console.result("every recipient is done: nobody was skipped")
         return 0 if not report.failed else 1
-    console.message("warning", f"{_n(report.recipients - done, 'recipient')} not done yet "
+    console.message("warning", f"{plural(report.recipients - done, 'recipient')} not done yet "
                                "(deferred); run the same command again to retry them")
     return 1
-
-
-def _n(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"

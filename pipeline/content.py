@@ -8,6 +8,7 @@ collected with the line of the offending key, so one run reports them all.
 from __future__ import annotations
 
 import os
+import re
 import reprlib
 import stat
 from collections.abc import Sequence
@@ -253,6 +254,30 @@ def _unholdable(node: yaml.Node | None) -> tuple[str | None, yaml.ScalarNode | N
     return None, None
 
 
+#: C1 control characters: invisible in every output. Word's curly quotes and dashes become
+#: these (U+0091-U+0097) when Windows-1252 text is read as Latin-1 and saved as UTF-8.
+_C1 = re.compile("[\u0080-\u009f]")
+_CP1252 = {"\u0091": "\u2018", "\u0092": "\u2019", "\u0093": "\u201c", "\u0094": "\u201d",
+           "\u0096": "\u2013", "\u0097": "\u2014", "\u0085": "\u2026"}
+
+
+def check_body_text(path: Path, body: str, first_line: int, problems: Problems) -> None:
+    """A warning at each line of a body that holds an invisible control character (readers
+    see nothing where the author saw a quote or a dash)."""
+    for index, line in enumerate(body.split("\n")):
+        found = _C1.search(line)
+        if found is None:
+            continue
+        char = found[0]
+        meant = _CP1252.get(char)
+        hint = (f" (it was probably '{meant}': Windows-1252 text read as Latin-1)" if meant
+                else "")
+        problems.warning(path, first_line + index, f"an invisible control character "
+                         f"U+{ord(char):04X}{hint} is in this line, and readers see nothing "
+                         "there; retype it, or save the file again as UTF-8 from its source",
+                         rule="control-character")
+
+
 def yaml_value(value: str | list[str]) -> str:
     """A front-matter value, plain where YAML reads it back unchanged, else quoted."""
     plain = value if isinstance(value, str) else "[" + ", ".join(value) + "]"
@@ -418,6 +443,7 @@ def load_issue(
             meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
             editors_line = doc.lines.get("editors")
             letter, letter_path, letter_line = doc.body, issue_file, doc.body_line
+            check_body_text(issue_file, doc.body, doc.body_line, problems)
     editors = resolve_people(meta.get("editors", ()), people, None, issue_file,
                              editors_line, problems)
 
@@ -485,6 +511,7 @@ def load_piece(
     if not doc.body.strip():
         problems.warning(path, doc.body_line, "the piece has no text after its front matter",
                          rule="empty-piece")
+    check_body_text(path, doc.body, doc.body_line, problems)
     if any(p.level == "error" for p in problems.items[before:]):
         return None
 

@@ -86,7 +86,7 @@ def convert(source: str, options: MarkdownOptions) -> str:
 
 
 _TASK = re.compile(r'<input type="checkbox"( checked="")? disabled="" />')
-_BACKREF_DATA = re.compile(r' data-footnote-backref(?:-idx="[0-9]+")?')
+_BACKREF_DATA = re.compile(r' data-footnote-backref(?:-idx="[0-9-]+")?')
 _NOTES_OPEN = '<section class="footnotes" data-footnotes>'
 
 

@@ -112,3 +112,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` — did you mean 'x'?`` for the closest choice, or an empty string."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 piece``, ``2 pieces``, ``3 entries``: a count with its noun, in every message."""
+    many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
+    return f"{count} {noun if count == 1 else many}"
+

@@ -58,7 +58,15 @@ from .content import (
     split_document,
     yaml_value,
 )
-from .errors import ContentError, PipelineError, Problem, Problems, UsageError, did_you_mean
+from .errors import (
+    ContentError,
+    PipelineError,
+    Problem,
+    Problems,
+    UsageError,
+    did_you_mean,
+    plural,
+)
 from .errors import display_path as shown
 from .seasons import IssueId, IssueIdError
 from .writer import Output, Written, write_all
@@ -398,7 +406,7 @@ def parse(source: Source, data: bytes, headers: dict[str, str], index: int) -> F
         if not entries:
             raise FeedUnavailable(f"malformed, no usable entry: {_describe(problem)}", line)
         note = (f"is malformed ({_describe(problem)}{f' on line {line}' if line else ''}); "
-                f"used the {_n(len(entries), 'entry')} read before the error")
+                f"used the {plural(len(entries), 'entry')} read before the error")
     return Feed(source, title, tuple(entries), undated, unlinked, note)
 
 
@@ -761,15 +769,15 @@ def _report(result: GatherResult, console: Console) -> None:
         if feed.unlinked:
             skipped.append(f"{feed.unlinked} without an http(s) link")
         console.result(f"{feed.title} ({feed.source.label}): {kept} of "
-                       f"{_n(len(feed.entries) + feed.undated + feed.unlinked, 'entry')} kept"
+                       f"{plural(len(feed.entries) + feed.undated + feed.unlinked, 'entry')} kept"
                        + (f"; skipped {', '.join(skipped)}" if skipped else ""))
     read = len(result.feeds)
     total = read + len(result.failures)
     if selection is None:
         return
     start, end = window(result.issue_id)
-    counts = (f"{_n(len(selection.entries), 'entry')} from {read} of {_n(total, 'feed')} "
-              f"({_n(selection.duplicates, 'duplicate')} removed, {selection.outside} outside "
+    counts = (f"{plural(len(selection.entries), 'entry')} from {read} of {plural(total, 'feed')} "
+              f"({plural(selection.duplicates, 'duplicate')} removed, {selection.outside} outside "
               f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)")
     if not result.written:
         console.result(f"nothing to gather for {result.issue_id}: {counts}; nothing was written")
@@ -786,8 +794,3 @@ def _note(console: Console, source: Source, text: str) -> None:
         console.problem(Problem(source.path, None, "note", f"this feed {text}", "gather-feed"))
     elif console.verbosity >= 0:
         console.message("note", f"{source.label}: this feed {text}")
-
-
-def _n(count: int, noun: str) -> str:
-    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
-    return f"{count} {noun if count == 1 else plural}"

@@ -96,7 +96,7 @@ def piece_key(source: str, ctx: Context) -> str:
 def _lands_the_same(ctx: Context) -> Callable[[dict[str, Any]], bool]:
     def check(payload: dict[str, Any]) -> bool:
         return ctx.anchors is None or all(
-            ask(ctx.anchors, ctx.slug, question) == answer
+            ask(ctx.anchors, ctx.slug, question, ctx.drafts) == answer
             for question, answer in payload.get("lookups", ()))
     return check
 

@@ -346,10 +346,11 @@ jobs:
 """.replace("@VERSION@", __version__)
 
 PUBLISH_WORKFLOW = """\
-# Every hour: once the coming issue's moment (its equinox or solstice) has come, build it,
-# with the archive and the feeds, and keep the site as an artifact (add your deploy step).
-# This uses build-issue; when your pipeline has 'newsletter publish --wait' (check, build,
-# send at the moment), run that instead.
+# Every hour: once the coming issue's moment (its equinox or solstice) has come, publish it:
+# 'newsletter publish' checks it strictly, builds the site, the archive and the feeds, records
+# the publication time and sends the email (resumably: a run after a failed one sends only
+# what is missing). Keep the site as an artifact (add your deploy step), and give the job the
+# secrets your newsletter.toml names (SMTP password, token key, database password).
 name: Publish at the moment
 
 on:
@@ -390,9 +391,14 @@ jobs:
           print("issue=" + entry["issue_id"])
           print("due=" + str(due).lower())
           PY
-      - name: Build the issue, the archive and the feeds
+      - name: Publish the issue (site, archive, feeds, email)
         if: steps.coming.outputs.due == 'true'
-        run: build-issue ${{ steps.coming.outputs.issue }} --strict
+        env:
+          NEWSLETTER_SMTP_USERNAME: ${{ secrets.NEWSLETTER_SMTP_USERNAME }}
+          NEWSLETTER_SMTP_PASSWORD: ${{ secrets.NEWSLETTER_SMTP_PASSWORD }}
+          NEWSLETTER_TOKEN_SECRET: ${{ secrets.NEWSLETTER_TOKEN_SECRET }}
+          NEWSLETTER_DB_PASSWORD: ${{ secrets.NEWSLETTER_DB_PASSWORD }}
+        run: newsletter publish ${{ steps.coming.outputs.issue }} --yes
       - name: Keep the site
         if: steps.coming.outputs.due == 'true'
         uses: actions/upload-artifact@v4

@@ -112,6 +112,8 @@ class Context:
     first_line: int
     markdown: MarkdownOptions = DEFAULT
     anchors: Anchors | None = None  # None: the issue is unknown, links to it are not checked
+    #: The bodies among ``anchors`` that are drafts (on a preview's page, not on the issue's).
+    drafts: frozenset[str] = frozenset()
 
 
 def to_html(source: str, options: MarkdownOptions | None = None) -> str:
@@ -299,6 +301,8 @@ class _Links:
         if not parts.path:
             if parts.fragment:
                 return self._in_page(unquote(parts.fragment), value)
+            if value.strip() == "#":
+                return "#"  # the top of the page, as on GitHub
             if not value.strip() and tag == "a":
                 self._add("error", "empty-target", "]()", "a link with no target: write the "
                           "address between the brackets, [text](https://...), or remove the "
@@ -347,7 +351,7 @@ class _Links:
         """What the issue's anchors answer to ``question`` (:func:`ask`), kept with the body:
         a cached body is used again only while every answer is the same."""
         assert self.ctx.anchors is not None
-        answer = ask(self.ctx.anchors, self.ctx.slug, question)
+        answer = ask(self.ctx.anchors, self.ctx.slug, question, self.ctx.drafts)
         self.lookups[question] = answer
         return answer
 
@@ -370,11 +374,11 @@ class _Links:
             return self._in_page(unquote(fragment), value)
         question = f"{anchor}.md" + (f"#{unquote(fragment)}" if fragment else "")
         answer = self._ask(question)
-        if answer == "not-a-piece":
+        if answer in ("not-a-piece", "draft"):
             self._add("error", "not-a-piece", value,
                       f"'{target}' is not a piece of this issue (a draft, or a file that is "
-                      "left out), so the link would land nowhere; link a published piece, or "
-                      "make that one ready")
+                      "left out), so the link would land nowhere once it is published; link a "
+                      "published piece, or make that one ready")
             return f"#{anchor}"
         if not fragment:
             return f"#{anchor}"
@@ -393,6 +397,12 @@ class _Links:
         kind, _, rest = answer.partition(" ")
         if kind == "piece":
             return f"#{fragment}"
+        if kind == "draft":
+            self._add("error", "not-a-piece", value,
+                      f"the link '{value}' lands on {rest}.md, a draft, so it would land "
+                      "nowhere once the issue is published; link a published piece, or make "
+                      "that one ready")
+            return f"#{rest}" if rest == fragment else f"#{rest}--{fragment}"
         if kind == "heading":
             holders = rest.split()
             if len(holders) > 1:
@@ -412,29 +422,38 @@ class _Links:
                   "hyphens)")
 
 
-def ask(anchors: Anchors, slug: str, question: str) -> str:
+def ask(anchors: Anchors, slug: str, question: str,
+        drafts: frozenset[str] = frozenset()) -> str:
     """What the anchors of an issue page answer to a body's question about them:
 
     ``#id`` (asked by the body ``slug`` when it has no such id itself) -> ``heading A B``
-    (the other bodies that have it, in page order), ``piece`` (``id`` is a piece), or the
+    (the other bodies that have it, in page order), ``piece`` (``id`` is a piece), ``draft
+    A`` (only the draft ``A`` has it, or is it, while the asking body is not a draft), or the
     close match to suggest (``" — did you mean 'x'?"``, or "");
-    ``other.md`` -> ``piece`` or ``not-a-piece``; ``other.md#id`` -> ``heading``, ``not-a-piece``
-    or the close match among that piece's ids."""
+    ``other.md`` -> ``piece``, ``draft`` or ``not-a-piece``; ``other.md#id`` -> ``heading``,
+    ``draft``, ``not-a-piece`` or the close match among that piece's ids."""
     pieces = dict(anchors)
+    # A draft is on a preview's page only: a piece that will be published cannot rely on it.
+    hidden = drafts - {slug} if slug not in drafts else frozenset()
     target, hash_, fragment = question.partition("#")
     if target:
         other = target[:-3]
         if other not in pieces:
             return "not-a-piece"
+        if other in hidden:
+            return "draft"
         if not hash_:
             return "piece"
         ids = pieces[other]
         return "heading" if fragment in ids else did_you_mean(fragment, _linkable(ids))
     holders = [name for name, ids in anchors if name != slug and fragment in ids]
+    shown = [name for name in holders if name not in hidden]
+    if shown:
+        return "heading " + " ".join(shown)
     if holders:
-        return "heading " + " ".join(holders)
+        return f"draft {holders[0]}"
     if fragment in pieces:
-        return "piece"
+        return f"draft {fragment}" if fragment in hidden else "piece"
     every = {i for name, ids in anchors if name != slug for i in _linkable(ids)} | set(pieces)
     return did_you_mean(fragment, sorted(every))
 

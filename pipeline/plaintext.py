@@ -148,6 +148,8 @@ def _inline(node: Node, links: _Links) -> str:
             out.append(f"*{_inline(child, links).strip()}*")
         elif tag in ("em", "i"):
             out.append(f"_{_inline(child, links).strip()}_")
+        elif tag in ("del", "s", "strike"):  # struck out: the text says the opposite without
+            out.append(f"~~{_inline(child, links).strip()}~~")
         elif tag == "code":
             out.append("`" + _SPACE.sub(GLUE, child.text()) + "`")
         elif tag == "sup" and child.iter("a") and "footnote-ref" in child.iter("a")[0].attrs.get(
@@ -253,7 +255,9 @@ def _list(node: Node, width: int, links: _Links) -> str:
 
 def _footnotes(node: Node, width: int, links: _Links) -> list[str]:
     out = [underline("Notes", "~")]
-    for number, item in enumerate(node.iter("li"), start=1):
+    notes = [item for ol in node.children if isinstance(ol, Node) and ol.tag == "ol"
+             for item in ol.children if isinstance(item, Node) and item.tag == "li"]
+    for number, item in enumerate(notes, start=1):  # a list inside a note is not a note
         text = "\n\n".join(_blocks(item, width - 6, links))
         marker = f"[^{number}] "
         out.append(wrap(_clean(text), width, first=marker, rest=" " * len(marker)))

@@ -147,7 +147,8 @@ def body_contexts(issue: Issue, config: Config,
         bodies.append(("_letter", issue.letter, issue.letter_path, issue.letter_line))
     bodies += [(p.slug, p.body, p.path, p.body_line) for p in issue.pieces]
     found = tuple((slug, anchors(source, config.markdown)) for slug, source, _, _ in bodies)
-    return [(source, Context(issue.path, url, slug, path, line, config.markdown, found))
+    drafts = frozenset(p.slug for p in issue.pieces if p.is_draft)
+    return [(source, Context(issue.path, url, slug, path, line, config.markdown, found, drafts))
             for slug, source, path, line in bodies]
 
 

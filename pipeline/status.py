@@ -25,7 +25,7 @@ from .build import analyse_issue, resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import ISSUE_FILE, list_issues, load_issue, read_text, split_document
-from .errors import PipelineError, Problem, Problems, UsageError, display_path
+from .errors import PipelineError, Problem, Problems, UsageError, display_path, plural
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
 
@@ -298,9 +298,6 @@ def _long(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
 
 def status_text(status: Status) -> list[str]:
     """The status as lines of text for a terminal."""
@@ -332,7 +329,7 @@ def status_text(status: Status) -> list[str]:
         if piece.state == "failing":
             first = piece.errors[0].message if piece.errors else "could not be read"
             lines.append(f"  {piece.state:<8} {section}{pad}  {display_path(piece.path)}{by}: "
-                         f"{_plural(len(piece.errors), 'error')}, first: {first}")
+                         f"{plural(len(piece.errors), 'error')}, first: {first}")
         else:
             lines.append(f"  {piece.state:<8} {section}{pad}  {piece.title}{by}")
     if counts["failing"]:
@@ -347,7 +344,7 @@ def status_text(status: Status) -> list[str]:
     lines.append("")
     people = status.contributors
     lines.append(f"Contributors: {len(people)} {'person' if len(people) == 1 else 'people'} "
-                 f"from {_plural(len(status.teams), 'team')} (authors, reviewers and editors, "
+                 f"from {plural(len(status.teams), 'team')} (authors, reviewers and editors, "
                  "drafts included)")
     by_team: dict[str, list[str]] = {}
     for person in people:
@@ -359,7 +356,7 @@ def status_text(status: Status) -> list[str]:
     missing = status.unreviewed
     verb = "has" if len(reviewable) == 1 else "have"
     lines.append(f"Review coverage: {len(reviewable) - len(missing)} of "
-                 f"{_plural(len(reviewable), 'piece')} {verb} a reviewer who is not an author"
+                 f"{plural(len(reviewable), 'piece')} {verb} a reviewer who is not an author"
                  + (" (failing pieces as written)" if status.by_state("failing") else "")
                  + (" (required)" if status.require_review else ""))
     if status.require_review:
@@ -479,7 +476,7 @@ def call_blocks(call: Call) -> list[Block]:
     items: list[list[Span]] = []
     for name, count in call.sections:
         if count:
-            items.append([("", f"{name}: {_plural(count, 'piece')} ready so far")])
+            items.append([("", f"{name}: {plural(count, 'piece')} ready so far")])
         else:
             items.append([("b", f"{name}: nothing yet"),
                           ("", ", we would especially like a piece here")])
@@ -584,7 +581,7 @@ def _run_call(args: argparse.Namespace, console: Console) -> int:
     days = (call.deadline - target.today).days
     if days < 0:
         console.message("warning", f"the deadline of {issue_id} was {_long(call.deadline)}, "
-                        f"{_plural(-days, 'day')} ago; for the issue after it, run "
+                        f"{plural(-days, 'day')} ago; for the issue after it, run "
                         f"'newsletter call-for-pieces {issue_id.following()}'")
     if not target.exists:
         console.message("note", f"{display_path(target.folder)} does not exist yet: the first "

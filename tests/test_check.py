@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from pipeline import check
-from pipeline.check import RULES, Finding, github_command, useless_alt
+from pipeline.check import Finding, github_command
+from pipeline.check_body import useless_alt
+from pipeline.check_rules import RULES
 
 from .conftest import MINIMAL_CONFIG, REPO, RunCli, Scratch, piece_text, png
 

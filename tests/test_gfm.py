@@ -295,7 +295,8 @@ def test_a_dangling_anchor_fails_a_strict_build_and_names_its_line(
 
 def test_a_link_to_a_draft_is_a_located_error(scratch: Scratch, cli: RunCli) -> None:
     """A link to a .md of the issue that is not published (a draft) is an error at its
-    line, not a silent broken anchor; with --drafts (the draft is on the page) it lands."""
+    line, not a silent broken anchor; a preview with --drafts says so too (the draft is on
+    the preview's page, but would not be on the issue's)."""
     gfm_issue(scratch)
     scratch.write(f"{FOLDER}/later.md", piece_text(title="Later", status="draft"))
     scratch.write(f"{FOLDER}/extra.md", piece_text(title="Extra", body="See [later](later.md).\n"))
@@ -304,7 +305,7 @@ def test_a_link_to_a_draft_is_a_located_error(scratch: Scratch, cli: RunCli) -> 
     assert re.search(r"extra\.md:9: error: 'later\.md' is not a piece of this issue", err)
     assert not (scratch.root / "public").exists()
     code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root), "--drafts")
-    assert code == 0, err
+    assert code == 1 and "extra.md:9: error: 'later.md' is not a piece of this issue" in err
 
 
 def test_crlf_pieces_render_as_lf_ones(scratch: Scratch, cli: RunCli) -> None:
@@ -376,3 +377,68 @@ def test_markdown_configuration_mistakes_are_located(
     assert code == 1
     assert message in err.replace(str(scratch.root) + "/", "")
     assert "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- found in review
+
+
+def test_a_list_inside_a_note_is_not_more_notes(tmp_path: Path) -> None:
+    """The plain text numbers the notes, not the items of a list inside one."""
+    body, _ = md("Claim.[^a] Other.[^b]\n\n[^a]: Two options:\n    - keep it\n    - delete it\n"
+                 "[^b]: Second.\n", tmp_path)
+    assert "[^1] Two options:" in body.text and "[^2] Second." in body.text
+    assert "[^3]" not in body.text and "     * keep it" in body.text
+
+
+def test_strikethrough_stays_visible_in_the_plain_text(tmp_path: Path) -> None:
+    """``~~six years~~ ninety days`` must not read "six years ninety days" in text."""
+    body, _ = md("We keep attachments for ~~six years~~ ninety days.\n", tmp_path)
+    assert "for ~~six years~~ ninety days." in body.text
+
+
+def test_a_link_to_the_top_of_the_page_is_kept(tmp_path: Path) -> None:
+    """``[top](#)`` keeps its link (GitHub's too), to the issue page in the email."""
+    body, problems = md("Back to [top](#).\n", tmp_path)
+    assert '<a href="#">top</a>' in body.html
+    assert f'<a href="{URL}">top</a>' in body.html_absolute
+    assert not problems.items
+
+
+def test_an_invisible_control_character_is_a_warning_at_its_line(
+    scratch: Scratch, cli: RunCli
+) -> None:
+    """Word's quotes read as Latin-1 (U+0093) show as nothing: a warning says where."""
+    scratch.write(f"{FOLDER}/quotes.md", piece_text(
+        title="Quotes", body="Fine.\n\nShe said \u0093ask them\u0094 and left.\n"))
+    code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root))
+    assert code == 0, err
+    assert re.search(r"quotes\.md:11: warning: an invisible control character U\+0093 \(it was "
+                     r"probably '\u201c'", err), err
+
+
+def test_a_repeated_note_reference_is_no_raw_html(scratch: Scratch, cli: RunCli) -> None:
+    """Citing one note twice (plain GFM) gives check nothing to say about raw HTML."""
+    scratch.write(f"{FOLDER}/notes.md", piece_text(
+        title="Notes", body="First[^a] and again[^a].\n\n[^a]: One note.\n"))
+    code, out, _ = cli("check", ISSUE, "--strict", "--root", str(scratch.root))
+    assert code == 0, out
+    assert "raw-html" not in out
+
+
+def test_check_and_build_agree_on_a_link_to_a_draft(scratch: Scratch, cli: RunCli) -> None:
+    """check (which reads drafts too) reports what build-issue refuses: a ready piece that
+    links a draft, by file or by one of its headings; a draft may link a draft."""
+    scratch.write(f"{FOLDER}/faq.md", piece_text(title="FAQ", status="draft",
+                                                 body="## Retention\n\nText.\n"))
+    scratch.write(f"{FOLDER}/plan.md", piece_text(title="Plan", status="draft",
+                                                  body="See [the FAQ](faq.md).\n"))
+    scratch.write(f"{FOLDER}/links.md", piece_text(
+        title="Links", body="See [the FAQ](faq.md).\n\nAnd [its part](#retention).\n"))
+    code, out, _ = cli("check", ISSUE, "--root", str(scratch.root))
+    assert code == 1
+    assert re.search(r"links\.md:9:\d+: error: 'faq\.md' is not a piece of this issue", out), out
+    assert re.search(r"links\.md:11:\d+: error: the link '#retention' lands on faq\.md, a "
+                     r"draft", out), out
+    assert "plan.md" not in out
+    code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root))
+    assert code == 1 and "links.md:9: error: 'faq.md' is not a piece of this issue" in err

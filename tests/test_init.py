@@ -127,13 +127,21 @@ def test_the_workflows_are_yaml_whose_steps_call_commands_that_exist(
                     seen.setdefault(name, []).append(words)
                     argv = words[1:] if words[0] == "newsletter" else ["build-issue", *words[1:]]
                     parser.parse_args(argv)  # exits 2 on an unknown command or option
+                    if argv[0] == "publish":  # it runs once the moment has come
+                        argv.extend(["--outbox", str(tmp_path / "outbox")])
+                        monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int((next_issue(
+                            AS_OF.date(), ZoneInfo("UTC")).moment() + timedelta(hours=1)
+                        ).timestamp())))
+                        monkeypatch.setenv("NEWSLETTER_TOKEN_SECRET", "a key for the test")
                     assert main(argv) == 0, (name, words, capsys.readouterr().err)
+                    monkeypatch.setenv("SOURCE_DATE_EPOCH", AS_OF_EPOCH)
     uploads = [s for s in flows["check.yml"]["jobs"]["check"]["steps"]  # type: ignore[index]
                if str(s.get("uses", "")).startswith("actions/upload-artifact")]
     assert uploads and uploads[0]["with"]["path"] == "preview-site/"
     assert ["newsletter", "check", COMING, "--format", "github"] in seen["check.yml"]
     assert any(w[0] == "build-issue" and "--drafts" in w for w in seen["check.yml"])
-    assert any(w[0] == "build-issue" for w in seen["publish.yml"])
+    assert any(w[:2] == ["newsletter", "publish"] and "--yes" in w for w in seen["publish.yml"])
+    assert (root / "public" / COMING / "index.html").is_file()  # published at its moment
     assert (root / "preview-site" / COMING / "index.html").is_file()
     # The steps that find the coming issue run as the runner runs them (bash, this pipeline's
     # commands on PATH), at the injected moment: before the issue's moment, then after it.
@@ -151,8 +159,7 @@ def test_the_workflows_are_yaml_whose_steps_call_commands_that_exist(
             assert values["issue"] == COMING, name
             assert values.get("exists", "true") == "true"
             assert values.get("due", due) == due, (name, epoch)
-    assert "build-issue" in (root / ".github/workflows/publish.yml").read_text() and \
-        "publish --wait" in (root / ".github/workflows/publish.yml").read_text()
+    assert "newsletter publish" in (root / ".github/workflows/publish.yml").read_text()
 
 
 def test_every_key_of_newsletter_toml_is_there_set_or_commented(tmp_path: Path) -> None:
