@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from .errors import PipelineError
 from .messages import IssueMessage, Recipient
-from .store import Claimed, Outcome, Store
+from .store import Claimed, Lease, Outcome, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typeshed's, for mypy: not needed at run time
@@ -333,8 +333,10 @@ class _Claims:
     """The rows a send has claimed and not handed out yet: the workers take them one by one,
     and the one that finds none left claims the next batch."""
 
-    def __init__(self, store: Store, send_id: int, stop: threading.Event) -> None:
-        self.store, self.send_id, self.stop = store, send_id, stop
+    def __init__(self, store: Store, send_id: int, stop: threading.Event,
+                 lease: Lease | None = None) -> None:
+        self.store, self.send_id, self.stop, self.lease = store, send_id, stop, lease
+        self.owner = lease.owner if lease else None
         self.lock = threading.Lock()
         self.rows: deque[Claimed] = deque()
         self.after = 0  # the last subscriber id claimed, where the next claim starts
@@ -342,14 +344,17 @@ class _Claims:
 
     def take(self) -> Claimed | None:
         with self.lock:
+            if self.lease is not None and self.lease.lost.is_set():
+                raise PipelineError(f"{self.lease.reason}; the send stopped before its next "
+                                    "message, and resumes where it left off when run again")
             if self.stop.is_set():
                 return None
             if not self.rows and not self.exhausted:
-                batch = self.store.claim(self.send_id, BATCH, self.after)
+                batch = self.store.claim(self.send_id, BATCH, self.after, self.owner)
                 if not batch and self.after:
                     # Rows before the cursor that another sender left pending (a claim of
                     # theirs rolled back): one last look from the start.
-                    batch = self.store.claim(self.send_id, BATCH)
+                    batch = self.store.claim(self.send_id, BATCH, owner=self.owner)
                 if batch:
                     self.after = batch[-1].subscriber_id
                 else:
@@ -363,7 +368,7 @@ def run_send(
     transports: list[Transport], *, retries: int, limiter: RateLimiter,
     now: Callable[[], datetime], on_progress: Callable[[Progress], None] | None = None,
     backoff: Callable[[int], float] = lambda attempt: min(2.0 ** attempt, 60.0),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = time.sleep, lease: Lease | None = None,
 ) -> Progress:
     """Send every pending recipient of ``send_id``; returns what happened in this run.
 
@@ -373,11 +378,12 @@ def run_send(
     unrecorded message per connection can exist at any instant. Whether a recipient is still
     subscribed is read in that same commit, just before their message is built and leaves.
     ``on_progress`` is called from the calling thread every :data:`PROGRESS_INTERVAL` seconds
-    and once at the end.
+    and once at the end. With ``lease`` (the sender's, from ``store.send_lock``), each claimed
+    row names its owner, and once the lease is lost no further message leaves.
     """
     stop = threading.Event()
     recorder = _Recorder(store, send_id, now)
-    claims = _Claims(store, send_id, stop)
+    claims = _Claims(store, send_id, stop, lease)
     envelope_from = _address(sender)
     errors: list[BaseException] = []
 

@@ -104,12 +104,12 @@ def send_issue(
         message = _message(config, issue, html, text, tokens, now(), str(issue.issue_id))
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
         transports, label = transports_for(config, options, env)
-        with store.send_lock(str(issue.issue_id)):
+        with store.send_lock(str(issue.issue_id), now) as lease:
             if not store.has_send(str(issue.issue_id)) and store.count("active") == 0:
                 raise PipelineError("there are no active subscribers: nothing to send (add "
                                     "some with 'newsletter subscribers add' or 'import')")
             send_id, _ = store.begin_send(str(issue.issue_id), now())
-            store.requeue(send_id)
+            store.requeue(send_id, now())
             # Dated when the send first started, so a message re-sent on resume is identical.
             message = _message(config, issue, html, text, tokens, store.send_started(send_id),
                                str(issue.issue_id))
@@ -122,6 +122,7 @@ def send_issue(
                                     else config.delivery.rate),
                 now=now,
                 on_progress=(lambda p: on_progress(p, recipients)) if on_progress else None,
+                lease=lease,
             )
             summary = store.summary(send_id)
             counts = summary.counts

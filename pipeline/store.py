@@ -15,12 +15,15 @@ resumes with exactly the recipients not yet done.
 from __future__ import annotations
 
 import fcntl
+import itertools
+import os
+import socket
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -93,6 +96,45 @@ class Event:
     detail: str
 
 
+#: How long a sender's lease lasts without a heartbeat (seconds), and how often it beats.
+LEASE_SECONDS = 60.0
+HEARTBEAT_SECONDS = 10.0
+_owners = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a send's lease: the row of the ``leases`` table."""
+
+    owner: str
+    lock: str
+    heartbeat_at: str
+    expires_at: str
+
+
+@dataclass
+class Lease:
+    """The lease a sender holds on the send of one issue, in the database itself.
+
+    ``owner`` names this sender (host, process and a number unique in the process);
+    ``lock`` names the process-bound lock it holds besides (a lock file's device and inode, or
+    a PostgreSQL advisory lock), which the next sender finds free only when this one is gone.
+    ``lost`` is set when a heartbeat finds the lease taken or cannot write it: the send stops.
+    """
+
+    name: str
+    owner: str
+    lock: str
+    seconds: float = LEASE_SECONDS
+    lost: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+
+
+def new_owner() -> str:
+    """A sender's name, unique among the processes of all machines sharing a database."""
+    return f"{socket.gethostname()} pid {os.getpid()}.{next(_owners)}"
+
+
 class Store(Protocol):
     """What delivery and the CLI need from a subscriber database."""
 
@@ -108,8 +150,9 @@ class Store(Protocol):
     def is_active(self, subscriber_id: int) -> bool: ...
     def send_started(self, send_id: int) -> datetime: ...
     def begin_send(self, issue_id: str, now: datetime) -> tuple[int, bool]: ...
-    def requeue(self, send_id: int) -> int: ...
-    def claim(self, send_id: int, limit: int, after: int = 0) -> list[Claimed]: ...
+    def requeue(self, send_id: int, now: datetime) -> int: ...
+    def claim(self, send_id: int, limit: int, after: int = 0,
+              owner: str | None = None) -> list[Claimed]: ...
     def record(self, send_id: int, outcomes: Iterable[Outcome], now: datetime, *,
                check: Collection[int] = ()) -> set[int]: ...
     def summary(self, send_id: int) -> SendSummary: ...
@@ -118,7 +161,13 @@ class Store(Protocol):
     def confirm(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def unsubscribe(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def history(self, subscriber_id: int) -> list[Event]: ...
-    def send_lock(self, issue_id: str) -> AbstractContextManager[None]: ...
+    def send_lock(self, issue_id: str, now: Callable[[], datetime],
+                  seconds: float = LEASE_SECONDS,
+                  heartbeat: float = HEARTBEAT_SECONDS) -> AbstractContextManager[Lease]: ...
+    def take_lease(self, lease: Lease, now: datetime) -> Holder | None: ...
+    def renew_lease(self, lease: Lease, now: datetime) -> bool: ...
+    def release_lease(self, lease: Lease) -> None: ...
+    def lease_holder(self, name: str) -> Holder | None: ...
     def close(self) -> None: ...
 
 
@@ -166,6 +215,18 @@ MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     CREATE INDEX events_subscriber ON events (subscriber_id, id);
+    """,
+    # 3: one sender per send, whatever path or machine reaches the database: a lease row
+    # (owner, heartbeat, expiry), and which sender claimed each ledger row
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        lock TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     """,
 )
 
@@ -217,6 +278,11 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def _utc(moment: datetime) -> str:
+    """A moment as UTC text that sorts as it compares (for the lease's times)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _marks(values: Collection[object]) -> str:
     """The placeholders of an ``IN (...)`` list of ``values``."""
     return ", ".join("?" * len(values))
@@ -226,7 +292,7 @@ class SqlStore:
     """Every query of the store, written once for SQLite and PostgreSQL.
 
     A backend provides connections (:meth:`_transaction`, :meth:`_reading`, :meth:`_stream`),
-    :meth:`send_lock` and :meth:`close`, and two pieces of dialect: how an address is compared
+    :meth:`_process_lock` and :meth:`close`, and two pieces of dialect: how an address is compared
     (case-insensitively for ASCII, as SQLite's ``NOCASE``) and the row locking of a claim
     (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent senders never claim one row).
     """
@@ -243,7 +309,10 @@ class SqlStore:
     def _stream(self, query: str, args: tuple[object, ...]) -> Iterator[Any]:
         raise NotImplementedError
 
-    def send_lock(self, issue_id: str) -> AbstractContextManager[None]:
+    def _process_lock(self, issue_id: str,
+                      ) -> AbstractContextManager[tuple[str, Callable[[], None]]]:
+        """A lock that goes with this process, or a clear error naming who holds it: yields
+        the lock's name and a check that raises once the lock is lost."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -392,6 +461,91 @@ class SqlStore:
         db.execute("INSERT INTO events (subscriber_id, at, kind, detail) VALUES (?, ?, ?, ?)",
                    (subscriber_id, _iso(now), kind, detail))
 
+    # ------------------------------------------------------------------ one sender per send
+
+    @contextmanager
+    def send_lock(self, issue_id: str, now: Callable[[], datetime],
+                  seconds: float = LEASE_SECONDS,
+                  heartbeat: float = HEARTBEAT_SECONDS) -> Iterator[Lease]:
+        """Only one sender of an issue per database at a time, whatever path or machine
+        reaches it: the process-bound lock of the backend, and a lease row in the database.
+
+        The lease is taken in one write transaction when no one holds it, when its holder's
+        lease has expired (no heartbeat for ``seconds``), or when its holder named the very
+        process-bound lock this sender now holds (so the holder is gone: a killed sender is
+        resumed at once). A thread renews it every ``heartbeat`` seconds; when a renewal finds
+        the lease taken or cannot be written, ``lease.lost`` is set and the send stops.
+        """
+        with self._process_lock(issue_id) as (lock, check):
+            lease = Lease(f"send {issue_id}", new_owner(), lock, seconds)
+            holder = self.take_lease(lease, now())
+            if holder is not None:
+                raise PipelineError(
+                    f"another send of {issue_id} is running: {holder.owner} holds its lease "
+                    f"in the subscriber database (last heartbeat {holder.heartbeat_at}, "
+                    f"expires {holder.expires_at}); wait for it to finish. If that sender "
+                    f"died, the send can be resumed once its lease has expired")
+            done = threading.Event()
+
+            def beat() -> None:
+                while not done.wait(heartbeat):
+                    try:
+                        check()
+                        renewed = self.renew_lease(lease, now())
+                    except Exception as exc:  # the send stops: it can no longer prove its hold
+                        lease.reason = f"the send lease could not be renewed: {exc}"
+                        lease.lost.set()
+                        return
+                    if not renewed:
+                        lease.reason = "another sender took over the send lease"
+                        lease.lost.set()
+                        return
+
+            thread = threading.Thread(target=beat, name="lease heartbeat", daemon=True)
+            thread.start()
+            try:
+                yield lease
+            finally:
+                done.set()
+                thread.join()
+                if not lease.lost.is_set():
+                    self.release_lease(lease)
+
+    def take_lease(self, lease: Lease, now: datetime) -> Holder | None:
+        """Take ``lease`` (see :meth:`send_lock`); None when taken, else who holds it."""
+        expires = _utc(now + timedelta(seconds=lease.seconds))
+        with self._transaction() as db:
+            taken = db.execute(
+                "INSERT INTO leases (name, owner, lock, heartbeat_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, "
+                "lock = excluded.lock, heartbeat_at = excluded.heartbeat_at, "
+                "expires_at = excluded.expires_at WHERE leases.expires_at <= ? OR "
+                "leases.owner = ? OR leases.lock = ? RETURNING owner",
+                (lease.name, lease.owner, lease.lock, _utc(now), expires, _utc(now),
+                 lease.owner, lease.lock)).fetchone()
+            if taken is not None:
+                return None
+        return self.lease_holder(lease.name)
+
+    def renew_lease(self, lease: Lease, now: datetime) -> bool:
+        """The heartbeat: push the expiry on; False when the lease is no longer ours."""
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE leases SET heartbeat_at = ?, expires_at = ? WHERE name = ? AND owner = ?",
+                (_utc(now), _utc(now + timedelta(seconds=lease.seconds)), lease.name,
+                 lease.owner)).rowcount == 1
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM leases WHERE name = ? AND owner = ?",
+                       (lease.name, lease.owner))
+
+    def lease_holder(self, name: str) -> Holder | None:
+        row = self._one("SELECT owner, lock, heartbeat_at, expires_at FROM leases WHERE "
+                        "name = ?", (name,))
+        return Holder(row["owner"], row["lock"], row["heartbeat_at"], row["expires_at"]) \
+            if row else None
+
     # ------------------------------------------------------------------ the ledger
 
     def has_send(self, issue_id: str) -> bool:
@@ -428,27 +582,37 @@ class SqlStore:
                        "send_id = ?) WHERE id = ?", (send_id, send_id))
         return send_id, True
 
-    def requeue(self, send_id: int) -> int:
-        """Put back rows a killed run left in flight, and deferred ones; how many."""
-        with self._transaction() as db:
-            return db.execute("UPDATE deliveries SET status = 'pending' WHERE send_id = ? AND "
-                              "status IN ('sending', 'deferred')", (send_id,)).rowcount
+    def requeue(self, send_id: int, now: datetime) -> int:
+        """Put back rows a dead sender left in flight, and deferred ones; how many.
 
-    def claim(self, send_id: int, limit: int, after: int = 0) -> list[Claimed]:
+        Rows claimed by a sender whose lease is still live (not expired at ``now``) are left
+        alone: that sender may be sending them at this moment.
+        """
+        with self._transaction() as db:
+            return db.execute(
+                "UPDATE deliveries SET status = 'pending' WHERE send_id = ? AND "
+                "status IN ('sending', 'deferred') AND (claimed_by IS NULL OR claimed_by NOT "
+                "IN (SELECT owner FROM leases WHERE expires_at > ?))",
+                (send_id, _utc(now))).rowcount
+
+    def claim(self, send_id: int, limit: int, after: int = 0,
+              owner: str | None = None) -> list[Claimed]:
         """Mark up to ``limit`` pending rows as being sent, and return them, in the order of
         their subscriber ids, with whether each subscriber is still active.
 
         ``after`` skips the rows of subscriber ids up to it: a sender passes the last id it
         claimed, so each claim reads the index from there instead of stepping over every row
         already sent (a claim with ``after=0`` finds any pending row, wherever it is).
+        ``owner`` (the sender's lease) is written on each row, so no other sender requeues it
+        while that lease lives.
         """
         with self._transaction() as db:
             ids = [int(row["subscriber_id"]) for row in db.execute(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
-                "WHERE send_id = ? AND subscriber_id IN (SELECT subscriber_id FROM deliveries "
-                "WHERE send_id = ? AND status = 'pending' AND subscriber_id > ? "
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, "
+                "claimed_by = ? WHERE send_id = ? AND subscriber_id IN (SELECT subscriber_id "
+                "FROM deliveries WHERE send_id = ? AND status = 'pending' AND subscriber_id > ? "
                 f"ORDER BY subscriber_id LIMIT ?{self._skip_locked}) RETURNING subscriber_id",
-                (send_id, send_id, after, limit)).fetchall()]
+                (owner, send_id, send_id, after, limit)).fetchall()]
             if not ids:
                 return []
             people = db.execute(
@@ -531,10 +695,12 @@ class SqliteStore(SqlStore):
         yield from self.db.execute(query, args)
 
     @contextmanager
-    def send_lock(self, issue_id: str) -> Iterator[None]:
-        """Only one sender per issue and database file at a time: a file lock next to the
-        database (released if the process dies)."""
-        path = self.path.with_name(f"{self.path.name}.{issue_id}.send-lock")
+    def _process_lock(self, issue_id: str) -> Iterator[tuple[str, Callable[[], None]]]:
+        """A file lock next to the database file itself (its real path, symbolic links
+        resolved), released if the process dies; named by the lock file's device and inode,
+        the same whatever path reached it."""
+        real = self.path.resolve()
+        path = real.with_name(f"{real.name}.{issue_id}.send-lock")
         handle = open(path, "w")  # noqa: SIM115 (held for the whole send)
         try:
             try:
@@ -542,7 +708,8 @@ class SqliteStore(SqlStore):
             except BlockingIOError:
                 raise PipelineError(f"another send of {issue_id} is running (lock {path}); "
                                     "wait for it to finish") from None
-            yield
+            info = os.fstat(handle.fileno())
+            yield f"flock {socket.gethostname()} {info.st_dev}:{info.st_ino}", lambda: None
         finally:
             handle.close()
 

@@ -4,8 +4,10 @@ app servers and senders.
 The queries are those of :class:`~pipeline.store.SqlStore`, the same as on SQLite; what differs
 is here. Each thread gets its own connection (the sender's workers claim and ``record`` at
 once); a claim locks its rows with ``FOR UPDATE SKIP LOCKED`` so two senders never take the
-same recipient; the send lock is a session advisory lock, held on a connection
-of its own for the whole send and released by the server if the sender dies; schema versions
+same recipient; beside the lease row of :meth:`~pipeline.store.SqlStore.send_lock`, the
+process-bound lock is a session advisory lock, held on a connection of its own for the whole
+send and released by the server if the sender dies (the heartbeat checks that connection, so a
+sender whose session was ended stops); schema versions
 are applied under a transaction-level advisory lock, so app servers starting together migrate
 once. Addresses compare case-insensitively for ASCII only (``lower(... COLLATE "C")``, unique
 index included), exactly as SQLite's ``NOCASE``.
@@ -18,7 +20,7 @@ import itertools
 import os
 import socket
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -81,6 +83,17 @@ PG_MIGRATIONS: tuple[str, ...] = (
         detail TEXT NOT NULL
     );
     CREATE INDEX events_subscriber ON events (subscriber_id, id);
+    """,
+    # 3: the send lease, and which sender claimed each ledger row
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        lock TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     """,
 )
 assert len(PG_MIGRATIONS) == len(MIGRATIONS)
@@ -239,9 +252,9 @@ class PostgresStore(SqlStore):
     # ------------------------------------------------------------------ the send lock
 
     @contextmanager
-    def send_lock(self, issue_id: str) -> Iterator[None]:
-        """Only one sender per issue and database at a time: a session advisory lock on a
-        connection of its own, released when the send ends or its connection goes away."""
+    def _process_lock(self, issue_id: str) -> Iterator[tuple[str, Callable[[], None]]]:
+        """A session advisory lock on a connection of its own, released when the send ends or
+        its connection goes away; the check asks that connection whether it is still there."""
         holder = f"newsletter send {issue_id} ({socket.gethostname()} pid {os.getpid()})"
         conn = self._connect(holder)
         try:
@@ -252,7 +265,12 @@ class PostgresStore(SqlStore):
                     raise PipelineError(f"another send of {issue_id} is running on "
                                         f"{self.label}{self._holder(conn, issue_id)}; wait for "
                                         "it to finish")
-            yield
+
+            def check() -> None:
+                with self._failures():
+                    conn.execute("SELECT 1")
+
+            yield f"advisory {LOCK_NAMESPACE}:{lock_key(issue_id)}", check
         finally:
             conn.close()  # the session ends, and with it the lock
 
