@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .config import CONFIG_NAME, load_config
+from .config import CONFIG_NAME, load_config, smtp_url_problem
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
@@ -151,8 +151,11 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
                     "again, it resumes: nobody is skipped and nobody gets it twice.")
     _common(send, suppress=True)
     send.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
-    send.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:587"
-                      " or smtps://HOST:465 (default: delivery.smtp_url)")
+    send.add_argument("--smtp", metavar="URL", type=_smtp_url,
+                      help="smtp://HOST:PORT, smtp+starttls://HOST:587 or smtps://HOST:465 "
+                           "(default: delivery.smtp_url); no login in it: the login comes from "
+                           "the environment variables delivery.username_env and password_env "
+                           "name")
     send.add_argument("--outbox", type=Path, metavar="DIR",
                       help="write .eml files here instead of sending over SMTP")
     send.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
@@ -217,6 +220,15 @@ def _database(text: str) -> Database:
                                                          "subscribers.password_env in "
                                                          "newsletter.toml"))
     return text if is_url(text) else Path(text)
+
+
+def _smtp_url(text: str) -> str:
+    """``--smtp``: checked as ``delivery.smtp_url`` is in newsletter.toml."""
+    problem = smtp_url_problem(text)
+    if problem:
+        problem = problem.replace("variables username_env", "variables delivery.username_env")
+        raise argparse.ArgumentTypeError(f"'{text}' {problem}")
+    return text
 
 
 def _positive(text: str) -> int:

@@ -187,18 +187,26 @@ def _check_folder(value: str) -> str | None:
     return None
 
 
-def _check_smtp_url(value: str) -> str | None:
-    parts = urlsplit(value)
+def smtp_url_problem(value: str) -> str | None:
+    """What is wrong with an SMTP URL (``delivery.smtp_url`` or ``--smtp``); None: nothing."""
+    form = "smtp://HOST:PORT, smtp+starttls://HOST:587 or smtps://HOST:465"
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed [IPv6 address
+        return f"is not a URL (an unclosed '[': an IPv6 address is written [::1]); use {form}"
     if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
-        return ("must look like smtp://HOST:PORT, smtp+starttls://HOST:587 or "
-                "smtps://HOST:465")
+        return f"must look like {form}"
     if parts.username or parts.password:
         return "must not carry a login: put it in the environment variables username_env and " \
                "password_env name"
     try:
-        parts.port  # noqa: B018 (raises on a bad port)
+        port = parts.port
     except ValueError:
-        return "has a port that is not a number"
+        return "has a port that is not a number from 1 to 65535"
+    if port == 0:
+        return "has a port that is not a number from 1 to 65535"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"must not have a path, query or fragment: use {form}"
     return None
 
 
@@ -278,7 +286,7 @@ OPTIONS: tuple[Option, ...] = (
            "PGPASSWORD or ~/.pgpass).", _env_name),
     Option("delivery.smtp_url", str, None,
            "smtp://HOST:PORT (plain, for a local relay), smtp+starttls://HOST:587 or "
-           "smtps://HOST:465; without it, messages go to the outbox folder.", _check_smtp_url),
+           "smtps://HOST:465; without it, messages go to the outbox folder.", smtp_url_problem),
     Option("delivery.outbox", str, "outbox", "Folder of .eml files when there is no SMTP URL.",
            _check_folder),
     Option("delivery.username_env", str, "NEWSLETTER_SMTP_USERNAME",

@@ -67,21 +67,59 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+#: ``.<name>.eml.<pid>.<thread>.tmp``: a message being written to the outbox.
+_OUTBOX_TMP = re.compile(r"^\..+\.eml\.(?P<pid>\d+)\.\d+\.tmp$")
+
+
 class OutboxTransport:
-    """Writes each message as ``<outbox>/<message-id>.eml``, atomically."""
+    """Writes each message as ``<outbox>/<message-id>.eml``, atomically.
+
+    The folder is made (and proven writable) when the transport is made, so a folder that
+    cannot be made is a clear error before anything is sent. Temporary files that a killed
+    writer left (their process is gone) are removed then too.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise PipelineError(
+                f"{folder}: cannot use this folder as the outbox: {exc.strerror or exc}"
+                f"{' (a file is in the way)' if folder.exists() and not folder.is_dir() else ''}"
+                "; nothing was sent. Choose another folder with --outbox or delivery.outbox "
+                "in newsletter.toml, or make this one writable") from None
+        self.cleaned = self._clean()
+
+    def _clean(self) -> int:
+        """Remove the temporary files of writers that are gone (killed mid-write); how many."""
+        cleaned = 0
+        for path in self.folder.iterdir():
+            match = _OUTBOX_TMP.match(path.name)
+            if not match or _alive(int(match["pid"])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                cleaned += 1
+        return cleaned
 
     def send(self, sender: str, recipient: str, message_id: str, data: bytes) -> None:
         name = re.sub(r"[^A-Za-z0-9.@_-]", "_", message_id.strip("<>")) + ".eml"
         tmp = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.folder / name)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise PipelineError(f"{self.folder}: cannot write {name} to the outbox: "
+                                f"{exc.strerror or exc}") from None
 
     def close(self) -> None:
         pass
@@ -98,13 +136,18 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str, username: str | None, password: str | None) -> SmtpSettings:
-        parts = urlsplit(url)
+        problem = f"'{url}' is not an SMTP URL: use smtp://HOST:PORT, " \
+                  "smtp+starttls://HOST:587 or smtps://HOST:465"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # an unclosed [, a port that is no number or out of range
+            raise PipelineError(problem) from None
         security = {"smtp": "none", "smtp+starttls": "starttls", "smtps": "tls"}.get(parts.scheme)
         if security is None or not parts.hostname:
-            raise PipelineError(f"'{url}' is not an SMTP URL: use smtp://HOST:PORT, "
-                                "smtp+starttls://HOST:587 or smtps://HOST:465")
+            raise PipelineError(problem)
         default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
-        return cls(parts.hostname, parts.port or default_port, security, username, password)
+        return cls(parts.hostname, port or default_port, security, username, password)
 
 
 _LINE_STARTING_WITH_A_PERIOD = re.compile(rb"\n\.")
@@ -477,3 +520,16 @@ def _deliver(
 
 def _address(sender: str) -> str:
     return parseaddr(sender)[1]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

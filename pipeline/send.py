@@ -30,7 +30,7 @@ from .delivery import (
 from .errors import PipelineError, UsageError
 from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
-from .store import Database, Store, open_store
+from .store import Database, Store, StoreError, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env
 
@@ -92,9 +92,13 @@ def send_issue(
     html = (folder / "email.html").read_text(encoding="utf-8")
     text = (folder / "email.txt").read_text(encoding="utf-8")
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
-    store = open_store(options.db or config.delivery.database,
-                       config.delivery.database_password_env, env)
+    try:
+        store = open_store(options.db or config.delivery.database,
+                           config.delivery.database_password_env, env)
+    except StoreError as exc:
+        raise StoreError(f"{exc}; nothing was sent") from None
     started = monotonic()
+    sending = False
     try:
         if options.test_to:
             return _test_send(config, options, issue, html, text, tokens, now, env, started,
@@ -115,6 +119,7 @@ def send_issue(
                                str(issue.issue_id))
             total = store.summary(send_id).counts
             recipients = sum(total.values())
+            sending = True
             progress = run_send(
                 store, send_id, message, config.sender, transports,
                 retries=config.delivery.retries,
@@ -130,6 +135,12 @@ def send_issue(
                               counts.get("failed", 0), counts.get("skipped", 0),
                               counts.get("deferred", 0), summary.size, monotonic() - started,
                               progress)
+    except StoreError as exc:
+        if sending:
+            raise StoreError(f"{exc}; the send stopped: what was sent before is recorded, and "
+                             "the same command resumes it once the database is repaired") \
+                from None
+        raise StoreError(f"{exc}; nothing was sent") from None
     finally:
         store.close()
 

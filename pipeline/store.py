@@ -135,6 +135,10 @@ def new_owner() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}.{next(_owners)}"
 
 
+class StoreError(PipelineError):
+    """The subscriber database cannot be used: damaged, incomplete, or failing."""
+
+
 class Store(Protocol):
     """What delivery and the CLI need from a subscriber database."""
 
@@ -230,6 +234,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+
+#: The tables every schema version since the last has.
+TABLES = ("subscribers", "sends", "deliveries", "events", "leases")
 
 #: ``subscribers.database``: a SQLite file, or the URL of a PostgreSQL database.
 Database = Path | str
@@ -664,35 +671,76 @@ class SqliteStore(SqlStore):
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot make the folder of the subscriber database: "
+                             f"{exc.strerror or exc}") from None
+        try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                       timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the subscriber database: {exc}") from None
+        try:
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")  # durable against a killed process
             self.db.execute("PRAGMA foreign_keys = ON")
             migrate(self.db)
-        except sqlite3.DatabaseError as exc:
-            raise PipelineError(f"{path}: cannot open the subscriber database: {exc}") from None
+            found = {row[0] for row in self.db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise self._failed(exc, "cannot open the subscriber database: ") from None
+        missing = sorted(set(TABLES) - found)
+        if missing:
+            self.db.close()
+            raise StoreError(
+                f"{path}: the subscriber database is incomplete: it has no table "
+                f"{', '.join(missing)} although its schema version says it should (the file "
+                "was changed by another program, or it is not this pipeline's database); "
+                "restore it from a backup")
         self.db.row_factory = sqlite3.Row
         self.lock = threading.RLock()
+
+    def _failed(self, exc: sqlite3.Error, doing: str = "") -> StoreError:
+        """What a SQLite error means for the user, naming the file."""
+        text = str(exc)
+        it = "it" if doing else "the subscriber database"
+        if isinstance(exc, sqlite3.DatabaseError) and any(
+                sign in text for sign in ("malformed", "not a database", "corrupt")):
+            return StoreError(f"{self.path}: {doing}{it} is damaged ({text}); "
+                              "restore it from a backup (a copy made with sqlite3 "
+                              "'.backup', or an export imported into a new file)")
+        if "no such table" in text or "no such column" in text:
+            return StoreError(f"{self.path}: {doing}{it} is incomplete ({text}): the file was "
+                              "changed by another program; restore it from a backup")
+        return StoreError(f"{self.path}: {doing or 'the subscriber database failed: '}{text}")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:  # one connection, shared by the sender's threads
-            self.db.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-            self.db.execute("COMMIT")
+                self.db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.execute("ROLLBACK")
+                    raise
+                self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from None
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            yield self.db
+            try:
+                yield self.db
+            except sqlite3.Error as exc:
+                raise self._failed(exc) from None
 
     def _stream(self, query: str, args: tuple[object, ...]) -> Iterator[sqlite3.Row]:
-        yield from self.db.execute(query, args)
+        try:
+            yield from self.db.execute(query, args)
+        except sqlite3.Error as exc:
+            raise self._failed(exc) from None
 
     @contextmanager
     def _process_lock(self, issue_id: str) -> Iterator[tuple[str, Callable[[], None]]]:
