@@ -170,6 +170,28 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
                            "(default: subscribers.database)")
     send.set_defaults(run=_run_send)
 
+    bounces = commands.add_parser(
+        "bounces", help="act on delivery reports: bounces and complaints after sending",
+        description="Read delivery reports from mbox files or Maildir folders: a permanent "
+                    "failure marks the reader bounced; temporary failures are counted, and "
+                    "delivery.soft_bounce_limit of them within delivery.soft_bounce_days days "
+                    "mark the reader bounced; a complaint (an ARF feedback report) "
+                    "unsubscribes the reader at once, with the complaint in their consent "
+                    "history. A report is matched to its reader by the VERP return path "
+                    "(delivery.verp), the unsubscribe token or Message-ID of the original "
+                    "message, or the failed address; one that matches no reader is listed. "
+                    "Reading the same report again changes nothing. Needs the token signing "
+                    "key (delivery.token_secret_env).")
+    _common(bounces, suppress=True)
+    bounces.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                         help="an mbox file, a Maildir folder or one message file")
+    bounces.add_argument("--dry-run", action="store_true",
+                         help="say what would change, and change nothing")
+    bounces.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                         help="the subscriber database: a SQLite file or a postgresql:// URL "
+                              "(default: subscribers.database)")
+    bounces.set_defaults(run=_run_bounces)
+
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
         from . import check, cli_web, gather, new_piece, report, status
 
@@ -197,6 +219,12 @@ def _run_send(args: argparse.Namespace, console: Console) -> int:
     from .cli_delivery import run_send
 
     return run_send(args, console)
+
+
+def _run_bounces(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_bounces
+
+    return run_bounces(args, console)
 
 
 def _run_subscribers(args: argparse.Namespace, console: Console) -> int:

@@ -46,6 +46,10 @@ class Delivery:
     unsubscribe_mailto: str | None
     dkim_key: Path | None
     dkim_selector: str | None
+    return_path: str | None = None  # the envelope sender of issues (bounces go there)
+    verp: bool = False  # a signed tag per recipient in return_path's local part
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,15 @@ def _check_address(value: str) -> str | None:
     except EmailNotValidError as exc:
         return f"'{address}' is not a valid email address: {exc}"
     return None
+
+
+def _check_bare_address(value: str) -> str | None:
+    """An address without a display name (an envelope address)."""
+    if "<" in value or ">" in value or " " in value.strip():
+        return "must be a bare address such as bounces@example.org (no name, no <>)"
+    if "+" in value.split("@", 1)[0]:
+        return "must not contain '+' in its local part: delivery.verp adds '+TAG' there"
+    return _check_address(value)
 
 
 def _check_sections(value: list[Any]) -> str | None:
@@ -307,6 +320,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("delivery.dkim_key", str, None,
            "Path of the PEM private key for DKIM signing (with dkim_selector)."),
     Option("delivery.dkim_selector", str, None, "DKIM selector, e.g. 'news2026'.", _nonempty),
+    Option("delivery.return_path", str, None,
+           "Envelope sender of the issues, where delivery reports go (default: the sender's "
+           "address).", _check_bare_address),
+    Option("delivery.verp", bool, False,
+           "Give each recipient their own return path, return_path's local part plus a signed "
+           "tag (bounces+TAG@…), so a report names its reader even when its body does not."),
+    Option("delivery.soft_bounce_limit", int, 3,
+           "Temporary failures within soft_bounce_days that mark a reader bounced.", _positive),
+    Option("delivery.soft_bounce_days", int, 30,
+           "The window, in days, in which temporary failures are counted.", _positive),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 _TABLES = {key.split(".")[0] for key in _BY_KEY if "." in key}
@@ -421,6 +444,10 @@ def load_config(root: Path) -> Config:
         unsubscribe_mailto=get("delivery.unsubscribe_mailto"),
         dkim_key=root / dkim_key if dkim_key else None,
         dkim_selector=get("delivery.dkim_selector"),
+        return_path=get("delivery.return_path"),
+        verp=get("delivery.verp"),
+        soft_bounce_limit=get("delivery.soft_bounce_limit"),
+        soft_bounce_days=get("delivery.soft_bounce_days"),
     )
 
     return Config(

@@ -412,6 +412,7 @@ def run_send(
     now: Callable[[], datetime], on_progress: Callable[[Progress], None] | None = None,
     backoff: Callable[[int], float] = lambda attempt: min(2.0 ** attempt, 60.0),
     sleep: Callable[[float], None] = time.sleep, lease: Lease | None = None,
+    return_path: Callable[[Recipient], str] | None = None,
 ) -> Progress:
     """Send every pending recipient of ``send_id``; returns what happened in this run.
 
@@ -423,11 +424,13 @@ def run_send(
     ``on_progress`` is called from the calling thread every :data:`PROGRESS_INTERVAL` seconds
     and once at the end. With ``lease`` (the sender's, from ``store.send_lock``), each claimed
     row names its owner, and once the lease is lost no further message leaves.
+    ``return_path`` gives each recipient's envelope sender (default: ``sender``'s address).
     """
     stop = threading.Event()
     recorder = _Recorder(store, send_id, now)
     claims = _Claims(store, send_id, stop, lease)
-    envelope_from = _address(sender)
+    fixed = _address(sender)
+    envelope_from = return_path or (lambda recipient: fixed)
     errors: list[BaseException] = []
 
     def worker(transport: Transport) -> None:
@@ -490,7 +493,8 @@ def _count(progress: Progress, outcome: Outcome) -> None:
 
 
 def _deliver(
-    claimed: Claimed, message: IssueMessage, envelope_from: str, transport: Transport,
+    claimed: Claimed, message: IssueMessage, envelope_from: Callable[[Recipient], str],
+    transport: Transport,
     retries: int, limiter: RateLimiter, backoff: Callable[[int], float],
     sleep: Callable[[float], None],
 ) -> Outcome:
@@ -500,7 +504,7 @@ def _deliver(
     for attempt in range(retries):
         limiter.wait()
         try:
-            transport.send(envelope_from, claimed.email, message_id, data)
+            transport.send(envelope_from(recipient), claimed.email, message_id, data)
         except TemporaryFailure as exc:
             last = str(exc)
             if attempt + 1 < retries:

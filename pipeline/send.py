@@ -127,7 +127,7 @@ def send_issue(
                                     else config.delivery.rate),
                 now=now,
                 on_progress=(lambda p: on_progress(p, recipients)) if on_progress else None,
-                lease=lease,
+                lease=lease, return_path=return_path(config, tokens),
             )
             summary = store.summary(send_id)
             counts = summary.counts
@@ -163,6 +163,19 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
         html=html, text=text, date=date, message_key=key, unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=d.unsubscribe_mailto, dkim=dkim,
     )
+
+
+def return_path(config: Config, tokens: Tokens) -> Callable[[Recipient], str]:
+    """Each recipient's envelope sender: ``delivery.return_path`` (default: the sender's
+    address), with ``+ID-DIGEST`` (a signed VERP tag) in its local part when
+    ``delivery.verp`` is set, so a delivery report names its reader by the address it is
+    sent to, whatever its body says."""
+    address = config.delivery.return_path or parseaddr(config.sender)[1]
+    if not config.delivery.verp:
+        return lambda recipient: address
+    local, _, domain = address.rpartition("@")
+    return lambda recipient: (f"{local}+{tokens.verp_tag(recipient.subscriber_id, recipient.email)}"
+                              f"@{domain}")
 
 
 def transports_for(config: Config, options: SendOptions, env: dict[str, str],

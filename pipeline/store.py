@@ -96,6 +96,30 @@ class Event:
     detail: str
 
 
+ReportKind = Literal["permanent", "temporary", "complaint"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one delivery report says about one subscriber (see :mod:`pipeline.bounces`)."""
+
+    key: str  # the report's own key and the subscriber: the same report read again is known
+    subscriber_id: int
+    kind: ReportKind
+    at: datetime  # when the report was made
+    detail: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a finding did: ``new`` is False for a report processed before."""
+
+    finding: Finding
+    new: bool
+    effect: str
+    changed: Status | None = None  # the subscriber's new status, if it changed
+
+
 #: How long a sender's lease lasts without a heartbeat (seconds), and how often it beats.
 LEASE_SECONDS = 60.0
 HEARTBEAT_SECONDS = 10.0
@@ -135,6 +159,21 @@ def new_owner() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}.{next(_owners)}"
 
 
+def _most_within(moments: list[datetime], window: timedelta) -> int:
+    """The most of the sorted ``moments`` that fall within any span shorter than ``window``
+    (reports may arrive out of order, so every span is looked at, not only the latest)."""
+    most = start = 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+class _RollBack(Exception):
+    """Ends a dry run's transaction without committing it."""
+
+
 class StoreError(PipelineError):
     """The subscriber database cannot be used: damaged, incomplete, or failing."""
 
@@ -165,6 +204,10 @@ class Store(Protocol):
     def confirm(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def unsubscribe(self, subscriber_id: int, source: str, now: datetime) -> bool: ...
     def history(self, subscriber_id: int) -> list[Event]: ...
+    def record_findings(self, findings: Iterable[Finding], *, soft_limit: int, soft_days: int,
+                        dry_run: bool = False) -> list[Recorded]: ...
+    def complained(self) -> set[int]: ...
+    def was_sent(self, issue_id: str, subscriber_id: int) -> bool: ...
     def send_lock(self, issue_id: str, now: Callable[[], datetime],
                   seconds: float = LEASE_SECONDS,
                   heartbeat: float = HEARTBEAT_SECONDS) -> AbstractContextManager[Lease]: ...
@@ -232,11 +275,24 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
     """,
+    # 4: delivery reports that arrived after the relay accepted a message (bounces,
+    # complaints), one row per report and subscriber, so reading a report again changes nothing
+    """
+    CREATE TABLE reports (
+        id INTEGER PRIMARY KEY,
+        report_key TEXT NOT NULL UNIQUE,
+        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('permanent', 'temporary', 'complaint')),
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX reports_subscriber ON reports (subscriber_id, kind, at);
+    """,
 )
 
 
 #: The tables every schema version since the last has.
-TABLES = ("subscribers", "sends", "deliveries", "events", "leases")
+TABLES = ("subscribers", "sends", "deliveries", "events", "leases", "reports")
 
 #: ``subscribers.database``: a SQLite file, or the URL of a PostgreSQL database.
 Database = Path | str
@@ -396,6 +452,7 @@ class SqlStore:
                 return False
             db.execute("DELETE FROM deliveries WHERE subscriber_id = ?", (row["id"],))
             db.execute("DELETE FROM events WHERE subscriber_id = ?", (row["id"],))
+            db.execute("DELETE FROM reports WHERE subscriber_id = ?", (row["id"],))
             db.execute("DELETE FROM subscribers WHERE id = ?", (row["id"],))
         return True
 
@@ -462,6 +519,78 @@ class SqlStore:
             rows = db.execute("SELECT at, kind, detail FROM events WHERE subscriber_id = ? "
                               "ORDER BY id", (subscriber_id,)).fetchall()
         return [Event(row["at"], row["kind"], row["detail"]) for row in rows]
+
+    # ------------------------------------------------------------------ delivery reports
+
+    def record_findings(self, findings: Iterable[Finding], *, soft_limit: int, soft_days: int,
+                        dry_run: bool = False) -> list[Recorded]:
+        """Record what delivery reports say, in one transaction (rolled back with
+        ``dry_run``): a permanent failure marks the subscriber bounced; a temporary one is
+        counted, and the ``soft_limit``-th within ``soft_days`` days before it marks them
+        bounced; a complaint unsubscribes them at once, with the complaint in their consent
+        history. A finding recorded before (the same report and subscriber) changes nothing.
+        """
+        done: list[Recorded] = []
+        try:
+            with self._transaction() as db:
+                for finding in findings:
+                    done.append(self._finding(db, finding, soft_limit, soft_days))
+                if dry_run:
+                    raise _RollBack
+        except _RollBack:
+            pass
+        return done
+
+    def _finding(self, db: _Db, f: Finding, soft_limit: int, soft_days: int) -> Recorded:
+        at = _utc(f.at)
+        inserted = db.execute(
+            "INSERT INTO reports (report_key, subscriber_id, kind, at, detail) VALUES "
+            "(?, ?, ?, ?, ?) ON CONFLICT (report_key) DO NOTHING RETURNING id",
+            (f.key, f.subscriber_id, f.kind, at, f.detail)).fetchone()
+        if inserted is None:
+            return Recorded(f, False, "already processed: nothing changed")
+        row = db.execute("SELECT status FROM subscribers WHERE id = ?",
+                         (f.subscriber_id,)).fetchone()
+        status = row["status"] if row else None
+        live = status in ("active", "pending")
+        if f.kind == "complaint":
+            if not live:
+                return Recorded(f, True, f"complaint noted; already {status}")
+            db.execute("UPDATE subscribers SET status = 'unsubscribed', updated_at = ? "
+                       "WHERE id = ?", (at, f.subscriber_id))
+            self._event(db, f.subscriber_id, "unsubscribed", f"complaint: {f.detail}", f.at)
+            return Recorded(f, True, "unsubscribed (complaint)", "unsubscribed")
+        if f.kind == "temporary":
+            window = timedelta(days=soft_days)
+            near = sorted(datetime.fromisoformat(row["at"]) for row in db.execute(
+                "SELECT at FROM reports WHERE subscriber_id = ? AND kind = 'temporary' AND "
+                "at > ? AND at < ?", (f.subscriber_id, _utc(f.at - window),
+                                      _utc(f.at + window))))
+            count = _most_within(near, window)
+            counted = f"{count} of {soft_limit} temporary failures within {soft_days} days"
+            if count < soft_limit or not live:
+                return Recorded(f, True, f"counted: {counted}" + ("" if live else
+                                                                  f"; already {status}"))
+            effect = f"bounced: {counted}"
+        elif not live:
+            return Recorded(f, True, f"permanent failure noted; already {status}")
+        else:
+            effect = "bounced: permanent failure"
+        db.execute("UPDATE subscribers SET status = 'bounced', updated_at = ? WHERE id = ?",
+                   (at, f.subscriber_id))
+        return Recorded(f, True, effect, "bounced")
+
+    def was_sent(self, issue_id: str, subscriber_id: int) -> bool:
+        """Whether the subscriber is a recipient of the send of ``issue_id``."""
+        return self._one("SELECT 1 FROM deliveries d JOIN sends s ON s.id = d.send_id WHERE "
+                         "s.issue_id = ? AND d.subscriber_id = ?",
+                         (issue_id, subscriber_id)) is not None
+
+    def complained(self) -> set[int]:
+        """The subscribers a complaint report was recorded for."""
+        with self._reading() as db:
+            return {int(row["subscriber_id"]) for row in db.execute(
+                "SELECT DISTINCT subscriber_id FROM reports WHERE kind = 'complaint'")}
 
     @staticmethod
     def _event(db: _Db, subscriber_id: int, kind: str, detail: str, now: datetime) -> None:

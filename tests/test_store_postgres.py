@@ -218,7 +218,7 @@ def test_both_backends_have_the_same_tables_and_columns(url: str, tmp_path: Path
     lite = tmp_path / "s.sqlite3"
     open_store(lite).close()
     open_store(url).close()
-    for table in ("subscribers", "sends", "deliveries", "events"):
+    for table in ("subscribers", "sends", "deliveries", "events", "leases", "reports"):
         with sqlite3.connect(lite) as db:
             sqlite_columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
         pg_columns = [r[0] for r in rows(url, "SELECT column_name FROM information_schema."
