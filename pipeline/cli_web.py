@@ -167,7 +167,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
                         "yet: run 'newsletter build' (the subscription pages work anyway)")
 
     def transport() -> Any:
-        found, _ = transports_for(config, SendOptions(issue=""), env, count=1)
+        found, _ = transports_for(config, SendOptions(issue=""), env, count=1, clean=False)
         return found[0]
 
     _, label = transports_for(config, SendOptions(issue=""), env, count=1)

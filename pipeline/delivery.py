@@ -76,10 +76,11 @@ class OutboxTransport:
 
     The folder is made (and proven writable) when the transport is made, so a folder that
     cannot be made is a clear error before anything is sent. Temporary files that a killed
-    writer left (their process is gone) are removed then too.
+    writer left (their process is gone) are removed then too, unless ``clean`` is False (the
+    web app makes one for each confirmation email, and cleans once, at start-up).
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, clean: bool = True) -> None:
         self.folder = folder
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -92,7 +93,7 @@ class OutboxTransport:
                 f"{' (a file is in the way)' if folder.exists() and not folder.is_dir() else ''}"
                 "; nothing was sent. Choose another folder with --outbox or delivery.outbox "
                 "in newsletter.toml, or make this one writable") from None
-        self.cleaned = self._clean()
+        self.cleaned = self._clean() if clean else 0
 
     def _clean(self) -> int:
         """Remove the temporary files of writers that are gone (killed mid-write); how many."""

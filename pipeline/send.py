@@ -179,12 +179,14 @@ def return_path(config: Config, tokens: Tokens) -> Callable[[Recipient], str]:
 
 
 def transports_for(config: Config, options: SendOptions, env: dict[str, str],
-                   count: int | None = None) -> tuple[list[Transport], str]:
-    """The transports a send uses (``count`` SMTP connections, or the outbox), and a label."""
+                   count: int | None = None, clean: bool = True,
+                   ) -> tuple[list[Transport], str]:
+    """The transports a send uses (``count`` SMTP connections, or the outbox, whose leftover
+    temporary files are removed unless ``clean`` is False), and a label."""
     smtp_url = None if options.outbox else (options.smtp_url or config.delivery.smtp_url)
     if not smtp_url:
         folder = options.outbox or config.delivery.outbox
-        return [OutboxTransport(folder)], f"outbox {folder}"
+        return [OutboxTransport(folder, clean)], f"outbox {folder}"
     d = config.delivery
     username = env.get(d.username_env) or None
     password = env.get(d.password_env) or None

@@ -30,7 +30,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from .errors import PipelineError
-from .store import MIGRATIONS, Outcome, SqlStore, _iso, check_version
+from .store import MIGRATIONS, Outcome, SqlStore, StoreError, _iso, check_version
 
 #: The first key of every advisory lock this pipeline takes ("NWSL"), so they do not collide
 #: with other users of the database; the second names what is locked.
@@ -192,7 +192,7 @@ class PostgresStore(SqlStore):
                                    connect_timeout=10, password=self.password,
                                    application_name=application_name[:63])
         except psycopg.OperationalError as exc:
-            raise PipelineError(
+            raise StoreError(
                 f"cannot connect to the subscriber database {self.url}: {_first_line(exc)}; "
                 f"check that PostgreSQL is running on {self.host} port {self.port} and "
                 "accepts connections from here, that the database and user exist, and the "
@@ -213,8 +213,12 @@ class PostgresStore(SqlStore):
         try:
             yield
         except psycopg.OperationalError as exc:
-            raise PipelineError(f"the subscriber database {self.label} failed: "
-                                f"{_first_line(exc)}") from None
+            raise StoreError(f"the subscriber database {self.label} failed: "
+                             f"{_first_line(exc)}") from None
+        except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+            raise StoreError(f"the subscriber database {self.label} is incomplete "
+                             f"({_first_line(exc)}): it was changed by another program; "
+                             "restore it from a backup") from None
 
     @contextmanager
     def _transaction(self) -> Iterator[_PgDb]:

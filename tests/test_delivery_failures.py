@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import RunCli
-from .databases import configured
+from .databases import Databases, configured, rows
 from .smtp_sink import SmtpSink
 from .test_delivery import (
     ISSUE,
@@ -168,3 +168,16 @@ def test_a_file_that_is_not_a_database_says_so(cli: RunCli, sample_copy: Path,
     assert "subscribers.sqlite3: " in err and "not a database" in err, err
     assert "nothing was sent" in err and "Traceback" not in err
     assert not (sample_copy / "out").exists()
+
+
+def test_a_database_missing_a_table_says_so_on_either_backend(
+        cli: RunCli, sample_copy: Path, databases: Databases, sink: SmtpSink,
+        secret: None) -> None:
+    db = databases.attach(sample_copy)
+    add_people(sample_copy, many(5))
+    rows(db, "DROP TABLE deliveries")
+    code, _, err = cli("send", ISSUE, "--root", str(sample_copy), "--smtp", sink.url)
+    assert code == 1, err
+    assert "is incomplete" in err and "deliveries" in err, err
+    assert "nothing was sent" in err and "Traceback" not in err
+    assert sink.count() == 0
