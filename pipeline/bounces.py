@@ -1,6 +1,7 @@
 """``newsletter bounces``: delivery reports that arrive after the relay has said 250.
 
-A report is read from an mbox file or a Maildir folder (or one message file), parsed with the
+A report is read from an mbox file, a Maildir folder (or one message file) or an IMAP mailbox
+(read only: nothing is marked, moved or deleted there), parsed with the
 standard ``email`` package, and classified with ``flufl.bounce`` (the bounce detectors GNU
 Mailman uses: RFC 3464 delivery status notifications and the many non-standard shapes mail
 servers send): its failed recipients, permanent or temporary. An RFC 5965 (ARF) feedback report
@@ -25,10 +26,13 @@ same report read twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import imaplib
 import mailbox
 import re
-from collections.abc import Iterator
+import ssl
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
@@ -37,10 +41,12 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from flufl.bounce import all_failures
 
-from .errors import UsageError
+from .config import IMAP_SCHEMES
+from .errors import PipelineError, UsageError
 from .store import Finding, Recorded, Store
 from .subscribers import AddressError, normalise
 from .tokens import TokenError, Tokens, address_digest
@@ -120,6 +126,65 @@ def read_messages(path: Path) -> Iterator[tuple[str, bytes]]:
             yield f"{path}#{number}", box_file.get_bytes(key)
     finally:
         box_file.close()
+
+
+def read_imap(url: str, username: str, password: str,
+              timeout: float = 30.0) -> Iterator[tuple[str, bytes]]:
+    """(where, bytes) of every message in the IMAP mailbox ``url`` names (INBOX when it
+    names none), in UID order. The mailbox is opened read-only (EXAMINE), so nothing there
+    changes: reading a report again is harmless, as its key is recorded."""
+    parts = urlsplit(url)
+    host, mailbox_name = parts.hostname or "", unquote(parts.path.strip("/")) or "INBOX"
+    port = parts.port or IMAP_SCHEMES[parts.scheme]
+    where = f"{parts.scheme}://{host}:{port}/{mailbox_name}"
+    try:
+        client: imaplib.IMAP4
+        if parts.scheme == "imaps":
+            client = imaplib.IMAP4_SSL(host, port, ssl_context=ssl.create_default_context(),
+                                       timeout=timeout)
+        else:
+            client = imaplib.IMAP4(host, port, timeout=timeout)
+            if parts.scheme == "imap+starttls":
+                client.starttls(ssl.create_default_context())
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise PipelineError(f"cannot connect to the IMAP server {host}:{port}: {exc}; check "
+                            "the URL and that the server accepts connections from here") from None
+    try:
+        try:
+            client.login(username, password)
+        except imaplib.IMAP4.error as exc:
+            raise PipelineError(f"the IMAP server {host}:{port} refused the login: "
+                                f"{_imap_text(exc)}; check the user name and password in the "
+                                "environment variables delivery.imap_username_env and "
+                                "imap_password_env name") from None
+        status, data = client.select(_quote(mailbox_name), readonly=True)
+        if status != "OK":
+            raise PipelineError(f"{where}: cannot open the mailbox: "
+                                f"{_imap_text(data)}") from None
+        status, data = client.uid("SEARCH", "ALL")
+        uids = data[0].split() if status == "OK" and data and data[0] else []
+        for uid in (u.decode() for u in uids):
+            status, fetched = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            for item in fetched if status == "OK" else []:
+                if isinstance(item, tuple) and len(item) == 2:
+                    yield f"{where};UID={uid}", bytes(item[1])
+    except (OSError, imaplib.IMAP4.abort) as exc:
+        raise PipelineError(f"the IMAP server {host}:{port} failed: {exc}") from None
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            client.logout()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _imap_text(value: object) -> str:
+    if isinstance(value, list):
+        value = b" ".join(v for v in value if isinstance(v, bytes))
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 # ---------------------------------------------------------------------- parsing
@@ -326,16 +391,16 @@ def _email(store: Store, subscriber_id: int) -> str | None:
     return person.email if person else None
 
 
-def process(paths: list[Path], attribution: Attribution, *, now: datetime, soft_limit: int,
-            soft_days: int, dry_run: bool) -> BounceSummary:
-    """Read, classify, attribute and record every report in ``paths``, in one transaction
-    (rolled back with ``dry_run``)."""
+def process(messages: Iterable[tuple[str, bytes]], attribution: Attribution, *,
+            now: datetime, soft_limit: int, soft_days: int, dry_run: bool) -> BounceSummary:
+    """Classify, attribute and record every report of ``messages`` ((where, bytes) pairs, as
+    :func:`read_messages` and :func:`read_imap` give them), in one transaction (rolled back
+    with ``dry_run``)."""
     read: list[tuple[Report, list[tuple[int, str]]]] = []
-    for path in paths:
-        for source, data in read_messages(path):
-            report = parse_report(source, data, now)
-            found = [] if report.kind == "ignored" else attribution.subscribers(report)
-            read.append((report, found))
+    for source, data in messages:
+        report = parse_report(source, data, now)
+        found = [] if report.kind == "ignored" else attribution.subscribers(report)
+        read.append((report, found))
     findings = [Finding(f"{report.key} {subscriber_id}", subscriber_id, report.kind,
                         report.at, f"{report.detail}; found by {how}")
                 for report, found in read if report.kind != "ignored"

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .config import CONFIG_NAME, load_config, smtp_url_problem
+from .config import CONFIG_NAME, imap_url_problem, load_config, smtp_url_problem
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
@@ -172,7 +172,8 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
 
     bounces = commands.add_parser(
         "bounces", help="act on delivery reports: bounces and complaints after sending",
-        description="Read delivery reports from mbox files or Maildir folders: a permanent "
+        description="Read delivery reports from mbox files, Maildir folders or an IMAP "
+                    "mailbox (read-only): a permanent "
                     "failure marks the reader bounced; temporary failures are counted, and "
                     "delivery.soft_bounce_limit of them within delivery.soft_bounce_days days "
                     "mark the reader bounced; a complaint (an ARF feedback report) "
@@ -183,8 +184,14 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
                     "Reading the same report again changes nothing. Needs the token signing "
                     "key (delivery.token_secret_env).")
     _common(bounces, suppress=True)
-    bounces.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                         help="an mbox file, a Maildir folder or one message file")
+    bounces.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                         help="an mbox file, a Maildir folder or one message file (default: "
+                              "the IMAP mailbox of delivery.imap_url)")
+    bounces.add_argument("--imap", metavar="URL", type=_imap_url,
+                         help="also read this IMAP mailbox, read-only: imaps://HOST:993/MAILBOX, "
+                              "imap+starttls://HOST:143/MAILBOX or imap://HOST:143/MAILBOX; the "
+                              "login comes from the environment variables "
+                              "delivery.imap_username_env and imap_password_env name")
     bounces.add_argument("--dry-run", action="store_true",
                          help="say what would change, and change nothing")
     bounces.add_argument("--db", type=_database, metavar="PATH_OR_URL",
@@ -255,6 +262,13 @@ def _smtp_url(text: str) -> str:
     problem = smtp_url_problem(text)
     if problem:
         problem = problem.replace("variables username_env", "variables delivery.username_env")
+        raise argparse.ArgumentTypeError(f"'{text}' {problem}")
+    return text
+
+
+def _imap_url(text: str) -> str:
+    problem = imap_url_problem(text)
+    if problem:
         raise argparse.ArgumentTypeError(f"'{text}' {problem}")
     return text
 

@@ -9,7 +9,7 @@ import time
 
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
-from .errors import Problems, UsageError
+from .errors import PipelineError, Problems, UsageError
 from .send import ENERGY_MODEL, SendOptions, send_issue
 from .store import STATUSES, NewSubscriber, open_store
 from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
@@ -111,22 +111,37 @@ def run_send(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_bounces(args: argparse.Namespace, console: Console) -> int:
+    import itertools
+    import os
     from email.utils import parseaddr
 
-    from .bounces import Attribution, process
+    from .bounces import Attribution, process, read_imap, read_messages
     from .tokens import Tokens, secret_from_env
 
     root = newsletter_root(args)
     config = load_config(root)
     d = config.delivery
+    imap = args.imap or (None if args.paths else d.imap_url)
+    if not args.paths and not imap:
+        raise UsageError("give the mbox files or Maildir folders to read, or --imap URL (or "
+                         "set delivery.imap_url in newsletter.toml)")
     tokens = Tokens(secret_from_env(d.token_secret_env))
+    sources = [read_messages(path) for path in args.paths]
+    if imap:
+        username = os.environ.get(d.imap_username_env, "")
+        password = os.environ.get(d.imap_password_env, "")
+        if not username or not password:
+            raise PipelineError(f"reading {imap} needs the IMAP login: set the environment "
+                                f"variables {d.imap_username_env} and {d.imap_password_env}")
+        sources.append(read_imap(imap, username, password))
     sender = parseaddr(config.sender)[1]
     store = open_store(args.db or d.database, d.database_password_env)
     try:
         attribution = Attribution(store, tokens, sender.rpartition("@")[2],
                                   d.return_path or sender)
-        summary = process(args.paths, attribution, now=now(), soft_limit=d.soft_bounce_limit,
-                          soft_days=d.soft_bounce_days, dry_run=args.dry_run)
+        summary = process(itertools.chain.from_iterable(sources), attribution, now=now(),
+                          soft_limit=d.soft_bounce_limit, soft_days=d.soft_bounce_days,
+                          dry_run=args.dry_run)
         for verdict in summary.verdicts:
             report = verdict.report
             if report.kind == "ignored":

@@ -50,6 +50,9 @@ class Delivery:
     verp: bool = False  # a signed tag per recipient in return_path's local part
     soft_bounce_limit: int = 3
     soft_bounce_days: int = 30
+    imap_url: str | None = None  # the mailbox 'newsletter bounces' reads by default
+    imap_username_env: str = "NEWSLETTER_IMAP_USERNAME"
+    imap_password_env: str = "NEWSLETTER_IMAP_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,25 @@ def _check_bare_address(value: str) -> str | None:
     if "+" in value.split("@", 1)[0]:
         return "must not contain '+' in its local part: delivery.verp adds '+TAG' there"
     return _check_address(value)
+
+
+IMAP_SCHEMES = {"imap": 143, "imap+starttls": 143, "imaps": 993}
+
+
+def imap_url_problem(url: str) -> str | None:
+    """What is wrong with an IMAP URL (None: nothing)."""
+    form = "imaps://HOST:993/MAILBOX, imap+starttls://HOST:143/MAILBOX or imap://HOST:143/MAILBOX"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return f"is not a URL: use {form}"
+    if parts.scheme not in IMAP_SCHEMES or not parts.hostname:
+        return f"must look like {form}"
+    if parts.username or parts.password:
+        return ("must not carry a login: put it in the environment variables "
+                "delivery.imap_username_env and imap_password_env name")
+    return None
 
 
 def _check_sections(value: list[Any]) -> str | None:
@@ -330,6 +352,13 @@ OPTIONS: tuple[Option, ...] = (
            "Temporary failures within soft_bounce_days that mark a reader bounced.", _positive),
     Option("delivery.soft_bounce_days", int, 30,
            "The window, in days, in which temporary failures are counted.", _positive),
+    Option("delivery.imap_url", str, None,
+           "The mailbox of delivery reports that 'newsletter bounces' reads when given no "
+           "path: imaps://HOST:993/MAILBOX (or imap+starttls://, imap://).", imap_url_problem),
+    Option("delivery.imap_username_env", str, "NEWSLETTER_IMAP_USERNAME",
+           "Environment variable holding the IMAP login name.", _env_name),
+    Option("delivery.imap_password_env", str, "NEWSLETTER_IMAP_PASSWORD",
+           "Environment variable holding the IMAP password.", _env_name),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 _TABLES = {key.split(".")[0] for key in _BY_KEY if "." in key}
@@ -448,6 +477,9 @@ def load_config(root: Path) -> Config:
         verp=get("delivery.verp"),
         soft_bounce_limit=get("delivery.soft_bounce_limit"),
         soft_bounce_days=get("delivery.soft_bounce_days"),
+        imap_url=get("delivery.imap_url"),
+        imap_username_env=get("delivery.imap_username_env"),
+        imap_password_env=get("delivery.imap_password_env"),
     )
 
     return Config(

@@ -5,12 +5,14 @@ The reports in ``tests/reports/`` are written for these tests in the shapes real
 a Postfix DSN (user unknown), Exim's plain-text bounce (X-Failed-Recipients), a Gmail-style
 delay notification (mailbox full, temporary), an ARF complaint with the recipient redacted,
 an out-of-office reply (not a bounce), a DSN for an address that is nobody's, and a report
-whose body a filtering service rewrote, which only its VERP address attributes.
+whose body a filtering service rewrote, which only its VERP address attributes. The same
+reports are read from a real IMAP server too (pymap on 127.0.0.1, :mod:`tests.imap_server`).
 ``@@TOKEN@@`` and ``@@VERP@@`` are replaced by a real unsubscribe token and VERP address.
 """
 
 from __future__ import annotations
 
+import imaplib
 import mailbox
 import re
 from collections.abc import Iterator
@@ -25,6 +27,9 @@ from pipeline.tokens import Tokens
 
 from .conftest import AS_OF_EPOCH, REPO, RunCli
 from .databases import Databases, configured, dump
+from .imap_server import PASSWORD as IMAP_PASSWORD
+from .imap_server import USER as IMAP_USER
+from .imap_server import ImapServer
 from .smtp_sink import SmtpSink
 from .test_delivery import SECRET, SECRET_ENV, add_people, configure, many, send, status_of
 
@@ -240,3 +245,79 @@ def test_a_path_that_is_no_mailbox_is_bad_usage(cli: RunCli, sample_copy: Path,
     (tmp_path / "folder").mkdir()
     code, _, err = bounces(cli, sample_copy, str(tmp_path / "folder"))
     assert code == 2 and "not a Maildir" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------- IMAP
+
+
+def _append(server: ImapServer, messages: list[bytes]) -> None:
+    """Deliver ``messages`` to the server's INBOX, as a mail server would (IMAP APPEND)."""
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    try:
+        client.login(IMAP_USER, IMAP_PASSWORD)
+        for data in messages:
+            status, _ = client.append("INBOX", None, None, data.replace(b"\n", b"\r\n"))
+            assert status == "OK"
+    finally:
+        client.logout()
+
+
+def _inbox(server: ImapServer) -> list[tuple[bytes, bytes]]:
+    """(flags, message bytes) of every message in the INBOX, read without marking it."""
+    client = imaplib.IMAP4("127.0.0.1", server.port)
+    try:
+        client.login(IMAP_USER, IMAP_PASSWORD)
+        client.select("INBOX", readonly=True)
+        _, data = client.uid("SEARCH", "ALL")
+        found = []
+        for uid in data[0].split():
+            _, fetched = client.uid("FETCH", uid.decode(), "(FLAGS BODY.PEEK[])")
+            head, body = fetched[0]
+            found.append((re.search(rb"FLAGS \(([^)]*)\)", head)[1], body))  # type: ignore[index]
+        return found
+    finally:
+        client.logout()
+
+
+@pytest.fixture
+def imap_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSLETTER_IMAP_USERNAME", IMAP_USER)
+    monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", IMAP_PASSWORD)
+
+
+def test_reports_are_read_from_an_imap_mailbox_which_is_left_as_it_was(
+        cli: RunCli, sample_copy: Path, people: list[Subscriber], imap_server: ImapServer,
+        imap_login: None) -> None:
+    _append(imap_server, the_shapes(people))
+    before = _inbox(imap_server)
+    assert len(before) == len(SHAPES)
+    code, out, err = bounces(cli, sample_copy, "--imap", imap_server.url())
+    assert code == 0, err
+    db = configured(sample_copy)
+    assert [status_of(db, f"reader000{n}@example.net") for n in range(1, 6)] == \
+        ["bounced", "bounced", "active", "unsubscribed", "active"]
+    assert f"{imap_server.url()};UID=" in out
+    assert "2 readers marked bounced, 1 unsubscribed after a complaint" in out, out
+    assert _inbox(imap_server) == before, "the IMAP mailbox was changed"
+
+    configure(sample_copy, f'[delivery]\nimap_url = "{imap_server.url()}"\n')
+    code, out, err = bounces(cli, sample_copy)  # the configured mailbox, read again
+    assert code == 0, err
+    assert "4 already processed" in out
+
+
+def test_imap_login_problems_are_clear(cli: RunCli, sample_copy: Path,
+                                       people: list[Subscriber], imap_server: ImapServer,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSLETTER_IMAP_USERNAME", raising=False)
+    code, _, err = bounces(cli, sample_copy, "--imap", imap_server.url())
+    assert code == 1 and "NEWSLETTER_IMAP_USERNAME" in err and "NEWSLETTER_IMAP_PASSWORD" in err
+    monkeypatch.setenv("NEWSLETTER_IMAP_USERNAME", IMAP_USER)
+    monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", "wrong")
+    code, _, err = bounces(cli, sample_copy, "--imap", imap_server.url())
+    assert code == 1 and f"127.0.0.1:{imap_server.port} refused the login" in err, err
+    assert "Traceback" not in err
+    code, _, err = bounces(cli, sample_copy, "--imap", "imap://user:pw@127.0.0.1/INBOX")
+    assert code == 2 and "must not carry a login" in err
+    code, _, err = bounces(cli, sample_copy)
+    assert code == 2 and "--imap URL" in err
