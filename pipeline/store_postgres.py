@@ -130,6 +130,19 @@ WITH outcome AS (
 SELECT id FROM subscribers WHERE id = ANY(%(check)s::bigint[]) AND status = 'active'
 """
 
+#: The common case of :data:`_RECORD` (one worker's outcome, not a bounce, and the recipient it
+#: sends to next), with scalars instead of arrays: the same writes and read, cheaper to send,
+#: plan and run.
+_RECORD_ONE = """
+WITH written AS (
+    UPDATE deliveries SET status = %(status)s, message_id = %(mid)s, size = %(size)s,
+        detail = %(detail)s, updated_at = %(at)s
+    WHERE send_id = %(send)s AND subscriber_id = %(id)s
+    RETURNING 1
+)
+SELECT id FROM subscribers WHERE id = %(check)s AND status = 'active'
+"""
+
 Connection = psycopg.Connection[DictRow]
 
 
@@ -254,6 +267,13 @@ class PostgresStore(SqlStore):
         The check reads the snapshot the statement starts with, as it would in a
         transaction of its own."""
         done = list(outcomes)
+        if len(done) == 1 and not done[0].bounced and len(check) == 1:
+            [o], [upcoming] = done, list(check)
+            one = {"send": send_id, "at": _iso(now), "id": o.subscriber_id, "status": o.status,
+                   "mid": o.message_id, "size": o.size, "detail": o.detail, "check": upcoming}
+            with self._failures():
+                found = self._conn().execute(_RECORD_ONE, one).fetchall()
+            return {int(row["id"]) for row in found}
         args = {
             "send": send_id, "at": _iso(now),
             "ids": [o.subscriber_id for o in done], "statuses": [o.status for o in done],
