@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .config import CONFIG_NAME, load_config
+from .config import CONFIG_NAME, imap_url_problem, load_config, smtp_url_problem
 from .console import Console, newsletter_root, now
 from .errors import ContentError, PipelineError, UsageError, display_path, plural
 from .publication import RECORD_NAME, when
@@ -189,6 +189,35 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
                            "a send asks on the terminal, and fails when there is none")
     send.set_defaults(run=_run_send)
 
+    bounces = commands.add_parser(
+        "bounces", help="act on delivery reports: bounces and complaints after sending",
+        description="Read delivery reports from mbox files, Maildir folders or an IMAP "
+                    "mailbox (read-only): a permanent "
+                    "failure marks the reader bounced; temporary failures are counted, and "
+                    "delivery.soft_bounce_limit of them within delivery.soft_bounce_days days "
+                    "mark the reader bounced; a complaint (an ARF feedback report) "
+                    "unsubscribes the reader at once, with the complaint in their consent "
+                    "history. A report is matched to its reader by the VERP return path "
+                    "(delivery.verp), the unsubscribe token or Message-ID of the original "
+                    "message, or the failed address; one that matches no reader is listed. "
+                    "Reading the same report again changes nothing. Needs the token signing "
+                    "key (delivery.token_secret_env).")
+    _common(bounces, suppress=True)
+    bounces.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                         help="an mbox file, a Maildir folder or one message file (default: "
+                              "the IMAP mailbox of delivery.imap_url)")
+    bounces.add_argument("--imap", metavar="URL", type=_imap_url,
+                         help="also read this IMAP mailbox, read-only: imaps://HOST:993/MAILBOX, "
+                              "imap+starttls://HOST:143/MAILBOX or imap://HOST:143/MAILBOX; the "
+                              "login comes from the environment variables "
+                              "delivery.imap_username_env and imap_password_env name")
+    bounces.add_argument("--dry-run", action="store_true",
+                         help="say what would change, and change nothing")
+    bounces.add_argument("--db", type=_database, metavar="PATH_OR_URL",
+                         help="the subscriber database: a SQLite file or a postgresql:// URL "
+                              "(default: subscribers.database)")
+    bounces.set_defaults(run=_run_bounces)
+
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
         from . import check, cli_web, gather, init, new_piece, publish, remind, report, status
 
@@ -200,8 +229,11 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
 
 def delivery_options(parser: argparse.ArgumentParser) -> None:
     """The delivery options of ``send`` and ``publish``."""
-    parser.add_argument("--smtp", metavar="URL", help="smtp://HOST:PORT, smtp+starttls://HOST:"
-                        "587 or smtps://HOST:465 (default: delivery.smtp_url)")
+    parser.add_argument("--smtp", metavar="URL", type=_smtp_url,
+                        help="smtp://HOST:PORT, smtp+starttls://HOST:587 or smtps://HOST:465 "
+                             "(default: delivery.smtp_url); no login in it: the login comes "
+                             "from the environment variables delivery.username_env and "
+                             "password_env name")
     parser.add_argument("--outbox", type=Path, metavar="DIR",
                         help="write .eml files here instead of sending over SMTP")
     parser.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
@@ -233,6 +265,12 @@ def _run_send(args: argparse.Namespace, console: Console) -> int:
     return run_send(args, console)
 
 
+def _run_bounces(args: argparse.Namespace, console: Console) -> int:
+    from .cli_delivery import run_bounces
+
+    return run_bounces(args, console)
+
+
 def _run_subscribers(args: argparse.Namespace, console: Console) -> int:
     from .cli_delivery import run_subscribers
 
@@ -254,6 +292,22 @@ def _database(text: str) -> Database:
                                                          "subscribers.password_env in "
                                                          "newsletter.toml"))
     return text if is_url(text) else Path(text)
+
+
+def _smtp_url(text: str) -> str:
+    """``--smtp``: checked as ``delivery.smtp_url`` is in newsletter.toml."""
+    problem = smtp_url_problem(text)
+    if problem:
+        problem = problem.replace("variables username_env", "variables delivery.username_env")
+        raise argparse.ArgumentTypeError(f"'{text}' {problem}")
+    return text
+
+
+def _imap_url(text: str) -> str:
+    problem = imap_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"'{text}' {problem}")
+    return text
 
 
 def _positive(text: str) -> int:

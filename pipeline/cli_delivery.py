@@ -1,4 +1,5 @@
-"""The delivery commands: ``newsletter subscribers ...`` and ``newsletter send``."""
+"""The delivery commands: ``newsletter subscribers ...``, ``newsletter send`` and
+``newsletter bounces``."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .console import Console, ProgressLine, newsletter_root, now
 from .errors import PipelineError, Problems, UsageError, plural
 from .model import Issue
 from .send import ENERGY_MODEL, Confirm, SendOptions, SendReport, send_issue
-from .store import NewSubscriber, open_store
+from .store import STATUSES, NewSubscriber, open_store
 from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
 
 
@@ -56,10 +57,14 @@ def run_subscribers(args: argparse.Namespace, console: Console) -> int:
                 write_csv(store.subscribers(args.status), sys.stdout)
         elif args.action == "list":
             count = 0
+            complained = store.complained()
             for s in store.subscribers(args.status):
-                console.result(f"{s.email:<40} {s.status:<13} {s.name or ''}")
+                status = f"{s.status} (complaint)" if s.id in complained else s.status
+                console.result(f"{s.email:<40} {status:<25} {s.name or ''}")
                 count += 1
-            console.message("note", f"{count} subscriber{'s' * (count != 1)}")
+            by_status = ", ".join(f"{store.count(status)} {status}" for status in STATUSES)
+            console.message("note", f"{count} subscriber{'s' * (count != 1)} listed; in all "
+                                    f"{by_status} ({len(complained)} after a complaint)")
         elif args.action == "remove":
             try:
                 email = normalise(args.email)
@@ -146,3 +151,66 @@ def summarise(report: SendReport, console: Console) -> int:
     console.message("warning", f"{plural(report.recipients - done, 'recipient')} not done yet "
                                "(deferred); run the same command again to retry them")
     return 1
+
+
+def run_bounces(args: argparse.Namespace, console: Console) -> int:
+    import itertools
+    import os
+    from email.utils import parseaddr
+
+    from .bounces import Attribution, process, read_imap, read_messages
+    from .tokens import Tokens, secret_from_env
+
+    root = newsletter_root(args)
+    config = load_config(root)
+    d = config.delivery
+    imap = args.imap or (None if args.paths else d.imap_url)
+    if not args.paths and not imap:
+        raise UsageError("give the mbox files or Maildir folders to read, or --imap URL (or "
+                         "set delivery.imap_url in newsletter.toml)")
+    tokens = Tokens(secret_from_env(d.token_secret_env))
+    sources = [read_messages(path) for path in args.paths]
+    if imap:
+        username = os.environ.get(d.imap_username_env, "")
+        password = os.environ.get(d.imap_password_env, "")
+        if not username or not password:
+            raise PipelineError(f"reading {imap} needs the IMAP login: set the environment "
+                                f"variables {d.imap_username_env} and {d.imap_password_env}")
+        sources.append(read_imap(imap, username, password))
+    sender = parseaddr(config.sender)[1]
+    store = open_store(args.db or d.database, d.database_password_env)
+    try:
+        attribution = Attribution(store, tokens, sender.rpartition("@")[2],
+                                  d.return_path or sender)
+        summary = process(itertools.chain.from_iterable(sources), attribution, now=now(),
+                          soft_limit=d.soft_bounce_limit, soft_days=d.soft_bounce_days,
+                          dry_run=args.dry_run)
+        for verdict in summary.verdicts:
+            report = verdict.report
+            if report.kind == "ignored":
+                if console.verbosity > 0:
+                    console.result(f"{report.source}: ignored: {report.detail}")
+                continue
+            if verdict.unattributed:
+                named = ", ".join(report.failed) or "no address"
+                console.result(f"{report.source}: not attributed: {report.kind} for {named} "
+                               f"({report.detail}); no subscriber matches it, nothing changed")
+                continue
+            for recorded in verdict.recorded:
+                person = store.get_by_id(recorded.finding.subscriber_id)
+                who = person.email if person else f"subscriber {recorded.finding.subscriber_id}"
+                console.result(f"{report.source}: {who}: {recorded.effect}")
+        bounced = sum(1 for r in summary.changed if r.changed == "bounced")
+        left = sum(1 for r in summary.changed if r.changed == "unsubscribed")
+        ignored = sum(1 for v in summary.verdicts if v.report.kind == "ignored")
+        console.result(
+            f"{len(summary.verdicts)} messages read: {summary.count('permanent')} permanent "
+            f"failures, {summary.count('temporary')} temporary, {summary.count('complaint')} "
+            f"complaints, {len(summary.unattributed)} not attributed, {ignored} not delivery "
+            f"failures (ignored); {bounced} readers {'would be ' * args.dry_run}marked "
+            f"bounced, {left} {'would be ' * args.dry_run}unsubscribed after a complaint; "
+            f"{summary.seen_before} already processed"
+            + ("; dry run: nothing was changed" if args.dry_run else ""))
+    finally:
+        store.close()
+    return 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import os
 import socket
@@ -22,6 +23,12 @@ from .send import SendOptions, transports_for
 from .store import open_store
 from .tokens import Tokens, secret_from_env
 
+#: A client has this long (seconds) to send a whole request, headers and body, from when it
+#: connects or its previous answer ends; then the connection is closed.
+REQUEST_TIMEOUT = 10.0
+#: An idle keep-alive connection is closed after this long (seconds).
+KEEP_ALIVE_TIMEOUT = 5
+
 
 def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
     """Add ``serve`` and ``preview`` to the ``newsletter`` parser."""
@@ -32,7 +39,9 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                     "delivery transport, the outbox by default), confirm and unsubscribe "
                     "(one click, RFC 8058). Needs the token signing key in the environment "
                     "variable named by delivery.token_secret_env. Access logs are off unless "
-                    "-v is given: the app records no visitor's address.")
+                    "-v is given: the app records no visitor's address. A client has "
+                    f"{REQUEST_TIMEOUT:g} s to send a whole request (headers and body), and "
+                    f"an idle keep-alive connection is closed after {KEEP_ALIVE_TIMEOUT} s.")
     common(serve, True)
     _host_port(serve)
     serve.set_defaults(run=_run_serve)
@@ -83,12 +92,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def server(app: Any, verbose: bool = False, on_exit: Callable[[], None] | None = None,
-           grace: int | None = None) -> Any:
+           grace: int | None = None, request_timeout: float = REQUEST_TIMEOUT,
+           keep_alive_timeout: int = KEEP_ALIVE_TIMEOUT) -> Any:
     """The uvicorn server for ``app``: no access log unless verbose (visitors' addresses
-    are not recorded), no Server header. ``on_exit`` runs when Ctrl-C or SIGTERM asks it to
-    stop; requests still running ``grace`` seconds later are cancelled. With ``on_exit`` a
-    second Ctrl-C is the same as the first (the stop is quick already): uvicorn's forced exit
-    would skip the app's shutdown and leave its tasks to be cancelled with tracebacks."""
+    are not recorded), no Server header, and the timeouts a public service needs: a request
+    not read in full within ``request_timeout`` seconds (a slow or half-open client) and an
+    idle keep-alive connection after ``keep_alive_timeout`` seconds are closed. ``on_exit``
+    runs when Ctrl-C or SIGTERM asks it to stop; requests still running ``grace`` seconds
+    later are cancelled. With ``on_exit`` a second Ctrl-C is the same as the first (the stop
+    is quick already): uvicorn's forced exit would skip the app's shutdown and leave its
+    tasks to be cancelled with tracebacks."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -100,7 +113,50 @@ def server(app: Any, verbose: bool = False, on_exit: Callable[[], None] | None =
 
     return Server(uvicorn.Config(app, log_level="info" if verbose else "warning",
                                  access_log=verbose, lifespan="on", server_header=False,
+                                 http=_timed_h11(request_timeout),
+                                 timeout_keep_alive=keep_alive_timeout,
                                  timeout_graceful_shutdown=grace))
+
+
+def _timed_h11(request_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for reading each request: uvicorn itself waits
+    for a request's headers for ever (a client that connects and sends part of them keeps its
+    connection). The deadline starts when the connection opens and when an answer ends; a
+    request not read in full by then (headers and body) closes the connection."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class TimedH11Protocol(H11Protocol):
+        deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self.deadline = self.loop.call_later(request_timeout, self._expired)
+
+        def _disarm(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+                self.deadline = None
+
+        def _expired(self) -> None:
+            self.deadline = None
+            if self.conn.their_state is h11.DONE or self.transport.is_closing():
+                return  # the request was read in full: the app is answering it
+            self.transport.close()
+
+    return TimedH11Protocol
 
 
 def run_server(app: Any, sock: socket.socket, verbose: bool,
@@ -127,7 +183,7 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
                         "yet: run 'newsletter build' (the subscription pages work anyway)")
 
     def transport() -> Any:
-        found, _ = transports_for(config, SendOptions(issue=""), env, count=1)
+        found, _ = transports_for(config, SendOptions(issue=""), env, count=1, clean=False)
         return found[0]
 
     _, label = transports_for(config, SendOptions(issue=""), env, count=1)

@@ -51,6 +51,13 @@ class Delivery:
     unsubscribe_mailto: str | None
     dkim_key: Path | None
     dkim_selector: str | None
+    return_path: str | None = None  # the envelope sender of issues (bounces go there)
+    verp: bool = False  # a signed tag per recipient in return_path's local part
+    soft_bounce_limit: int = 3
+    soft_bounce_days: int = 30
+    imap_url: str | None = None  # the mailbox 'newsletter bounces' reads by default
+    imap_username_env: str = "NEWSLETTER_IMAP_USERNAME"
+    imap_password_env: str = "NEWSLETTER_IMAP_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -182,6 +189,34 @@ def _check_address(value: str) -> str | None:
     return None
 
 
+def _check_bare_address(value: str) -> str | None:
+    """An address without a display name (an envelope address)."""
+    if "<" in value or ">" in value or " " in value.strip():
+        return "must be a bare address such as bounces@example.org (no name, no <>)"
+    if "+" in value.split("@", 1)[0]:
+        return "must not contain '+' in its local part: delivery.verp adds '+TAG' there"
+    return _check_address(value)
+
+
+IMAP_SCHEMES = {"imap": 143, "imap+starttls": 143, "imaps": 993}
+
+
+def imap_url_problem(url: str) -> str | None:
+    """What is wrong with an IMAP URL (None: nothing)."""
+    form = "imaps://HOST:993/MAILBOX, imap+starttls://HOST:143/MAILBOX or imap://HOST:143/MAILBOX"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return f"is not a URL: use {form}"
+    if parts.scheme not in IMAP_SCHEMES or not parts.hostname:
+        return f"must look like {form}"
+    if parts.username or parts.password:
+        return ("must not carry a login: put it in the environment variables "
+                "delivery.imap_username_env and imap_password_env name")
+    return None
+
+
 def _check_sections(value: list[Any]) -> str | None:
     if not value:
         return "must list at least one section"
@@ -210,18 +245,26 @@ def _check_folder(value: str) -> str | None:
     return None
 
 
-def _check_smtp_url(value: str) -> str | None:
-    parts = urlsplit(value)
+def smtp_url_problem(value: str) -> str | None:
+    """What is wrong with an SMTP URL (``delivery.smtp_url`` or ``--smtp``); None: nothing."""
+    form = "smtp://HOST:PORT, smtp+starttls://HOST:587 or smtps://HOST:465"
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed [IPv6 address
+        return f"is not a URL (an unclosed '[': an IPv6 address is written [::1]); use {form}"
     if parts.scheme not in ("smtp", "smtp+starttls", "smtps") or not parts.hostname:
-        return ("must look like smtp://HOST:PORT, smtp+starttls://HOST:587 or "
-                "smtps://HOST:465")
+        return f"must look like {form}"
     if parts.username or parts.password:
         return "must not carry a login: put it in the environment variables username_env and " \
                "password_env name"
     try:
-        parts.port  # noqa: B018 (raises on a bad port)
+        port = parts.port
     except ValueError:
-        return "has a port that is not a number"
+        return "has a port that is not a number from 1 to 65535"
+    if port == 0:
+        return "has a port that is not a number from 1 to 65535"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"must not have a path, query or fragment: use {form}"
     return None
 
 
@@ -382,7 +425,7 @@ OPTIONS: tuple[Option, ...] = (
            "PGPASSWORD or ~/.pgpass).", _env_name),
     Option("delivery.smtp_url", str, None,
            "smtp://HOST:PORT (plain, for a local relay), smtp+starttls://HOST:587 or "
-           "smtps://HOST:465; without it, messages go to the outbox folder.", _check_smtp_url),
+           "smtps://HOST:465; without it, messages go to the outbox folder.", smtp_url_problem),
     Option("delivery.outbox", str, "outbox", "Folder of .eml files when there is no SMTP URL.",
            _check_folder),
     Option("delivery.username_env", str, "NEWSLETTER_SMTP_USERNAME",
@@ -403,6 +446,23 @@ OPTIONS: tuple[Option, ...] = (
     Option("delivery.dkim_key", str, None,
            "Path of the PEM private key for DKIM signing (with dkim_selector)."),
     Option("delivery.dkim_selector", str, None, "DKIM selector, e.g. 'news2026'.", _nonempty),
+    Option("delivery.return_path", str, None,
+           "Envelope sender of the issues, where delivery reports go (default: the sender's "
+           "address).", _check_bare_address),
+    Option("delivery.verp", bool, False,
+           "Give each recipient their own return path, return_path's local part plus a signed "
+           "tag (bounces+TAG@…), so a report names its reader even when its body does not."),
+    Option("delivery.soft_bounce_limit", int, 3,
+           "Temporary failures within soft_bounce_days that mark a reader bounced.", _positive),
+    Option("delivery.soft_bounce_days", int, 30,
+           "The window, in days, in which temporary failures are counted.", _positive),
+    Option("delivery.imap_url", str, None,
+           "The mailbox of delivery reports that 'newsletter bounces' reads when given no "
+           "path: imaps://HOST:993/MAILBOX (or imap+starttls://, imap://).", imap_url_problem),
+    Option("delivery.imap_username_env", str, "NEWSLETTER_IMAP_USERNAME",
+           "Environment variable holding the IMAP login name.", _env_name),
+    Option("delivery.imap_password_env", str, "NEWSLETTER_IMAP_PASSWORD",
+           "Environment variable holding the IMAP password.", _env_name),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 _TABLES = {key.split(".")[0] for key in _BY_KEY if "." in key}
@@ -544,6 +604,13 @@ def load_config(root: Path) -> Config:
         unsubscribe_mailto=get("delivery.unsubscribe_mailto"),
         dkim_key=root / dkim_key if dkim_key else None,
         dkim_selector=get("delivery.dkim_selector"),
+        return_path=get("delivery.return_path"),
+        verp=get("delivery.verp"),
+        soft_bounce_limit=get("delivery.soft_bounce_limit"),
+        soft_bounce_days=get("delivery.soft_bounce_days"),
+        imap_url=get("delivery.imap_url"),
+        imap_username_env=get("delivery.imap_username_env"),
+        imap_password_env=get("delivery.imap_password_env"),
     )
 
     return Config(

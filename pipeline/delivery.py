@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from .errors import PipelineError
 from .messages import IssueMessage, Recipient
-from .store import Claimed, Outcome, Store
+from .store import Claimed, Lease, Outcome, Store
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typeshed's, for mypy: not needed at run time
@@ -67,21 +67,60 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-class OutboxTransport:
-    """Writes each message as ``<outbox>/<message-id>.eml``, atomically."""
+#: ``.<name>.eml.<pid>.<thread>.tmp``: a message being written to the outbox.
+_OUTBOX_TMP = re.compile(r"^\..+\.eml\.(?P<pid>\d+)\.\d+\.tmp$")
 
-    def __init__(self, folder: Path) -> None:
+
+class OutboxTransport:
+    """Writes each message as ``<outbox>/<message-id>.eml``, atomically.
+
+    The folder is made (and proven writable) when the transport is made, so a folder that
+    cannot be made is a clear error before anything is sent. Temporary files that a killed
+    writer left (their process is gone) are removed then too, unless ``clean`` is False (the
+    web app makes one for each confirmation email, and cleans once, at start-up).
+    """
+
+    def __init__(self, folder: Path, clean: bool = True) -> None:
         self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".probe.{os.getpid()}.{threading.get_ident()}.tmp"
+            probe.touch()
+            probe.unlink()
+        except OSError as exc:
+            raise PipelineError(
+                f"{folder}: cannot use this folder as the outbox: {exc.strerror or exc}"
+                f"{' (a file is in the way)' if folder.exists() and not folder.is_dir() else ''}"
+                "; nothing was sent. Choose another folder with --outbox or delivery.outbox "
+                "in newsletter.toml, or make this one writable") from None
+        self.cleaned = self._clean() if clean else 0
+
+    def _clean(self) -> int:
+        """Remove the temporary files of writers that are gone (killed mid-write); how many."""
+        cleaned = 0
+        for path in self.folder.iterdir():
+            match = _OUTBOX_TMP.match(path.name)
+            if not match or _alive(int(match["pid"])):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                cleaned += 1
+        return cleaned
 
     def send(self, sender: str, recipient: str, message_id: str, data: bytes) -> None:
         name = re.sub(r"[^A-Za-z0-9.@_-]", "_", message_id.strip("<>")) + ".eml"
         tmp = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.folder / name)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / name)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise PipelineError(f"{self.folder}: cannot write {name} to the outbox: "
+                                f"{exc.strerror or exc}") from None
 
     def close(self) -> None:
         pass
@@ -98,13 +137,18 @@ class SmtpSettings:
 
     @classmethod
     def from_url(cls, url: str, username: str | None, password: str | None) -> SmtpSettings:
-        parts = urlsplit(url)
+        problem = f"'{url}' is not an SMTP URL: use smtp://HOST:PORT, " \
+                  "smtp+starttls://HOST:587 or smtps://HOST:465"
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:  # an unclosed [, a port that is no number or out of range
+            raise PipelineError(problem) from None
         security = {"smtp": "none", "smtp+starttls": "starttls", "smtps": "tls"}.get(parts.scheme)
         if security is None or not parts.hostname:
-            raise PipelineError(f"'{url}' is not an SMTP URL: use smtp://HOST:PORT, "
-                                "smtp+starttls://HOST:587 or smtps://HOST:465")
+            raise PipelineError(problem)
         default_port = {"none": 25, "starttls": 587, "tls": 465}[security]
-        return cls(parts.hostname, parts.port or default_port, security, username, password)
+        return cls(parts.hostname, port or default_port, security, username, password)
 
 
 _LINE_STARTING_WITH_A_PERIOD = re.compile(rb"\n\.")
@@ -333,8 +377,10 @@ class _Claims:
     """The rows a send has claimed and not handed out yet: the workers take them one by one,
     and the one that finds none left claims the next batch."""
 
-    def __init__(self, store: Store, send_id: int, stop: threading.Event) -> None:
-        self.store, self.send_id, self.stop = store, send_id, stop
+    def __init__(self, store: Store, send_id: int, stop: threading.Event,
+                 lease: Lease | None = None) -> None:
+        self.store, self.send_id, self.stop, self.lease = store, send_id, stop, lease
+        self.owner = lease.owner if lease else None
         self.lock = threading.Lock()
         self.rows: deque[Claimed] = deque()
         self.after = 0  # the last subscriber id claimed, where the next claim starts
@@ -342,14 +388,17 @@ class _Claims:
 
     def take(self) -> Claimed | None:
         with self.lock:
+            if self.lease is not None and self.lease.lost.is_set():
+                raise PipelineError(f"{self.lease.reason}; the send stopped before its next "
+                                    "message, and resumes where it left off when run again")
             if self.stop.is_set():
                 return None
             if not self.rows and not self.exhausted:
-                batch = self.store.claim(self.send_id, BATCH, self.after)
+                batch = self.store.claim(self.send_id, BATCH, self.after, self.owner)
                 if not batch and self.after:
                     # Rows before the cursor that another sender left pending (a claim of
                     # theirs rolled back): one last look from the start.
-                    batch = self.store.claim(self.send_id, BATCH)
+                    batch = self.store.claim(self.send_id, BATCH, owner=self.owner)
                 if batch:
                     self.after = batch[-1].subscriber_id
                 else:
@@ -363,7 +412,8 @@ def run_send(
     transports: list[Transport], *, retries: int, limiter: RateLimiter,
     now: Callable[[], datetime], on_progress: Callable[[Progress], None] | None = None,
     backoff: Callable[[int], float] = lambda attempt: min(2.0 ** attempt, 60.0),
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = time.sleep, lease: Lease | None = None,
+    return_path: Callable[[Recipient], str] | None = None,
 ) -> Progress:
     """Send every pending recipient of ``send_id``; returns what happened in this run.
 
@@ -373,12 +423,15 @@ def run_send(
     unrecorded message per connection can exist at any instant. Whether a recipient is still
     subscribed is read in that same commit, just before their message is built and leaves.
     ``on_progress`` is called from the calling thread every :data:`PROGRESS_INTERVAL` seconds
-    and once at the end.
+    and once at the end. With ``lease`` (the sender's, from ``store.send_lock``), each claimed
+    row names its owner, and once the lease is lost no further message leaves.
+    ``return_path`` gives each recipient's envelope sender (default: ``sender``'s address).
     """
     stop = threading.Event()
     recorder = _Recorder(store, send_id, now)
-    claims = _Claims(store, send_id, stop)
-    envelope_from = _address(sender)
+    claims = _Claims(store, send_id, stop, lease)
+    fixed = _address(sender)
+    envelope_from = return_path or (lambda recipient: fixed)
     errors: list[BaseException] = []
 
     def worker(transport: Transport) -> None:
@@ -441,7 +494,8 @@ def _count(progress: Progress, outcome: Outcome) -> None:
 
 
 def _deliver(
-    claimed: Claimed, message: IssueMessage, envelope_from: str, transport: Transport,
+    claimed: Claimed, message: IssueMessage, envelope_from: Callable[[Recipient], str],
+    transport: Transport,
     retries: int, limiter: RateLimiter, backoff: Callable[[int], float],
     sleep: Callable[[float], None],
 ) -> Outcome:
@@ -451,7 +505,7 @@ def _deliver(
     for attempt in range(retries):
         limiter.wait()
         try:
-            transport.send(envelope_from, claimed.email, message_id, data)
+            transport.send(envelope_from(recipient), claimed.email, message_id, data)
         except TemporaryFailure as exc:
             last = str(exc)
             if attempt + 1 < retries:
@@ -471,3 +525,16 @@ def _deliver(
 
 def _address(sender: str) -> str:
     return parseaddr(sender)[1]
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs on this machine."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

@@ -35,7 +35,7 @@ from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
 from .publication import when
 from .render import unsubscribe_marker
-from .store import Database, Store, open_store
+from .store import Database, Store, StoreError, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env, unsubscribe_link
 
@@ -137,9 +137,13 @@ def send_issue(
     html, text = delivery_email(config, issue, marker)
     email = (html, text, marker)
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
-    store = open_store(options.db or config.delivery.database,
-                       config.delivery.database_password_env, env)
+    try:
+        store = open_store(options.db or config.delivery.database,
+                           config.delivery.database_password_env, env)
+    except StoreError as exc:
+        raise StoreError(f"{exc}; nothing was sent") from None
     started = monotonic()
+    sending = False
     try:
         if options.test_to:
             return _test_send(config, options, issue, email, tokens, now, env, started,
@@ -150,7 +154,7 @@ def send_issue(
                            marker)
         message.build(Recipient(0, "check@example.org"))  # fails here, before the ledger
         transports, label = transports_for(config, options, env)
-        with store.send_lock(str(issue.issue_id)):
+        with store.send_lock(str(issue.issue_id), now) as lease:
             if store.has_send(str(issue.issue_id)):
                 send_id, _ = store.begin_send(str(issue.issue_id), now())  # the same send
                 counts = store.summary(send_id).counts
@@ -164,12 +168,13 @@ def send_issue(
             if waiting and confirm is not None and not confirm(issue, waiting):
                 raise NotConfirmed(f"{issue.issue_id} was not sent: the answer was not yes")
             send_id, _ = store.begin_send(str(issue.issue_id), now())
-            store.requeue(send_id)
+            store.requeue(send_id, now())
             # Dated when the send first started, so a message re-sent on resume is identical.
             message = _message(config, issue, html, text, tokens, store.send_started(send_id),
                                str(issue.issue_id), marker)
             total = store.summary(send_id).counts
             recipients = sum(total.values())
+            sending = True
             progress = run_send(
                 store, send_id, message, config.sender, transports,
                 retries=config.delivery.retries,
@@ -177,6 +182,7 @@ def send_issue(
                                     else config.delivery.rate),
                 now=now,
                 on_progress=(lambda p: on_progress(p, recipients)) if on_progress else None,
+                lease=lease, return_path=return_path(config, tokens),
             )
             summary = store.summary(send_id)
             counts = summary.counts
@@ -184,6 +190,12 @@ def send_issue(
                               counts.get("failed", 0), counts.get("skipped", 0),
                               counts.get("deferred", 0), summary.size, monotonic() - started,
                               progress, result.image_weights.get(str(issue.issue_id), 0))
+    except StoreError as exc:
+        if sending:
+            raise StoreError(f"{exc}; the send stopped: what was sent before is recorded, and "
+                             "the same command resumes it once the database is repaired") \
+                from None
+        raise StoreError(f"{exc}; nothing was sent") from None
     finally:
         store.close()
 
@@ -208,13 +220,28 @@ def _message(config: Config, issue: Issue, html: str, text: str, tokens: Tokens,
     )
 
 
+def return_path(config: Config, tokens: Tokens) -> Callable[[Recipient], str]:
+    """Each recipient's envelope sender: ``delivery.return_path`` (default: the sender's
+    address), with ``+ID-DIGEST`` (a signed VERP tag) in its local part when
+    ``delivery.verp`` is set, so a delivery report names its reader by the address it is
+    sent to, whatever its body says."""
+    address = config.delivery.return_path or parseaddr(config.sender)[1]
+    if not config.delivery.verp:
+        return lambda recipient: address
+    local, _, domain = address.rpartition("@")
+    return lambda recipient: (f"{local}+{tokens.verp_tag(recipient.subscriber_id, recipient.email)}"
+                              f"@{domain}")
+
+
 def transports_for(config: Config, options: SendOptions, env: dict[str, str],
-                   count: int | None = None) -> tuple[list[Transport], str]:
-    """The transports a send uses (``count`` SMTP connections, or the outbox), and a label."""
+                   count: int | None = None, clean: bool = True,
+                   ) -> tuple[list[Transport], str]:
+    """The transports a send uses (``count`` SMTP connections, or the outbox, whose leftover
+    temporary files are removed unless ``clean`` is False), and a label."""
     smtp_url = None if options.outbox else (options.smtp_url or config.delivery.smtp_url)
     if not smtp_url:
         folder = options.outbox or config.delivery.outbox
-        return [OutboxTransport(folder)], f"outbox {folder}"
+        return [OutboxTransport(folder, clean)], f"outbox {folder}"
     d = config.delivery
     username = env.get(d.username_env) or None
     password = env.get(d.password_env) or None

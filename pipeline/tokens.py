@@ -4,13 +4,17 @@ An unsubscribe token names one subscriber and a digest of their address, signed 
 newsletter's key: a token works only for its own address, and a forged or altered one is
 rejected. It never expires, because a List-Unsubscribe link must keep working. Confirmation
 tokens (double opt-in) and form tokens (proof that a form was fetched from us, recently) carry
-a timestamp and expire; the clock they read is passed in.
+a timestamp and expire; the clock they read is passed in. A VERP tag (the part after '+' in
+a recipient's own return path) names a subscriber with a short keyed digest, in lower case
+only, as some mail servers lower the case of an address.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +94,27 @@ class Tokens:
             raise TokenError("this confirmation link is not valid") from None
         return _pair(data)
 
+
+    def verp_tag(self, subscriber_id: int, email: str) -> str:
+        """``ID-DIGEST``: the subscriber's id and a keyed digest of the id and address."""
+        return f"{subscriber_id}-{self._verp_digest(subscriber_id, email)}"
+
+    def check_verp_tag(self, tag: str, email_of: Callable[[int], str | None]) -> int:
+        """The subscriber id of a genuine VERP tag (``email_of`` looks up their address),
+        else :class:`TokenError`."""
+        found = re.fullmatch(r"(\d{1,18})-([0-9a-f]{16})", tag.strip().lower())
+        if not found:
+            raise TokenError("not a VERP tag of ours")
+        subscriber_id = int(found[1])
+        email = email_of(subscriber_id)
+        if email is None or not hmac.compare_digest(
+                found[2], self._verp_digest(subscriber_id, email)):
+            raise TokenError("this VERP tag is not valid")
+        return subscriber_id
+
+    def _verp_digest(self, subscriber_id: int, email: str) -> str:
+        text = f"verp:{subscriber_id}:{address_digest(email)}".encode()
+        return hmac.new(self.secret.encode(), text, hashlib.sha256).hexdigest()[:16]
 
     def form(self, purpose: str) -> str:
         """A token for a form of ours (``subscribe``, ``confirm``): signed and dated."""

@@ -17,10 +17,10 @@ content types, and four pages:
 
 Every answer carries security headers (a Content-Security-Policy without scripts, no framing,
 no referrer). A form POST from another site is refused (``Sec-Fetch-Site`` and ``Origin``, the
-same check Go's CrossOriginProtection makes), except the one-click unsubscribe, which mail
-providers send from their own servers and which the per-subscriber token authorises. No cookie
-is set. A visitor never sees a stack trace: an unexpected error is logged and answered with a
-plain page.
+same check Go's CrossOriginProtection makes, which also refuses ``Origin: null``), except the
+one-click unsubscribe, which mail providers send from their own servers and which the
+per-subscriber token authorises. No cookie is set. A visitor never sees a stack trace: an
+unexpected error is logged and answered with a plain page.
 """
 
 from __future__ import annotations
@@ -256,10 +256,12 @@ class _Pages:
                 raise HTTPException(403, "This form can only be sent from our own pages.")
             return
         origin = request.headers.get("origin")
-        if origin and origin != "null":
-            netloc = urlsplit(origin).netloc
-            if netloc not in (request.headers.get("host"), self.origin):
-                raise HTTPException(403, "This form can only be sent from our own pages.")
+        if not origin:  # not a browser, or a browser too old to say: as Go's check does
+            return
+        # "null" is an opaque origin (a sandboxed frame, a data: page, a file): another site.
+        netloc = "" if origin == "null" else urlsplit(origin).netloc
+        if not netloc or netloc not in (request.headers.get("host"), self.origin):
+            raise HTTPException(403, "This form can only be sent from our own pages.")
 
     async def form(self, request: Request) -> FormData:
         try:
@@ -295,7 +297,7 @@ class _Pages:
                 "Too many requests", "This connection has asked to subscribe too often. "
                 "Please try again in an hour.", status=429, headers={"retry-after": "3600"})
         if _text(form, "website"):  # the honeypot: only robots fill it in
-            self.parts.log(f"note: subscribe: honeypot filled from {client}; ignored")
+            self.parts.log("note: subscribe: honeypot filled; ignored")  # no address kept
             return self.check_inbox(email)
         try:
             address = normalise(email)

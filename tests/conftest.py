@@ -15,7 +15,7 @@ from pipeline.cli import main
 
 #: Fixtures for every test module: the real browser (browser), and the store backends
 #: (database, databases: SQLite, and PostgreSQL on a private throwaway server).
-pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases"]
+pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases", "tests.imap_server"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -397,7 +397,7 @@ class Sender:
         store = open_store(self.db)
         try:
             send_id, _ = store.begin_send("t1", NOW)
-            store.requeue(send_id)
+            store.requeue(send_id, NOW)
             settings = SmtpSettings(HOST, self.port, "none", None, None, timeout=10)
             return run_send(store, send_id, message or small_message(), "news@example.org",
                             [SmtpTransport(settings) for _ in range(self.connections)],

@@ -165,14 +165,14 @@ def test_many_senders_beginning_at_once_get_one_send(stores: Callable[[], Store]
 def test_the_send_lock_excludes_a_second_sender(database: Database) -> None:
     first, second = open_store(database), open_store(database)
     try:
-        with first.send_lock("2026-12-solstice"):
+        with first.send_lock("2026-12-solstice", lambda: NOW):
             with pytest.raises(PipelineError, match="another send of 2026-12-solstice is "
                                                     "running") as caught:
-                second.send_lock("2026-12-solstice").__enter__()
+                second.send_lock("2026-12-solstice", lambda: NOW).__enter__()
             assert "wait for it to finish" in str(caught.value)
-            with second.send_lock("2027-03-equinox"):  # another issue is not locked
+            with second.send_lock("2027-03-equinox", lambda: NOW):  # another issue: not locked
                 pass
-        with second.send_lock("2026-12-solstice"):  # released when the first send ends
+        with second.send_lock("2026-12-solstice", lambda: NOW):  # released when the first ends
             pass
     finally:
         first.close()
@@ -182,15 +182,15 @@ def test_the_send_lock_excludes_a_second_sender(database: Database) -> None:
 def test_the_postgres_send_lock_goes_with_a_dead_sender(stores: Callable[[], Store],
                                                         url: str) -> None:
     first, second = stores(), stores()
-    with first.send_lock("2026-12-solstice"):
+    with first.send_lock("2026-12-solstice", lambda: NOW):
         with pytest.raises(PipelineError, match=r"newsletter send 2026-12-solstice \("):
-            second.send_lock("2026-12-solstice").__enter__()
+            second.send_lock("2026-12-solstice", lambda: NOW).__enter__()
         # The sender's machine dies: the server ends its session, and the lock with it.
         rows(url, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
                   "AND granted AND pid <> pg_backend_pid()")
         for _ in range(500):
             try:
-                with second.send_lock("2026-12-solstice"):
+                with second.send_lock("2026-12-solstice", lambda: NOW):
                     break
             except PipelineError:
                 time.sleep(0.01)
@@ -218,7 +218,7 @@ def test_both_backends_have_the_same_tables_and_columns(url: str, tmp_path: Path
     lite = tmp_path / "s.sqlite3"
     open_store(lite).close()
     open_store(url).close()
-    for table in ("subscribers", "sends", "deliveries", "events"):
+    for table in ("subscribers", "sends", "deliveries", "events", "leases", "reports"):
         with sqlite3.connect(lite) as db:
             sqlite_columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
         pg_columns = [r[0] for r in rows(url, "SELECT column_name FROM information_schema."

@@ -5,6 +5,7 @@ cross-site refusals and error pages. A real uvicorn server, a real SQLite file, 
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -15,11 +16,12 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.cli_web import bind
+from pipeline.cli_web import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, bind
+from pipeline.cli_web import server as make_server
 from pipeline.store import Store, Subscriber
 from pipeline.web import create_app
 
-from .conftest import RunCli
+from .conftest import REPO, RunCli
 from .databases import Databases
 from .web_server import SECRET, Site, serving
 
@@ -456,3 +458,69 @@ def test_serve_on_a_port_in_use_is_bad_usage(cli: RunCli, sample_copy: Path,
 def test_bad_port_is_bad_usage(cli: RunCli, sample_copy: Path) -> None:
     code, _, err = cli("serve", "--root", str(sample_copy), "--port", "http")
     assert code == 2 and "not a port number" in err
+
+
+# ---------------------------------------------------------------------- hardening
+
+
+def test_an_opaque_origin_without_fetch_metadata_is_refused(site: Site,
+                                                           http: httpx.Client) -> None:
+    """``Origin: null`` (a sandboxed frame, a data: page) is another site, as Go's
+    CrossOriginProtection has it; a client that sends no Origin at all is not a browser."""
+    data = {"email": "ada@example.org", "form_token": form_token(http)}
+    answer = http.post("/subscribe", data=data, headers={"origin": "null"})
+    assert answer.status_code == 403
+    assert site.store.count() == 0
+    assert http.post("/subscribe", data=data).status_code == 200
+
+
+def test_the_honeypot_log_line_keeps_no_address(site: Site, http: httpx.Client) -> None:
+    subscribe(http, "bot@example.org", website="https://spam.example")
+    [line] = [line for line in site.log if "honeypot" in line]
+    assert "127.0.0.1" not in line and "bot@example.org" not in line
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes the connection within ``seconds`` (reading what it sends)."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def test_slow_and_idle_connections_are_closed(tmp_path: Path) -> None:
+    """A client that sends half a request, or nothing, or keeps an idle keep-alive connection,
+    is cut off after the timeouts; a whole request is answered."""
+    made = Site(tmp_path / "site")
+    try:
+        with serving(made.app(), made.sock, request_timeout=0.5, keep_alive_timeout=1):
+            port = made.sock.getsockname()[1]
+            with socket.create_connection(("127.0.0.1", port)) as half:
+                half.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                assert _closed_within(half, 5), "half a request kept its connection"
+            with socket.create_connection(("127.0.0.1", port)) as silent:
+                assert _closed_within(silent, 5), "a silent connection was kept"
+            with socket.create_connection(("127.0.0.1", port)) as idle:
+                idle.sendall(b"GET /robots.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                idle.settimeout(5)
+                assert idle.recv(4096).startswith(b"HTTP/1.1 200")
+                assert _closed_within(idle, 5), "an idle keep-alive connection was kept"
+    finally:
+        made.store.close()
+
+
+def test_the_timeouts_are_the_documented_ones(cli: RunCli) -> None:
+    server = make_server(object())
+    assert server.config.timeout_keep_alive == KEEP_ALIVE_TIMEOUT
+    assert server.config.http.__name__ == "TimedH11Protocol"
+    _, out, _ = cli("serve", "--help")
+    said = " ".join(out.split())
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    for text in (said, readme):
+        assert f"{REQUEST_TIMEOUT:g} s to send a whole request" in text
+        assert f"idle keep-alive connection is closed after {KEEP_ALIVE_TIMEOUT} s" in text

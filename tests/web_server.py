@@ -53,9 +53,10 @@ class Clock:
 
 
 @contextmanager
-def serving(app: Any, sock: Any) -> Iterator[None]:
-    """Run ``app`` with uvicorn on ``sock`` in a thread until the block ends."""
-    server = make_server(app)
+def serving(app: Any, sock: Any, **options: Any) -> Iterator[None]:
+    """Run ``app`` with uvicorn on ``sock`` in a thread until the block ends (``options``:
+    those of :func:`pipeline.cli_web.server`)."""
+    server = make_server(app, **options)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
