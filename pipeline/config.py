@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
 
+from .databases import DEFAULT_PASSWORD_ENV, Database, database_problem, is_url
 from .engines import DEFAULT as DEFAULT_MARKDOWN
 from .engines import FLAVOURS, GFM, PYTHON_MARKDOWN, MarkdownOptions, extension_problem
 from .errors import ContentError, Problems, did_you_mean
 from .seasons import NAMINGS, Naming
-from .store import DEFAULT_PASSWORD_ENV, Database, database_problem, is_url
 
 CONFIG_NAME = "newsletter.toml"
 _LANG_RE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")

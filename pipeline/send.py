@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from .build import build_issue, delivery_email
 from .config import Config, load_config
+from .databases import Database
 from .delivery import (
     OutboxTransport,
     Progress,
@@ -35,7 +36,7 @@ from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
 from .publication import when
 from .render import unsubscribe_marker
-from .store import Database, Store, StoreError, open_store
+from .store import Store, StoreError, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env, unsubscribe_link
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.config import load_config
-from pipeline.store import Database, is_url
+from pipeline.databases import Database, is_url
 
 from .postgres import PostgresServer
 

@@ -35,6 +35,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.databases import Database
 from pipeline.delivery import (
     OutboxTransport,
     Progress,
@@ -49,7 +50,7 @@ from pipeline.errors import ContentError
 from pipeline.messages import IssueMessage, Recipient
 from pipeline.render import UNSUBSCRIBE_PLACEHOLDER
 from pipeline.send import SendOptions, SendReport, send_issue
-from pipeline.store import Database, NewSubscriber, Subscriber, open_store
+from pipeline.store import NewSubscriber, Subscriber, open_store
 from pipeline.subscribers import normalise
 from pipeline.tokens import TokenError, Tokens, address_digest
 

@@ -18,8 +18,9 @@ from typing import TypeVar
 import psycopg
 import pytest
 
+from pipeline.databases import Database
 from pipeline.errors import PipelineError
-from pipeline.store import MIGRATIONS, Database, NewSubscriber, Store, open_store
+from pipeline.store import MIGRATIONS, NewSubscriber, Store, open_store
 
 from .conftest import RunCli, Scratch
 from .databases import rows, schema_version

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.databases import Database
 from pipeline.errors import PipelineError
-from pipeline.store import MIGRATIONS, Database, NewSubscriber, SqliteStore, Store, open_store
+from pipeline.store import MIGRATIONS, NewSubscriber, SqliteStore, Store, open_store
 from pipeline.subscribers import AddressError, normalise
 
 from .conftest import RunCli, Scratch
