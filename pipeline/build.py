@@ -27,6 +27,7 @@ from .cache import Stats
 from .config import Config, load_config
 from .content import list_issues, load_issue
 from .contributors import load_contributors
+from .crossings import check_crossings
 from .email_html import LAYOUT
 from .errors import ContentError, PipelineError, Problem, Problems, UsageError
 from .model import Contributor, Issue
@@ -140,6 +141,7 @@ def build_issue(
         inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), issue, inputs,
                           found.items, strict)
     _note_left_out(issue, problems)
+    check_crossings(issue, config, site.folders, site.people, record, now, problems)
     if not issue.pieces and not problems.has_errors:
         problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
                        "(the notes say why each piece was left out)", rule="nothing-to-publish")
@@ -208,15 +210,18 @@ class Analysis:
 
 
 def analyse_issue(root: Path, ref: str, drafts: bool = True,
-                  config: Config | None = None) -> Analysis:
+                  config: Config | None = None, now: datetime | None = None) -> Analysis:
     """Load, validate and render one issue (drafts included by default) as a build would,
     collecting every problem instead of failing; nothing is written. Configuration and
-    template errors still raise :class:`ContentError`."""
+    template errors still raise :class:`ContentError`. With ``now``, links to issues not
+    published by then are reported too."""
     problems = Problems()
     site = _open_site(config or load_config(root), problems)
     issue_id = resolve_issue(ref, site.config, site.folders)
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
+    check_crossings(issue, site.config, site.folders, site.people, load_record(root), now,
+                    problems)
     rendered = r.render_issue(issue, site.config, problems)
     images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
                                site.config.image_budget_kb, c.Cache(None), problems)

@@ -290,7 +290,7 @@ class Sources:
 def check_issue(root: Path, ref: str,
                 config: Config | None = None) -> tuple[list[Finding], int]:
     """Every finding for one issue, sorted by place; and how many pieces were checked."""
-    analysis = analyse_issue(root, ref, drafts=True, config=config)
+    analysis = analyse_issue(root, ref, drafts=True, config=config, now=now())
     config, issue, rendered = analysis.config, analysis.issue, analysis.rendered
     sources = Sources()
     findings = findings_of(analysis.problems, sources)

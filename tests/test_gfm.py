@@ -442,3 +442,34 @@ def test_check_and_build_agree_on_a_link_to_a_draft(scratch: Scratch, cli: RunCl
     assert "plan.md" not in out
     code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root))
     assert code == 1 and "links.md:9: error: 'faq.md' is not a piece of this issue" in err
+
+
+def test_links_to_other_issues_land_or_say_where_not(scratch: Scratch, cli: RunCli) -> None:
+    """A link to a piece of another issue: fine when that issue is published and the piece
+    ready (and its heading there); an error when the issue is not out yet or the piece is a
+    draft; a warning for a heading it does not have. build-issue and check agree."""
+    scratch.write("issues/2026-03-equinox/older.md", piece_text(
+        title="Older", body="## What we kept\n\nText.\n"))
+    scratch.write("issues/2026-03-equinox/unfinished.md", piece_text(title="Unfinished",
+                                                                     status="draft"))
+    scratch.write("issues/2027-06-solstice/later.md", piece_text(title="Later"))
+    scratch.write(f"{FOLDER}/links.md", piece_text(title="Links", body=(
+        "Good: [kept](../2026-03-equinox/older.md#what-we-kept).\n\n"
+        "Future: [later](../2027-06-solstice/later.md).\n\n"
+        "Draft: [unfinished](../2026-03-equinox/unfinished.md).\n\n"
+        "Heading: [gone](../2026-03-equinox/older.md#what-we-lost).\n")))
+    code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root))
+    assert code == 1
+    shown = err.replace(str(scratch.root) + "/", "")
+    assert f"{FOLDER}/links.md:11: error: '../2027-06-solstice/later.md' links a piece of " \
+           "2027-06-solstice, which is not published yet" in shown, shown
+    assert f"{FOLDER}/links.md:13: error: '../2026-03-equinox/unfinished.md' is not a ready " \
+           "piece of 2026-03-equinox" in shown, shown
+    assert f"{FOLDER}/links.md:15: warning: the link '../2026-03-equinox/older.md#what-we-lost' " \
+           "lands on no heading of older.md in 2026-03-equinox — did you mean 'what-we-kept'?" \
+        in shown, shown
+    assert "links.md:9:" not in shown
+    code, out, _ = cli("check", ISSUE, "--root", str(scratch.root))
+    assert code == 1
+    for line in (11, 13, 15):
+        assert f"links.md:{line}:" in out, out
