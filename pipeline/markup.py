@@ -304,9 +304,9 @@ class _Links:
             if value.strip() == "#":
                 return "#"  # the top of the page, as on GitHub
             if not value.strip() and tag == "a":
-                self._add("error", "empty-target", "]()", "a link with no target: write the "
-                          "address between the brackets, [text](https://...), or remove the "
-                          "link")
+                self._add("error", "empty-target", "]()", "a link with no target (']()'): "
+                          "write the address between the parentheses, [text](https://...), "
+                          "or remove the link")
             return None
         decoded = unquote(parts.path)
         if _SCHEME_LIKE.match(decoded) or _CONTROL.search(decoded):

@@ -211,7 +211,7 @@ CASES = [
      "the class big shout of <span> will be removed"),
     ("dangling-anchor", "Intro.\n\nSee [the method](#metod).\n\n## Method\n", "dangling-anchor",
      3, 18, "lands on no heading of this piece or the issue — did you mean 'method'?"),
-    ("empty-target", "Intro.\n\nSee [the method]() here.\n", "empty-target", 3, 1,
+    ("empty-target", "Intro.\n\nSee [the method]() here.\n", "empty-target", 3, 16,
      "a link with no target"),
 ]
 
