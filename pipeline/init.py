@@ -40,9 +40,11 @@ EXAMPLES: dict[str, Any] = {
     "delivery.dkim_key": "secrets/dkim.pem",
     "delivery.dkim_selector": "news2026",
     "gather.feeds": ["https://blog.example.org/feed.xml", "feeds-in/team.xml"],
+    "delivery.return_path": "bounces@example.org",
+    "delivery.imap_url": "imaps://imap.example.org:993/INBOX",
     "check.disabled": ["link-text"],
-    # The second Markdown flavour and its extensions (the keys exist once the Markdown engine
-    # work is merged): shown together, so uncommenting both gives a valid configuration.
+    # The second Markdown flavour and its extensions: shown together, so uncommenting both
+    # gives a valid configuration.
     "markdown.flavour": "python-markdown",
     "markdown.extensions": ["attr_list", "sane_lists", "def_list", "abbr", "md_in_html"],
 }
