@@ -205,8 +205,10 @@ class Analysis:
     issue: Issue
     rendered: r.RenderedIssue
     problems: tuple[Problem, ...]
-    email_size: int
+    email_size: int  # the HTML email's, as sent (drafts included, as analysed)
     image_weight: int = 0  # the bytes of the images the email loads
+    email_full_size: int = 0  # the same with every piece in full
+    teasers: int = 0  # how many pieces the email shows as teasers
 
 
 def analyse_issue(root: Path, ref: str, drafts: bool = True,
@@ -228,7 +230,7 @@ def analyse_issue(root: Path, ref: str, drafts: bool = True,
     edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images))
     inc.check_budget(rendered, edition, site.config, problems)
     return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size,
-                    images.weight)
+                    images.weight, edition.full_size, len(edition.teasers))
 
 
 def delivery_email(config: Config, issue: Issue, marker: str) -> tuple[str, str]:

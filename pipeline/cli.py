@@ -432,7 +432,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``newsletter`` command; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser(editorial=_command(argv) not in BUILD_COMMANDS)
-    args = parser.parse_args(argv)
+    return _execute(parser.parse_args(argv))
+
+
+def _execute(args: argparse.Namespace) -> int:
+    """Run the command ``args`` name (``args.run``), turning every problem a user can cause
+    into its message and exit status, never a traceback."""
     console = Console(args.verbosity)
     run: Callable[[argparse.Namespace, Console], int] = args.run
     try:
@@ -487,20 +492,8 @@ def build_issue_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _common(parser, suppress=False)
     _build_issue_parser(parser)
-    args = parser.parse_args(argv)
-    return main(["build-issue", *_as_argv(args)])
-
-
-def _as_argv(args: argparse.Namespace) -> list[str]:
-    argv = [args.issue]
-    if args.root is not None:
-        argv += ["--root", str(args.root)]
-    if args.out is not None:
-        argv += ["--out", str(args.out)]
-    argv += ["--drafts"] * args.drafts + ["--strict"] * args.strict + ["--early"] * args.early
-    argv += [] if args.cache else ["--no-cache"]
-    argv += {-1: ["-q"], 0: [], 1: ["-v"]}[args.verbosity]
-    return argv
+    parser.set_defaults(run=_run_build_issue, command="build-issue")
+    return _execute(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

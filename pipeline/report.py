@@ -49,7 +49,7 @@ REPORT_DIR = "reports"  # in the newsletter root, outside the site folder: it is
 #: neighbouring segments, so no two colours need to be told apart by contrast alone.
 PALETTE = ("#1d5e9e", "#b42318", "#2f6b3a", "#6f42a8", "#8a4b08", "#0f6570", "#a3306a",
            "#4d5358", "#3f4ba8", "#6b5a00")
-INK, MUTED, BACKGROUND, GRID = "#1f2328", "#4a5057", "#ffffff", "#d8d4ca"
+INK, MUTED, BACKGROUND = "#1f2328", "#4a5057", "#ffffff"
 
 
 # --------------------------------------------------------------------------- the numbers

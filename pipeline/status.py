@@ -131,6 +131,9 @@ class Status:
     contributors: tuple[Contributor, ...]
     require_review: bool
     other_problems: tuple[Problem, ...]  # errors outside the pieces (issue.md, contributors)
+    #: The HTML email as sent (drafts included): its size, its size with every piece in
+    #: full, how many pieces are teasers, and the budget (KB).
+    email: tuple[int, int, int, int] | None = None
 
     @property
     def days_to_deadline(self) -> int:
@@ -195,6 +198,9 @@ class Status:
                 "missing": [display_path(p.path) for p in self.unreviewed],
             },
             "problems": [p.format() for p in self.other_problems],
+            "email": None if self.email is None else {
+                "size": self.email[0], "full_size": self.email[1], "teasers": self.email[2],
+                "budget_kb": self.email[3]},
         }
 
 
@@ -249,7 +255,9 @@ def issue_status(target: Target) -> Status:
         theme=_theme(issue), exists=True, pieces=tuple(states),
         left_out=tuple((lo.path, lo.reason) for lo in issue.left_out if not _is_piece(lo.path)),
         sections=sections, contributors=issue.contributors(),
-        other_problems=tuple(p for found in errors.values() for p in found), **common,
+        other_problems=tuple(p for found in errors.values() for p in found),
+        email=(analysis.email_size, analysis.email_full_size, analysis.teasers,
+               config.size_budget_kb), **common,
     )
 
 
@@ -337,6 +345,11 @@ def status_text(status: Status) -> list[str]:
     for path, reason in status.left_out:
         lines.append(f"  left out  {display_path(path)}: {reason}")
     lines.append("")
+    if status.email is not None:
+        size, full, teasers, budget = status.email
+        lines.append(f"Email: {size / 1024:.1f} KB of {budget} KB as sent"
+                     + (f" ({full / 1024:.1f} KB in full; {plural(teasers, 'piece')} as "
+                        "teasers)" if teasers else "") + " (drafts included)")
     lines.append("Sections (ready pieces): "
                  + ", ".join(f"{name} {count}" for name, count in status.sections))
     empty = status.empty_sections

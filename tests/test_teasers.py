@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 from email.message import EmailMessage
 from pathlib import Path
@@ -168,3 +169,15 @@ def test_the_budget_counts_what_is_sent(scratch: Scratch, cli: RunCli, tmp_path:
     assert "%%unsubscribe_url%%" not in delivered and "token=" in delivered
     assert len(delivered.encode("utf-8")) <= sent_size(html, config)
     assert sent_size(html, config) > len(html.encode("utf-8"))
+
+
+def test_status_shows_the_email_with_and_without_teasers(scratch: Scratch, cli: RunCli) -> None:
+    """``status`` reports the email's size as sent, its size in full and the teasers."""
+    long_issue(scratch)
+    code, out, _ = cli("status", ISSUE, "--root", str(scratch.root))
+    assert code == 0
+    assert re.search(r"Email: \d+\.\d KB of 95 KB as sent \(\d+\.\d KB in full; \d+ pieces as "
+                     r"teasers\)", out), out
+    code, out, _ = cli("status", ISSUE, "--json", "--root", str(scratch.root))
+    email = json.loads(out)["email"]
+    assert email["size"] <= 95 * 1024 < email["full_size"] and email["teasers"] > 0
