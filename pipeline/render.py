@@ -185,12 +185,20 @@ def image_uses(rendered: RenderedIssue) -> list[Use]:
 
 def _context(rendered: RenderedIssue, config: Config,
              images: Images = NO_IMAGES,
-             unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> dict[str, Any]:
+             unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
+             shown: dict[int, Markup] | None = None) -> dict[str, Any]:
     issue = rendered.issue
     contributors = issue.contributors()
+    bodies = {} if shown is None else shown  # each body as the email shows it, by identity
+
+    def in_email(body: Body) -> Markup:
+        if id(body) not in bodies:
+            bodies[id(body)] = Markup(email_body(body.html_absolute, rendered.url, images))
+        return bodies[id(body)]
+
     return {
         "layout": LAYOUT,
-        "email_body": lambda body: Markup(email_body(body.html_absolute, rendered.url, images)),
+        "email_body": in_email,
         "web_body": lambda body: Markup(web_body(body.html, images)),
         "config": config,
         "issue": issue,
@@ -230,11 +238,13 @@ def preheader(rendered: RenderedIssue) -> str:
 
 def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
                images: Images = NO_IMAGES,
-               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
+               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
+               shown: dict[int, Markup] | None = None) -> str:
     """The HTML email with its CSS inlined (``@media`` rules kept in a style block), its
-    images as ``images`` says, ``unsubscribe_url`` where each reader's link goes."""
+    images as ``images`` says, ``unsubscribe_url`` where each reader's link goes. ``shown``
+    keeps each body as the email shows it, for several renderings of one issue."""
     html = env.get_template("email.html").render(_context(rendered, config, images,
-                                                          unsubscribe_url))
+                                                          unsubscribe_url, shown))
     inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
     return str(inliner.inline(html))
 
@@ -293,12 +303,14 @@ def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environme
     forced = {p.anchor for p in pieces if p.piece.email == "teaser"}
     auto = [p.anchor for p in pieces if p.piece.email is None]
 
+    shown: dict[int, Markup] = {}  # the bodies' email HTML, made once for every attempt
+
     def attempt(full: int) -> tuple[str, int]:
         html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env,
-                          images, unsubscribe_url)
+                          images, unsubscribe_url, shown)
         return html, sent_size(html, config, unsubscribe_url)
 
-    everything = email_html(rendered, config, env, images, unsubscribe_url)
+    everything = email_html(rendered, config, env, images, unsubscribe_url, shown)
     full_size = sent_size(everything, config, unsubscribe_url)
     html, size = (everything, full_size) if not forced else attempt(len(auto))
     kept = len(auto)
