@@ -29,6 +29,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +51,10 @@ from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
 RELOAD_SCRIPT = """\
 // Reloads the page when the preview has been rebuilt (newsletter preview).
 (function () {
-  var seen = null;
+  // The build the page was served from: a rebuild that ends before the stream connects
+  // still reloads the page.
+  var script = document.currentScript;
+  var seen = (script && script.dataset.version) || null;
   var events = new EventSource("/__preview/events");
   events.onmessage = function (event) {
     if (seen === null) { seen = event.data; return; }
@@ -58,11 +62,12 @@ RELOAD_SCRIPT = """\
   };
 })();
 """
-SCRIPT_TAG = '<script src="/__preview/reload.js" nonce="{nonce}" defer></script>'
+SCRIPT_TAG = ('<script src="/__preview/reload.js" nonce="{nonce}" data-version="{version}" '
+              'defer></script>')
 
 
-def script_tag(nonce: str) -> str:
-    return SCRIPT_TAG.format(nonce=nonce)
+def script_tag(nonce: str, version: str) -> str:
+    return SCRIPT_TAG.format(nonce=nonce, version=escape(version, quote=True))
 
 
 def page_csp(path: str, nonce: str) -> str:
@@ -333,7 +338,7 @@ class _PreviewFiles(Files):
         if state.error is not None:
             return _error_page(state, self.preview.root, scope["path"])
         nonce = secrets.token_urlsafe(16)
-        tag = script_tag(nonce).encode()
+        tag = script_tag(nonce, state.version).encode()
         html = path.read_bytes()
         at = html.rfind(b"</body>")
         html = html[:at] + tag + html[at:] if at >= 0 else html + tag
@@ -351,7 +356,7 @@ def _error_page(state: State, root: Path, path: str) -> HTMLResponse:
     """Every problem of the failed build, located, with the reload script."""
     lines = [p.format(root) for p in state.problems if p.level != "note"]
     nonce = secrets.token_urlsafe(16)
-    html = _ERROR_PAGE.render(error=state.error, problems=lines, script=script_tag(nonce),
-                              root=display_path(root))
+    html = _ERROR_PAGE.render(error=state.error, problems=lines,
+                              script=script_tag(nonce, state.version), root=display_path(root))
     return HTMLResponse(html, 200, headers={"cache-control": "no-store",
                                             "content-security-policy": page_csp(path, nonce)})

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -176,5 +177,35 @@ def test_the_preview_reloads_the_open_page_when_a_piece_is_saved(
             expect(page.get_by_text("first.md:")).to_be_visible()
             scratch.piece("2026-12-solstice", "first", title="Mended")
             expect(page.get_by_role("heading", name="Mended")).to_be_visible(timeout=30_000)
+        finally:
+            page.context.close()
+
+
+def test_a_rebuild_before_the_page_listens_still_reloads_it(
+        scratch: Scratch, browser: Browser) -> None:
+    """The page knows the build it came from: a rebuild that ends before its event stream
+    connects (here: between serving the page and running its script) still reloads it."""
+    scratch.piece("2026-12-solstice", "first", title="Before the edit")
+    preview = Preview(scratch.root, "2026-12-solstice",
+                      now=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+    assert preview.rebuild().error is None
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/2026-12-solstice/"
+    with serving(create_preview_app(preview, watch=False), sock):
+        page = new_page(browser, 600, "light")
+        try:
+            done: list[bool] = []
+
+            def rebuild_first(route: Any) -> None:  # the script arrives after a rebuild
+                if not done:
+                    done.append(True)
+                    scratch.piece("2026-12-solstice", "first", title="After the edit")
+                    assert preview.rebuild().error is None
+                route.continue_()
+
+            page.route("**/__preview/reload.js", rebuild_first)
+            page.goto(url)
+            expect(page.get_by_role("heading", name="After the edit")).to_be_visible(
+                timeout=30_000)
         finally:
             page.context.close()

@@ -62,8 +62,8 @@ def test_the_preview_shows_drafts_with_the_reload_script(running: Running) -> No
     assert home.status_code == 307 and home.headers["location"] == f"/{ISSUE}/"
     page = httpx.get(running.url + f"/{ISSUE}/")
     assert "Still a draft" in page.text and "DRAFT" in page.text
-    tags = re.findall(r'<script src="/__preview/reload.js" nonce="([^"]+)" defer></script>',
-                      page.text)
+    tags = re.findall(r'<script src="/__preview/reload.js" nonce="([^"]+)" '
+                      r'data-version="[^"]+" defer></script>', page.text)
     assert len(tags) == 1 and page.text.count("<script") == 1
     csp = page.headers["content-security-policy"]
     assert f"script-src 'nonce-{tags[0]}'" in csp  # that one script, not 'self'
