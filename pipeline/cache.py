@@ -142,6 +142,8 @@ def inputs(folder: Path) -> str:
         entries = sorted(folder.iterdir())
     except OSError as exc:
         return f"unreadable {exc}"
+    root = folder.parent.parent
+    folder_inside = outside(folder, root) is None  # then only a link in it can lead out
     for path in entries:
         if path.is_symlink():
             kind = f"link {probe(path)}"
@@ -152,7 +154,8 @@ def inputs(folder: Path) -> str:
         _update(digest, path.name, kind.encode())
         if kind.startswith(("file", "link file")) and path.suffix.lower() in (".md",
                                                                             ".markdown") \
-                and outside(path, folder.parent.parent) is None:  # never read one outside
+                and folder_inside and (kind == "file" or outside(path, root) is None):
+            # never read a file outside the root
             try:
                 _update(digest, "bytes", path.read_bytes())
             except OSError as exc:

@@ -440,10 +440,12 @@ def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
     if cache.folder is None:
         return
     old = _read_good(cache, folder)
-    cache.put("good", _good_key(folder), {
+    payload = {
         "archive": _archive_json(archive),
         "entry": _entry_json(entry) if entry is not None else old.get("entry"),
-    })
+    }
+    if payload != old:  # most builds find it as they left it: nothing to write
+        cache.put("good", _good_key(folder), payload)
 
 
 # --------------------------------------------------------------------------- pages

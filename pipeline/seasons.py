@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import astronomy
@@ -114,10 +114,16 @@ class IssueId:
         return IssueId(self.year, self.month - 3)
 
 
+@lru_cache(maxsize=256)
+def _seasons(year: int) -> Any:
+    """Astronomy Engine's four events of a year: one search finds them all."""
+    return astronomy.Seasons(year)
+
+
 @lru_cache(maxsize=1024)
 def _moment(year: int, month: int) -> datetime:
     """The search for a moment takes milliseconds and a build asks for each one many times."""
-    found: datetime = getattr(astronomy.Seasons(year), _EVENT[month]).Utc()
+    found: datetime = getattr(_seasons(year), _EVENT[month]).Utc()
     return found.replace(tzinfo=UTC, microsecond=0) + timedelta(
         seconds=round(found.microsecond / 1_000_000)
     )
