@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .databases import STATUSES
 from .seasons import IssueId
-from .store import STATUSES, Subscriber
+from .store import Subscriber
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -444,6 +443,8 @@ def _build_every(
             for i in issue_ids]
     workers = min(len(jobs), os.cpu_count() or 1)
     if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_read_and_render, *zip(*jobs, strict=True), chunksize=1))
     else:
@@ -512,6 +513,8 @@ def _prerender(site: inc.Site, issue: Issue, cache: c.Cache) -> None:
     workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
     if len(missing) < PRERENDER_MIN or workers < 2:
         return
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
         made = list(pool.map(inc.render_piece, [site.cache_folder] * len(missing),
                              *zip(*missing, strict=True),

@@ -59,7 +59,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +79,8 @@ _LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css-inline")
 @cache
 def code_digest() -> str:
     """The pipeline's version, its modules and its libraries' versions, as one digest."""
+    from importlib import metadata  # a command that finds its pages in the cache asks once
+
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for name in _LIBRARIES:
         try:

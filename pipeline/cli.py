@@ -21,11 +21,10 @@ from . import __version__
 from .build import BuildResult, build_all, build_issue
 from .config import CONFIG_NAME, imap_url_problem, load_config, smtp_url_problem
 from .console import Console, newsletter_root, now
-from .databases import Database, database_problem, is_url
+from .databases import STATUSES, Database, database_problem, is_url
 from .errors import ContentError, PipelineError, UsageError, display_path, plural
 from .publication import RECORD_NAME, when
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
-from .store import STATUSES
 from .writer import Output, write_all
 
 

@@ -11,10 +11,11 @@ from typing import TextIO
 from .audience import audience, audience_text
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root, now
+from .databases import STATUSES
 from .errors import PipelineError, Problems, UsageError, plural
 from .model import Issue
 from .send import ENERGY_MODEL, Confirm, SendOptions, SendReport, send_issue
-from .store import STATUSES, NewSubscriber, open_store
+from .store import NewSubscriber, open_store
 from .subscribers import AddressError, clean_name, normalise, read_csv, write_csv
 
 

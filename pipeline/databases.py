@@ -7,9 +7,15 @@ The configuration checks ``subscribers.database`` with :func:`database_problem`;
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["DEFAULT_PASSWORD_ENV", "URL_SCHEMES", "Database", "database_problem", "is_url"]
+__all__ = ["DEFAULT_PASSWORD_ENV", "STATUSES", "URL_SCHEMES", "Database", "Status",
+           "database_problem", "is_url"]
+
+#: The states of a subscriber (the store keeps them; the command line names them).
+Status = Literal["pending", "active", "unsubscribed", "bounced"]
+STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
 
 #: ``subscribers.database``: a SQLite file, or the URL of a PostgreSQL database.
 Database = Path | str

@@ -27,7 +27,6 @@ import posixpath
 import warnings
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from importlib import metadata
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -263,6 +262,8 @@ def _measure(data: bytes) -> tuple[int, int, str]:
 
 def _key(data: bytes, how: str, width: int) -> str:
     """The cache key of what ``how`` makes of ``data`` at ``width`` with these libraries."""
+    from importlib import metadata
+
     try:
         svg = metadata.version("cairosvg")
     except metadata.PackageNotFoundError:

@@ -27,11 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-from .databases import DEFAULT_PASSWORD_ENV, Database, is_url
+from .databases import DEFAULT_PASSWORD_ENV, Database, Status, is_url
 from .errors import PipelineError
 
-Status = Literal["pending", "active", "unsubscribed", "bounced"]
-STATUSES: tuple[Status, ...] = ("pending", "active", "unsubscribed", "bounced")
 DeliveryStatus = Literal["pending", "sending", "sent", "deferred", "failed", "skipped"]
 
 

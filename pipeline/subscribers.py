@@ -15,8 +15,9 @@ from typing import TextIO
 
 from email_validator import EmailNotValidError, validate_email
 
+from .databases import STATUSES, Status
 from .errors import Problems
-from .store import STATUSES, NewSubscriber, Status, Subscriber
+from .store import NewSubscriber, Subscriber
 
 EMAIL_COLUMNS = ("email", "email address", "e-mail", "email_address", "e-mail address", "mail")
 NAME_COLUMNS = ("name", "full name", "full_name", "display name")
