@@ -219,9 +219,20 @@ def make_parser(editorial: bool = True) -> argparse.ArgumentParser:
     bounces.set_defaults(run=_run_bounces)
 
     if editorial:  # the editorial workflow: each module adds its own subcommand(s)
-        from . import check, cli_web, gather, init, new_piece, publish, remind, report, status
+        from . import (
+            call,
+            check,
+            cli_web,
+            gather,
+            init,
+            new_piece,
+            publish,
+            remind,
+            report,
+            status,
+        )
 
-        for module in (init, new_piece, check, status, remind, gather, report, cli_web,
+        for module in (init, new_piece, check, status, call, remind, gather, report, cli_web,
                        publish):
             module.register(commands, _common)
     return parser

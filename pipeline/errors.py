@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -118,4 +119,14 @@ def plural(count: int, noun: str) -> str:
     """``1 piece``, ``2 pieces``, ``3 entries``: a count with its noun, in every message."""
     many = noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s"
     return f"{count} {noun if count == 1 else many}"
+
+
+def long_date(day: date) -> str:
+    """``Monday 21 December 2026``: a day, the way every message and page writes it."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def join_names(names: Sequence[str]) -> str:
+    """``Ada``, ``Ada and Lin``, ``Ada, Lin and Kwame``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 

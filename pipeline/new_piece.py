@@ -29,7 +29,14 @@ from .content import (
     yaml_value,
 )
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import PipelineError, Problems, UsageError, did_you_mean, display_path
+from .errors import (
+    PipelineError,
+    Problems,
+    UsageError,
+    did_you_mean,
+    display_path,
+    long_date,
+)
 from .model import Contributor
 from .seasons import IssueId, IssueIdError, entry, next_issue
 from .writer import Output, write_all
@@ -223,9 +230,9 @@ def next_steps(config: Config, issue_id: IssueId, path: Path, today: date) -> li
     days = (when.deadline - today).days
     if days >= 0:
         left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-        deadline = f"by the deadline, {_long(when.deadline)} ({left})"
+        deadline = f"by the deadline, {long_date(when.deadline)} ({left})"
     else:
-        deadline = (f"as soon as you can: the deadline was {_long(when.deadline)}, so ask the "
+        deadline = (f"as soon as you can: the deadline was {long_date(when.deadline)}, so ask the "
                     f"editors whether it can still go into {issue_id} or waits for "
                     f"{issue_id.following()}")
     review = " and a reviewer who is not an author" if config.workflow.require_review else ""
@@ -236,12 +243,9 @@ def next_steps(config: Config, issue_id: IssueId, path: Path, today: date) -> li
         f"  2. add a summary (uncomment 'summary:'){review};",
         f"  3. run 'newsletter check {issue_id}' and fix what it finds;",
         f"  4. set 'status: ready' {deadline}. The issue comes out on "
-        f"{_long(when.publication_date)}.",
+        f"{long_date(when.publication_date)}.",
     ]
 
-
-def _long(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def _one_line(text: str, option: str) -> str:

@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -36,7 +36,7 @@ from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .delivery import PermanentFailure, TemporaryFailure, Transport
-from .errors import PipelineError, Problems, display_path
+from .errors import PipelineError, Problems, display_path, long_date
 from .model import Contributor
 from .send import SendOptions, transports_for
 from .status import Target, choose_issue, issue_status
@@ -105,9 +105,6 @@ def deliver(config: Config, transport: Transport, name: str, address: str, subje
 # --------------------------------------------------------------------------- planning
 
 
-def _long(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
 
 def _in_days(days: int) -> str:
     return "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
@@ -151,8 +148,8 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
     for address, own in pieces.items():
         lines = [f"Hello {names[address]},", ""]
         lines.append(plaintext.wrap(
-            f"Submissions for {name} of {config.title} close on {_long(deadline)} "
-            f"({_in_days(days)}); the issue comes out on {_long(published)}. "
+            f"Submissions for {name} of {config.title} close on {long_date(deadline)} "
+            f"({_in_days(days)}); the issue comes out on {long_date(published)}. "
             f"{'This piece is' if len(own) == 1 else 'These pieces are'} not ready yet:"))
         for piece in own:
             state = "a draft" if piece.state == "draft" else "failing the build's checks"
@@ -175,7 +172,7 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
             key=f"{issue_id}|draft|{address.casefold()}|{paths}", kind="draft",
             name=names[address], address=address,
             subject=f"{name}: your {'piece is' if len(own) == 1 else 'pieces are'} due "
-                    f"{_long(deadline)}",
+                    f"{long_date(deadline)}",
             text="\n".join(lines)))
 
     for team, members in _silent_teams(target, people):
@@ -190,7 +187,7 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
                 plaintext.wrap(
                     f"{team} has not written for {config.title} in the last "
                     f"{n} issue{'s' if n != 1 else ''}. Would you, or someone in {team}, "
-                    f"write a short piece for {name}? Submissions close on {_long(deadline)} "
+                    f"write a short piece for {name}? Submissions close on {long_date(deadline)} "
                     f"({_in_days(days)})."),
                 "", "Start one with:", "",
                 f"    newsletter new-piece --issue {issue_id} --title \"...\" "
@@ -301,7 +298,7 @@ def run_remind(args: argparse.Namespace, console: Console) -> int:
                             "of each person there")
     deadline = issue_status(target).deadline
     if deadline < target.today:
-        raise PipelineError(f"the deadline of {issue_id} was {_long(deadline)}: "
+        raise PipelineError(f"the deadline of {issue_id} was {long_date(deadline)}: "
                             "reminders are for before it; nothing was sent (the next issue "
                             f"is {issue_id.following()})")
     findings = check_issue(root, str(issue_id), target.config)[0] if target.exists else []

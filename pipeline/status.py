@@ -1,20 +1,18 @@
-"""``newsletter status`` and ``newsletter call-for-pieces``: the coming issue, for editors.
+"""``newsletter status``: the coming issue at a glance, for editors.
 
 ``status`` shows an issue at a glance: its moment, the days left to the submission deadline
 and to publication, its pieces by state (ready, draft, failing the build's checks), the
 sections that have no ready piece yet, who is contributing and from which teams, and how many
 pieces have a reviewer who is not one of their authors. The checks are the build's own
 (:func:`pipeline.build.analyse_issue`), so "failing" means "would stop ``build-issue``".
-
-``call-for-pieces`` writes the announcement an editor sends to everyone: the theme, the
-deadline, how to add a piece, the sections that still want one and where to ask.
+(``call-for-pieces`` is :mod:`pipeline.call`.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,8 +22,8 @@ from . import plaintext
 from .build import analyse_issue, resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, load_issue, read_text, split_document
-from .errors import PipelineError, Problem, Problems, UsageError, display_path, plural
+from .content import ISSUE_FILE, list_issues, read_text, split_document
+from .errors import Problem, Problems, UsageError, display_path, join_names, long_date, plural
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
 
@@ -252,7 +250,7 @@ def issue_status(target: Target) -> Status:
     states.sort(key=lambda p: (STATES.index(p.state), order.get(p.section or "", len(order)),
                                p.title.casefold()))
     return Status(
-        theme=_theme(issue), exists=True, pieces=tuple(states),
+        theme=theme_of(issue), exists=True, pieces=tuple(states),
         left_out=tuple((lo.path, lo.reason) for lo in issue.left_out if not _is_piece(lo.path)),
         sections=sections, contributors=issue.contributors(),
         other_problems=tuple(p for found in errors.values() for p in found),
@@ -291,7 +289,8 @@ def _piece_files(folder: Path) -> list[Path]:
             if not p.name.startswith(".") and _is_piece(p)]
 
 
-def _theme(issue: Issue) -> str | None:
+def theme_of(issue: Issue) -> str | None:
+    """The issue's theme (its issue.md title), or None when it has none."""
     return issue.title if issue.title != issue.name else None
 
 
@@ -302,9 +301,6 @@ def _days(count: int, future: str, past: str) -> str:
     return future.format(f"{count} {unit}") if count > 0 else past.format(f"{-count} {unit}")
 
 
-def _long(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
 
 
 def status_text(status: Status) -> list[str]:
@@ -314,9 +310,9 @@ def status_text(status: Status) -> list[str]:
     moment = status.moment
     lines += [
         f"  moment       {moment:%Y-%m-%d %H:%M} UTC",
-        f"  deadline     {_long(status.deadline)}: "
+        f"  deadline     {long_date(status.deadline)}: "
         + _days(status.days_to_deadline, "in {}", "closed {} ago"),
-        f"  publication  {_long(status.publication_date)}: "
+        f"  publication  {long_date(status.publication_date)}: "
         + _days(status.days_to_publication, "in {}", "published {} ago"),
         "",
     ]
@@ -333,7 +329,7 @@ def status_text(status: Status) -> list[str]:
     for piece in status.pieces:
         section = piece.section or ""
         pad = " " * (width - plaintext.display_width(section))
-        by = f" (by {_join(piece.authors)})" if piece.authors else ""
+        by = f" (by {join_names(piece.authors)})" if piece.authors else ""
         if piece.state == "failing":
             first = piece.errors[0].message if piece.errors else "could not be read"
             lines.append(f"  {piece.state:<8} {section}{pad}  {display_path(piece.path)}{by}: "
@@ -393,253 +389,11 @@ def _run_status(args: argparse.Namespace, console: Console) -> int:
     return 1 if status.other_problems else 0
 
 
-# --------------------------------------------------------------------------- call for pieces
-
-Span = tuple[Literal["", "b", "code"], str]
-Block = tuple[Literal["h1", "h2", "p", "code", "list"], Any]
-
-
-@dataclass(frozen=True)
-class Call:
-    """What a call for pieces says."""
-
-    newsletter: str
-    issue_id: IssueId
-    name: str
-    kind: str
-    theme: str | None
-    summary: str | None
-    publication_date: date
-    deadline: date
-    sections: tuple[tuple[str, int], ...]
-    editors: tuple[str, ...]
-    editors_address: str | None
-    require_review: bool
-    word_limit: int
-
-
-def make_call(target: Target) -> Call:
-    config, issue_id = target.config, target.issue_id
-    sections = tuple((s, 0) for s in config.sections)
-    theme = summary = None
-    editors: tuple[str, ...] = ()
-    if target.exists:
-        # Ready pieces only; a piece with errors is not counted (status shows it).
-        issue = load_issue(issue_id, target.folder, config, None, Problems())
-        theme = _theme(issue)
-        # load_issue falls back to the first piece's summary: keep only issue.md's own.
-        fallback = issue.pieces[0].summary if issue.pieces else ""
-        summary = issue.summary if issue.summary and issue.summary != fallback else None
-        editors = tuple(e.name for e in issue.editors)
-        sections = tuple((s, sum(1 for p in issue.pieces if p.section == s))
-                         for s in config.sections)
-    return Call(
-        newsletter=config.title, issue_id=issue_id, name=issue_id.name(config.season_names),
-        kind=issue_id.kind, theme=theme, summary=summary,
-        publication_date=issue_id.publication_date(config.time_zone),
-        deadline=deadline_of(config, issue_id), sections=sections, editors=editors,
-        editors_address=config.editors_address,
-        require_review=config.workflow.require_review, word_limit=config.workflow.word_limit,
-    )
-
-
-#: The front matter a call for pieces reminds people of (new-piece writes every field).
-FRONT_MATTER = (
-    ("title: Your headline", "required"),
-    ("authors: [Your Name, A Co-author]", "required; see contributors.toml"),
-    ("summary: One or two sentences.", "required once ready"),
-    ("status: ready", "draft while writing"),
-    ("reviewed_by: [A Colleague]", "someone who is not an author"),
-)
-
-
-def call_blocks(call: Call) -> list[Block]:
-    """The announcement as a list of blocks, written out as Markdown or plain text."""
-    month = call.name.split()[0]
-    blocks: list[Block] = [("h1", f"Call for pieces: {call.name}")]
-    blocks.append(("p", [
-        ("b", call.newsletter),
-        ("", f" comes out on {_long(call.publication_date)}, the day of the {month} "
-             f"{call.kind}, and we would like your piece in it."),
-    ]))
-    if call.theme:
-        stop = "" if call.theme[-1] in ".?!" else "."
-        theme: list[Span] = [("b", f"Theme: {call.theme}{stop}")]
-        if call.summary:
-            theme.append(("", f" {call.summary}"))
-        blocks.append(("p", theme))
-    blocks.append(("p", [
-        ("b", f"Deadline: {_long(call.deadline)}."),
-        ("", " Pieces marked "), ("code", "status: ready"),
-        ("", " by the end of that day go into the issue; drafts wait for the next one."),
-    ]))
-    folder = f"issues/{call.issue_id}/"
-    blocks.append(("h2", "How to add a piece"))
-    blocks.append(("p", [("", "In the newsletter's repository, run:")]))
-    blocks.append(("code", [f"newsletter new-piece --issue {call.issue_id} \\",
-                            '    --title "Your title" --author "Your Name"']))
-    blocks.append(("p", [
-        ("", "It writes your piece into "), ("code", folder),
-        ("", ", named after its title, with every front-matter field explained. Write below "
-             f"the front matter in Markdown, in up to {call.word_limit:,} words, then run "),
-        ("code", f"newsletter check {call.issue_id}"),
-        ("", " to see anything that needs fixing before the deadline."),
-    ]))
-    blocks.append(("h2", "Sections we want"))
-    items: list[list[Span]] = []
-    for name, count in call.sections:
-        if count:
-            items.append([("", f"{name}: {plural(count, 'piece')} ready so far")])
-        else:
-            items.append([("b", f"{name}: nothing yet"),
-                          ("", ", we would especially like a piece here")])
-    blocks.append(("list", items))
-    blocks.append(("h2", "The front matter"))
-    blocks.append(("p", [("", "Your piece starts with these lines (new-piece writes them "
-                             "for you, with the optional ones):")]))
-    width = max(len(text) for text, _ in FRONT_MATTER)
-    blocks.append(("code", ["---", *(f"{text:<{width}}  # {note}" for text, note in FRONT_MATTER),
-                            "---"]))
-    review = ("Every piece needs a reviewer who is not one of its authors: ask a colleague "
-              "to read it and add them to ") if call.require_review else (
-              "Ask a colleague to read your piece before it goes in, and add them to ")
-    blocks.append(("p", [("", review), ("code", "reviewed_by"),
-                         ("", ". Reviewing is contributing: reviewers are credited too.")]))
-    blocks.append(("h2", "Questions"))
-    if call.editors_address:
-        ask: list[Span] = [("", "Write to the editors at "), ("code", call.editors_address),
-                           ("", ".")]
-    elif call.editors:
-        ask = [("", f"Ask the editors of this issue, {_join(call.editors)}.")]
-    else:
-        ask = [("", "Reply to this message.")]
-    blocks.append(("p", ask))
-    return blocks
-
-
-def _join(names: Sequence[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
-_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>#|"})
-
-
-def _md_spans(spans: list[Span]) -> str:
-    out = []
-    for style, text in spans:
-        if style == "code":
-            fence = "``" if "`" in text else "`"
-            out.append(f"{fence}{text}{fence}")
-        elif style == "b":
-            out.append(f"**{text.translate(_MD_SPECIAL)}**")
-        else:
-            out.append(text.translate(_MD_SPECIAL))
-    return "".join(out)
-
-
-def call_markdown(blocks: list[Block]) -> str:
-    out: list[str] = []
-    for kind, value in blocks:
-        if kind == "h1":
-            out.append(f"# {str(value).translate(_MD_SPECIAL)}")
-        elif kind == "h2":
-            out.append(f"## {str(value).translate(_MD_SPECIAL)}")
-        elif kind == "p":
-            out.append(_md_spans(value))
-        elif kind == "code":
-            lang = "yaml" if value[0] == "---" else "sh"
-            out.append("\n".join([f"```{lang}", *value, "```"]))
-        else:
-            out.append("\n".join(f"- {_md_spans(item)}" for item in value))
-    return "\n\n".join(out) + "\n"
-
-
-def _text_spans(spans: list[Span]) -> str:
-    """Bold as ``*text*`` and code as `` `code` `` kept on one line, as in the text email."""
-    out = []
-    for style, text in spans:
-        if style == "code":
-            out.append("`" + text.replace(" ", plaintext.GLUE) + "`")
-        else:
-            out.append(f"*{text}*" if style == "b" else text)
-    return "".join(out)
-
-
-def call_text(blocks: list[Block], width: int = plaintext.WIDTH) -> str:
-    out: list[str] = []
-    for kind, value in blocks:
-        if kind == "h1":
-            out.append(plaintext.underline(plaintext.wrap(str(value), width), "="))
-        elif kind == "h2":
-            out.append(plaintext.underline(str(value), "-"))
-        elif kind == "p":
-            out.append(plaintext.wrap(_text_spans(value), width))
-        elif kind == "code":
-            out.append("\n".join(f"    {line}".rstrip() for line in value))
-        else:
-            out.append("\n".join(plaintext.wrap(_text_spans(item), width, first="  * ",
-                                                rest="    ") for item in value))
-    return "\n\n".join(out) + "\n"
-
-
-def _run_call(args: argparse.Namespace, console: Console) -> int:
-    target = choose_issue(newsletter_root(args), args.issue, now(), must_exist=False)
-    config, issue_id = target.config, target.issue_id
-    published = issue_id.publication_date(config.time_zone)
-    if published < target.today:
-        raise PipelineError(f"{issue_id} was published on {_long(published)}; call for "
-                            "pieces for a coming issue ('newsletter calendar' lists them, the "
-                            f"next is {next_issue(target.today, config.time_zone)})")
-    call = make_call(target)
-    days = (call.deadline - target.today).days
-    if days < 0:
-        console.message("warning", f"the deadline of {issue_id} was {_long(call.deadline)}, "
-                        f"{plural(-days, 'day')} ago; for the issue after it, run "
-                        f"'newsletter call-for-pieces {issue_id.following()}'")
-    if not target.exists:
-        console.message("note", f"{display_path(target.folder)} does not exist yet: the first "
-                        "'newsletter new-piece' for this issue creates it")
-    blocks = call_blocks(call)
-    if args.send:
-        return _send_call(target, call, call_text(blocks), console)
-    text = call_markdown(blocks) if args.format == "markdown" else call_text(blocks)
-    console.result(text.rstrip("\n"))
-    return 0
-
-
-def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
-    """Send the call, as plain text, to email.call_address through the delivery transport."""
-    import os
-
-    from .remind import deliver, message_id
-    from .send import SendOptions, transports_for
-
-    config = target.config
-    address = config.workflow.call_address
-    if not address:
-        raise PipelineError("call-for-pieces --send: set call_address in [email] of "
-                            "newsletter.toml (e.g. an all-staff list); nothing was sent")
-    moment = now()
-    transports, label = transports_for(config, SendOptions(issue=str(call.issue_id)),
-                                       dict(os.environ), count=1)
-    try:
-        why = deliver(config, transports[0], "", address, f"Call for pieces: {call.name}",
-                      text, message_id(config, f"call|{call.issue_id}|{moment.isoformat()}"),
-                      moment)
-    finally:
-        transports[0].close()
-    if why is not None:
-        console.message("error", f"{address}: the call was not sent: {why}")
-        return 1
-    console.result(f"sent the call for pieces for {call.issue_id} to {address} via {label}")
-    return 0
-
-
 # --------------------------------------------------------------------------- the commands
 
 
 def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``status`` and ``call-for-pieces`` to the ``newsletter`` parser."""
+    """Add ``status`` to the ``newsletter`` parser."""
     status = commands.add_parser(
         "status", help="the coming issue at a glance: deadline, pieces by state, gaps, credit",
         description="Show an issue at a glance: its moment, the days left to the submission "
@@ -654,20 +408,3 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                              "issue, from the calendar)")
     status.add_argument("--json", action="store_true", help="print JSON for tools")
     status.set_defaults(run=_run_status)
-
-    call = commands.add_parser(
-        "call-for-pieces", help="print a ready-to-send call for pieces for the coming issue",
-        description="Print an announcement to send to every team: the theme, the deadline, "
-                    "the publication day, how to add a piece, the sections that still want "
-                    "one and where to ask.")
-    common(call, True)
-    call.add_argument("issue", metavar="ISSUE", nargs="?",
-                      help="an issue id or the path of its folder (default: the coming issue); "
-                           "the folder need not exist yet")
-    call.add_argument("--format", choices=("markdown", "text"), default="markdown",
-                      help="Markdown (default) or plain text wrapped at 72 columns")
-    call.add_argument("--send", action="store_true",
-                      help="send it (as plain text) to call_address in [email] of "
-                           "newsletter.toml, e.g. an all-staff list, through the delivery "
-                           "transport (the outbox unless delivery.smtp_url is set)")
-    call.set_defaults(run=_run_call)
