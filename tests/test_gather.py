@@ -15,7 +15,7 @@ from typing import Any
 import frontmatter
 import pytest
 
-from pipeline import gather
+from pipeline import feeds_in, gather
 from pipeline.seasons import IssueId
 
 from .conftest import RunCli, Scratch
@@ -326,20 +326,20 @@ def test_the_sample_newsletter_gathers_and_builds(sample_copy: Path, cli: RunCli
 
 
 def test_normal_link_ignores_fragment_trailing_slash_and_host_case() -> None:
-    assert gather.normal_link("https://Blog.Example.org/a/#x") == \
-        gather.normal_link("https://blog.example.org/a")
-    assert gather.normal_link("https://x.org/a?p=1") != gather.normal_link("https://x.org/a?p=2")
+    assert feeds_in.normal_link("https://Blog.Example.org/a/#x") == \
+        feeds_in.normal_link("https://blog.example.org/a")
+    assert feeds_in.normal_link("https://x.org/a?p=1") != feeds_in.normal_link("https://x.org/a?p=2")
 
 
 def test_select_window_is_from_the_previous_moment_to_this_one() -> None:
-    def entry(link: str, when: datetime, feed: int = 0) -> gather.Entry:
-        return gather.Entry(link, link, "", when, "src", feed)
+    def entry(link: str, when: datetime, feed: int = 0) -> feeds_in.Entry:
+        return feeds_in.Entry(link, link, "", when, "src", feed)
 
-    source = gather.Source("f")
+    source = feeds_in.Source("f")
     feeds = [
-        gather.Feed(source, "a", (entry("https://a/1", START), entry("https://a/2", END),
+        feeds_in.Feed(source, "a", (entry("https://a/1", START), entry("https://a/2", END),
                                   entry("https://a/3", END - timedelta(seconds=1)))),
-        gather.Feed(source, "b", (entry("https://a/1/", INSIDE, 1),)),
+        feeds_in.Feed(source, "b", (entry("https://a/1/", INSIDE, 1),)),
     ]
     chosen = gather.select(feeds, START, END)
     assert [e.link for e in chosen.entries] == ["https://a/3", "https://a/1"]
@@ -348,17 +348,17 @@ def test_select_window_is_from_the_previous_moment_to_this_one() -> None:
 
 
 def test_plain_text_strips_html_with_a_parser() -> None:
-    assert gather.plain_text("<p>One</p><p>Two &amp; <em>three</em></p>") == "One Two & three"
-    assert gather.plain_text("<style>p{}</style><script>x()</script>Text") == "Text"
-    assert gather.plain_text("a &lt;b&gt; c") == "a <b> c"
+    assert feeds_in.plain_text("<p>One</p><p>Two &amp; <em>three</em></p>") == "One Two & three"
+    assert feeds_in.plain_text("<style>p{}</style><script>x()</script>Text") == "Text"
+    assert feeds_in.plain_text("a &lt;b&gt; c") == "a <b> c"
 
 
 def test_summaries_are_shortened_at_a_word() -> None:
     text = "word " * 100
-    short = gather.shorten(text.strip())
-    assert len(short) <= gather.SUMMARY_LENGTH
+    short = feeds_in.shorten(text.strip())
+    assert len(short) <= feeds_in.SUMMARY_LENGTH
     assert short.endswith("word\u2026")
-    assert gather.shorten("short") == "short"
+    assert feeds_in.shorten("short") == "short"
 
 
 def test_yaml_values_round_trip() -> None:
@@ -551,7 +551,7 @@ def test_loopback_private_and_link_local_addresses_are_refused(
 def test_a_redirect_to_a_private_address_is_refused(server: str) -> None:
     """With 127.0.0.1 standing in for a public server, a redirect to the metadata service
     or to a private network is refused before following it."""
-    from pipeline.gather import FeedUnavailable, Source, address_kind, fetch
+    from pipeline.feeds_in import FeedUnavailable, Source, address_kind, fetch
 
     def kind(ip: Any) -> str | None:  # this test's public internet is 127.0.0.1
         return None if str(ip) == "127.0.0.1" else address_kind(ip)
