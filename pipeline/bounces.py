@@ -45,8 +45,8 @@ from urllib.parse import unquote, urlsplit
 
 from flufl.bounce import all_failures
 
-from .config import IMAP_SCHEMES
 from .errors import PipelineError, UsageError
+from .options import IMAP_SCHEMES
 from .store import Finding, Recorded, Store
 from .subscribers import AddressError, normalise
 from .tokens import TokenError, Tokens, address_digest

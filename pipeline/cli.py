@@ -19,10 +19,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import __version__
 from .build import BuildResult, build_all, build_issue
-from .config import CONFIG_NAME, imap_url_problem, load_config, smtp_url_problem
+from .config import CONFIG_NAME, load_config
 from .console import Console, newsletter_root, now
 from .databases import STATUSES, Database, database_problem, is_url
 from .errors import ContentError, PipelineError, UsageError, display_path, plural
+from .options import imap_url_problem, smtp_url_problem
 from .publication import RECORD_NAME, when
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
 from .writer import Output, write_all

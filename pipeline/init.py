@@ -1,6 +1,6 @@
 """``newsletter init [DIR]``: a new newsletter root that builds as it is.
 
-It writes ``newsletter.toml`` (every key of :data:`~pipeline.config.OPTIONS`: the required
+It writes ``newsletter.toml`` (every key of :data:`~pipeline.options.OPTIONS`: the required
 ones set, the others commented out with their meaning and default), ``contributors.toml`` with
 one example person, the coming issue's folder (from the ``today`` passed in) with an
 ``issue.md`` and one ready example piece, a ``.gitignore`` for the outputs, cache and
@@ -22,11 +22,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import SOFTWARE, __version__
-from .config import CONFIG_NAME, OPTIONS, REQUIRED, Option
+from .config import CONFIG_NAME
 from .console import Console, now
 from .content import ISSUE_FILE
 from .contributors import CONTRIBUTORS_NAME
 from .errors import PipelineError, UsageError, display_path
+from .options import OPTIONS, REQUIRED, Option
 from .seasons import IssueId, next_issue
 from .writer import Output, write_all
 

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from pipeline.cli import main, make_parser
-from pipeline.config import OPTIONS, REQUIRED, load_config
+from pipeline.config import load_config
 from pipeline.init import EXAMPLES, init
+from pipeline.options import OPTIONS, REQUIRED
 from pipeline.seasons import next_issue
 from tests.conftest import AS_OF_EPOCH, REPO, RunCli
 

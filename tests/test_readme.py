@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import build_issue_main, make_parser
-from pipeline.config import OPTIONS
+from pipeline.options import OPTIONS
 
 from .conftest import REPO, copy_sample
 
