@@ -10,9 +10,9 @@ The kinds of entry:
     One body's Markdown rendered (:class:`~pipeline.markup.Body`, its plain text, and the
     problems found on the way). Key: the Markdown, where the body lives (issue folder, issue
     URL, anchor, file, first line), the engine's options and the code (below). What the
-    other bodies of its page answered about its in-page links (:func:`~pipeline.markup.ask`)
+    other bodies of its page answered about its in-page links (:func:`~pipeline.links.ask`)
     is stored with it and asked again, like the probes: the answers the file system gave
-    about each local link (:func:`~pipeline.markup.probe`) are stored with it and asked again
+    about each local link (:func:`~pipeline.links.probe`) are stored with it and asked again
     before it is used: a link whose target appeared or went away renders again.
 ``anchors``
     The ids of one body (its headings' and notes'), which the other bodies of its issue page
@@ -67,7 +67,7 @@ import jinja2
 from . import __version__
 from .content import outside
 from .errors import Problem, Problems
-from .markup import probe
+from .links import probe
 from .writer import replace_file
 
 CACHE_DIR = Path(".cache") / "newsletter"
@@ -240,7 +240,7 @@ class Cache:
             valid: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any] | None:
         """The payload stored under ``entry_key``, or None (counted) when there is none to
         trust: missing, corrupt, or an answer it depends on has changed (the file system's,
-        :func:`~pipeline.markup.probe`, or the one ``valid`` asks)."""
+        :func:`~pipeline.links.probe`, or the one ``valid`` asks)."""
         fresh = self._fresh.get((kind, entry_key))
         if fresh is not None:
             return fresh

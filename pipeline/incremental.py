@@ -31,7 +31,8 @@ from .contributors import CONTRIBUTORS_NAME
 from .email_html import LAYOUT
 from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
-from .markup import Body, Context, ask, render
+from .links import Context, ask
+from .markup import Body, render
 from .markup import anchors as markup_anchors
 from .model import Contributor, Issue
 from .render import run_template
@@ -86,7 +87,7 @@ def environment(site: Site) -> jinja2.Environment:
 def piece_key(source: str, ctx: Context) -> str:
     """The cache key of one body: its Markdown, where it lives and the engine. What the
     other bodies of its page answered about its in-page links is stored with it and asked
-    again before it is used (:func:`pipeline.markup.ask`), so an edit of one piece renders
+    again before it is used (:func:`pipeline.links.ask`), so an edit of one piece renders
     another only when that changes where one of its links lands."""
     return c.key("piece", source, str(ctx.issue_dir), str(ctx.issue_dir.resolve()),
                  ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line, ctx.markdown.key(),

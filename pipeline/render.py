@@ -30,7 +30,8 @@ from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems
 from .images import NO_IMAGES, Images, Use, uses
-from .markup import Body, Context
+from .links import Context
+from .markup import Body
 from .model import Contributor, Issue, Piece
 from .tokens import longest_unsubscribe_link
 
@@ -139,7 +140,7 @@ AnchorFinder = Callable[[str, MarkdownOptions], tuple[str, ...]]
 def body_contexts(issue: Issue, config: Config,
                   anchors: AnchorFinder = markup.anchors) -> list[tuple[str, Context]]:
     """The Markdown of the letter (if any) and of every piece, each with its
-    :class:`~pipeline.markup.Context`: where it lives, and the anchors of every body on the
+    :class:`~pipeline.links.Context`: where it lives, and the anchors of every body on the
     issue page, so an in-page link can land on another piece's heading."""
     url = config.issue_url(issue.issue_id)
     bodies: list[tuple[str, str, Path, int]] = []

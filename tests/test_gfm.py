@@ -18,7 +18,8 @@ import pytest
 
 from pipeline.engines import MarkdownOptions
 from pipeline.errors import Problems
-from pipeline.markup import Body, Context, anchors, render
+from pipeline.links import Context
+from pipeline.markup import Body, anchors, render
 from pipeline.slugs import Slugger, github_slug
 from tests.conftest import FLAVOURS, MINIMAL_CONFIG, RunCli, Scratch, piece_text
 

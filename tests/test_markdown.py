@@ -18,7 +18,8 @@ import pytest
 
 from pipeline.engines import MarkdownOptions
 from pipeline.errors import Problems
-from pipeline.markup import Body, Context, render
+from pipeline.links import Context
+from pipeline.markup import Body, render
 from tests.conftest import FLAVOURS, RunCli, Scratch, png
 
 ISSUE = "2026-12-solstice"
