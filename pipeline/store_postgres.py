@@ -30,7 +30,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 
 from .errors import PipelineError
-from .store import MIGRATIONS, Outcome, SqlStore, StoreError, _iso, check_version
+from .store import MIGRATIONS, Outcome, StoreError, check_version
+from .store_sql import SqlStore, _iso
 
 #: The first key of every advisory lock this pipeline takes ("NWSL"), so they do not collide
 #: with other users of the database; the second names what is locked.

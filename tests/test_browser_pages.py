@@ -19,7 +19,7 @@ from pipeline.build import BuildResult, build_issue
 from pipeline.cli_web import bind
 from pipeline.config import load_config
 from pipeline.delivery import OutboxTransport
-from pipeline.store import SqliteStore
+from pipeline.store_sqlite import SqliteStore
 from pipeline.tokens import Tokens
 from pipeline.web import WebParts, create_app
 

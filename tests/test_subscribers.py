@@ -19,7 +19,8 @@ import pytest
 
 from pipeline.databases import Database
 from pipeline.errors import PipelineError
-from pipeline.store import MIGRATIONS, NewSubscriber, SqliteStore, Store, open_store
+from pipeline.store import MIGRATIONS, NewSubscriber, Store, open_store
+from pipeline.store_sqlite import SqliteStore
 from pipeline.subscribers import AddressError, normalise
 
 from .conftest import RunCli, Scratch
