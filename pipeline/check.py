@@ -29,14 +29,7 @@ from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
-from .content import (
-    UNREAD_RULES,
-    Document,
-    list_issues,
-    read_text,
-    slugify,
-    split_document,
-)
+from .content import UNREAD_RULES, list_issues, read_text, slugify
 from .errors import (
     ContentError,
     Level,
@@ -47,6 +40,7 @@ from .errors import (
     plural,
     printable,
 )
+from .front_matter import Document, split_document
 from .model import Piece
 from .seasons import next_issue
 

@@ -29,15 +29,7 @@ from zoneinfo import ZoneInfo
 from .build import resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import (
-    ISSUE_FIELDS,
-    ISSUE_FILE,
-    check_fields,
-    list_issues,
-    read_text,
-    split_document,
-    yaml_value,
-)
+from .content import ISSUE_FILE, list_issues, read_text
 from .errors import (
     ContentError,
     PipelineError,
@@ -59,6 +51,7 @@ from .feeds_in import (
     read_feeds,
     sources,
 )
+from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
 from .seasons import IssueId, IssueIdError
 from .writer import Output, Written, write_all
 

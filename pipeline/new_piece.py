@@ -1,7 +1,7 @@
 """``newsletter new-piece``: start a piece in the coming issue (or the one given).
 
 The new file is ``issues/<issue-id>/<slug-of-the-title>.md``. Its front matter has every field
-of :data:`~pipeline.content.PIECE_FIELDS`, in order, each with its help as a YAML comment: the
+of :data:`~pipeline.front_matter.PIECE_FIELDS`, in order, each with its help as a YAML comment: the
 fields the command can fill in (title, authors, team, section, status) are set, the others are
 commented out with an example, so the piece loads without errors as it is. The issue folder and
 its ``issue.md`` are created when the issue has no folder yet. Nothing is ever overwritten.
@@ -18,16 +18,7 @@ from typing import Any
 
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import (
-    ISSUE_FIELDS,
-    ISSUE_FILE,
-    PIECE_FIELDS,
-    Field,
-    check_fields,
-    slugify,
-    split_document,
-    yaml_value,
-)
+from .content import ISSUE_FILE, slugify
 from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import (
     PipelineError,
@@ -36,6 +27,14 @@ from .errors import (
     did_you_mean,
     display_path,
     long_date,
+)
+from .front_matter import (
+    ISSUE_FIELDS,
+    PIECE_FIELDS,
+    Field,
+    check_fields,
+    split_document,
+    yaml_value,
 )
 from .model import Contributor
 from .seasons import IssueId, IssueIdError, entry, next_issue

@@ -22,8 +22,9 @@ from . import plaintext
 from .build import analyse_issue, resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, read_text, split_document
+from .content import ISSUE_FILE, list_issues, read_text
 from .errors import Problem, Problems, UsageError, display_path, join_names, long_date, plural
+from .front_matter import split_document
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
 

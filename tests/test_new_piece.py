@@ -11,9 +11,10 @@ import pytest
 
 from pipeline.build import analyse_issue
 from pipeline.config import load_config
-from pipeline.content import ISSUE_FIELDS, PIECE_FIELDS, load_piece
+from pipeline.content import load_piece
 from pipeline.contributors import load_contributors
 from pipeline.errors import Problems
+from pipeline.front_matter import ISSUE_FIELDS, PIECE_FIELDS
 
 from .conftest import RunCli, Scratch
 
