@@ -35,11 +35,11 @@ from .config import Config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .delivery import PermanentFailure, TemporaryFailure, Transport
 from .errors import PipelineError, Problems, display_path, long_date
 from .model import Contributor
 from .send import SendOptions, transports_for
 from .status import Target, choose_issue, issue_status
+from .transports import PermanentFailure, TemporaryFailure, Transport
 from .writer import Output, write_all
 
 LEDGER = "reminders.json"

@@ -22,15 +22,7 @@ from urllib.parse import urlsplit
 from .build import build_issue, delivery_email
 from .config import Config, load_config
 from .databases import Database
-from .delivery import (
-    OutboxTransport,
-    Progress,
-    RateLimiter,
-    SmtpSettings,
-    SmtpTransport,
-    Transport,
-    run_send,
-)
+from .delivery import Progress, RateLimiter, run_send
 from .errors import PipelineError, UsageError
 from .messages import Dkim, IssueMessage, Recipient
 from .model import Issue
@@ -39,6 +31,7 @@ from .render import unsubscribe_marker
 from .store import Store, StoreError, open_store
 from .subscribers import AddressError, normalise
 from .tokens import Tokens, secret_from_env, unsubscribe_link
+from .transports import OutboxTransport, SmtpSettings, SmtpTransport, Transport
 
 #: Energy model for the summary: the Sustainable Web Design model (v3, 2022) estimates
 #: 0.81 kWh per GB transferred (data centres, networks and devices together), and the

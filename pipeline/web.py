@@ -49,13 +49,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import __version__
 from . import render as r
 from .config import Config
-from .delivery import Transport
 from .messages import notice
 from .publication import is_published, load_record
 from .seasons import IssueId, IssueIdError, next_issue
 from .store import Store, Subscriber
 from .subscribers import AddressError, clean_name, normalise
 from .tokens import TokenError, Tokens, address_digest
+from .transports import Transport
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 FORM_MAX_AGE = 6 * 3600  # a subscribe or confirm page may stay open this long

@@ -36,16 +36,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.databases import Database
-from pipeline.delivery import (
-    OutboxTransport,
-    Progress,
-    RateLimiter,
-    SmtpSettings,
-    SmtpTransport,
-    Transport,
-    quote_periods,
-    run_send,
-)
+from pipeline.delivery import Progress, RateLimiter, run_send
 from pipeline.errors import ContentError
 from pipeline.messages import IssueMessage, Recipient
 from pipeline.render import UNSUBSCRIBE_PLACEHOLDER
@@ -53,6 +44,13 @@ from pipeline.send import SendOptions, SendReport, send_issue
 from pipeline.store import NewSubscriber, Subscriber, open_store
 from pipeline.subscribers import normalise
 from pipeline.tokens import TokenError, Tokens, address_digest
+from pipeline.transports import (
+    OutboxTransport,
+    SmtpSettings,
+    SmtpTransport,
+    Transport,
+    quote_periods,
+)
 
 from .conftest import RunCli
 from .databases import Databases, configured, rows, tables

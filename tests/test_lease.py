@@ -22,9 +22,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.databases import Database
-from pipeline.delivery import RateLimiter, SmtpSettings, SmtpTransport, run_send
+from pipeline.delivery import RateLimiter, run_send
 from pipeline.errors import PipelineError
 from pipeline.store import LEASE_SECONDS, Lease, open_store
+from pipeline.transports import SmtpSettings, SmtpTransport
 
 from .conftest import AS_OF_EPOCH
 from .databases import Databases, configured, rows

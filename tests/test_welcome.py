@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.delivery import SmtpSettings, SmtpTransport
+from pipeline.transports import SmtpSettings, SmtpTransport
 from pipeline.web import create_app
 
 from .databases import Databases

@@ -24,9 +24,9 @@ from pipeline.build import build_all
 from pipeline.cli_web import bind
 from pipeline.cli_web import server as make_server
 from pipeline.config import load_config
-from pipeline.delivery import OutboxTransport
 from pipeline.store import Store, open_store
 from pipeline.tokens import Tokens
+from pipeline.transports import OutboxTransport
 from pipeline.web import WebParts, create_app
 
 from .conftest import REPO
