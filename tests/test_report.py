@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.plaintext import Node, parse
-from pipeline.report import PALETTE
+from pipeline.charts import PALETTE
 
 from .conftest import RunCli, Scratch
 
