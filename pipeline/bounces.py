@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import imaplib
+import logging
 import mailbox
 import re
 import ssl
@@ -47,6 +48,13 @@ from flufl.bounce import all_failures
 
 from .errors import PipelineError, UsageError
 from .options import IMAP_SCHEMES
+
+# flufl.bounce logs a detector that trips over a malformed message as an exception, which
+# would print a traceback for a message that is simply not a report (no From:, empty): it is
+# listed as ignored instead (parse_report).
+_FLUFL_LOG = logging.getLogger("flufl.bounce")
+_FLUFL_LOG.addHandler(logging.NullHandler())
+_FLUFL_LOG.propagate = False
 from .store import Finding, Recorded, Store
 from .subscribers import AddressError, normalise
 from .tokens import TokenError, Tokens, address_digest
@@ -211,7 +219,13 @@ def parse_report(source: str, data: bytes, now: datetime) -> Report:
             return report("ignored", f"a not-spam feedback report from {reporter}", failed)
         return report("complaint", f"{kind} report (ARF) from {reporter} on {at:%Y-%m-%d}",
                       failed)
-    temporary, permanent = all_failures(msg)
+    try:
+        temporary, permanent = all_failures(msg)
+    except Exception:  # a detector of flufl.bounce tripping over a malformed message
+        # (no From:, an empty file): not a report we can read, so not one we act on.
+        return report("ignored", f"a message the report readers cannot parse, from "
+                                 f"{sender or 'nobody'}: "
+                                 f"{_one_line(str(msg.get('Subject') or ''))[:80]}")
     if permanent:
         return report("permanent", f"permanent failure reported by {sender} on "
                                    f"{at:%Y-%m-%d}{_status(msg)}", _decoded(permanent))

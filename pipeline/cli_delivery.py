@@ -205,10 +205,12 @@ def run_bounces(args: argparse.Namespace, console: Console) -> int:
         left = sum(1 for r in summary.changed if r.changed == "unsubscribed")
         ignored = sum(1 for v in summary.verdicts if v.report.kind == "ignored")
         console.result(
-            f"{len(summary.verdicts)} messages read: {summary.count('permanent')} permanent "
-            f"failures, {summary.count('temporary')} temporary, {summary.count('complaint')} "
-            f"complaints, {len(summary.unattributed)} not attributed, {ignored} not delivery "
-            f"failures (ignored); {bounced} readers {'would be ' * args.dry_run}marked "
+            f"{plural(len(summary.verdicts), 'message')} read: "
+            f"{plural(summary.count('permanent'), 'permanent failure')}, "
+            f"{summary.count('temporary')} temporary, "
+            f"{plural(summary.count('complaint'), 'complaint')}, "
+            f"{len(summary.unattributed)} not attributed, {ignored} not a delivery failure "
+            f"(ignored); {plural(bounced, 'reader')} {'would be ' * args.dry_run}marked "
             f"bounced, {left} {'would be ' * args.dry_run}unsubscribed after a complaint; "
             f"{summary.seen_before} already processed"
             + ("; dry run: nothing was changed" if args.dry_run else ""))

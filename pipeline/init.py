@@ -83,6 +83,8 @@ class InitResult:
     issue_id: IssueId
     written: tuple[str, ...]
     kept: tuple[str, ...]
+    #: Already a newsletter (it had newsletter.toml): no example issue was written into it.
+    existing: bool = False
 
 
 def run_init(args: argparse.Namespace, console: Console) -> int:
@@ -92,6 +94,10 @@ def run_init(args: argparse.Namespace, console: Console) -> int:
         console.result(f"wrote {display_path(result.root / name)}")
     for name in result.kept:
         console.message("note", f"{display_path(result.root / name)} exists: left alone")
+    if result.existing:
+        console.message("note", f"{display_path(result.root)} is a newsletter already, so no "
+                        "example issue or piece was written into its issues/ (they would be "
+                        "published with the real ones)")
     where = display_path(result.root)
     cd = "" if where == "." else f"cd {where} && "
     console.result(
@@ -109,6 +115,10 @@ def init(root: Path, title: str | None, *, today: date) -> InitResult:
     name = _title(title, root)
     issue_id = next_issue(today, ZoneInfo("UTC"))  # the default time_zone of a new root
     files = plan(name, issue_id)
+    if (root / CONFIG_NAME).exists():
+        # Already a newsletter: its issues are real ones. An example issue.md or piece would
+        # go into the coming issue (or one already published) and be published with it.
+        files = {path: text for path, text in files.items() if not path.startswith("issues/")}
     written, kept = [], []
     outputs = []
     for relpath, text in files.items():
@@ -122,7 +132,8 @@ def init(root: Path, title: str | None, *, today: date) -> InitResult:
         write_all(outputs)
     except OSError as exc:
         raise PipelineError(f"cannot write into {root}: {exc.strerror or exc}") from None
-    return InitResult(root, issue_id, tuple(written), tuple(kept))
+    return InitResult(root, issue_id, tuple(written), tuple(kept),
+                      existing=(root / CONFIG_NAME).exists() and CONFIG_NAME in kept)
 
 
 def _title(title: str | None, root: Path) -> str:

@@ -116,8 +116,8 @@ def test_every_shape_is_read_attributed_and_acted_on(
     assert "reader0004@example.net: unsubscribed (complaint)" in out
     assert re.search(r"not attributed: permanent for someone-else@example\.com .*no "
                      r"subscriber matches it", out), out
-    assert ("6 messages read: 2 permanent failures, 1 temporary, 1 complaints, 1 not "
-            "attributed, 1 not delivery failures (ignored); 2 readers marked bounced, 1 "
+    assert ("6 messages read: 2 permanent failures, 1 temporary, 1 complaint, 1 not "
+            "attributed, 1 not a delivery failure (ignored); 2 readers marked bounced, 1 "
             "unsubscribed after a complaint; 0 already processed") in out, out
 
     store = open_store(db)
@@ -321,3 +321,20 @@ def test_imap_login_problems_are_clear(cli: RunCli, sample_copy: Path,
     assert code == 2 and "must not carry a login" in err
     code, _, err = bounces(cli, sample_copy)
     assert code == 2 and "--imap URL" in err
+
+
+@pytest.mark.parametrize("text", [
+    b"From x Tue Dec 22 09:00:00 2026\nSubject: hello\nTo: news@example.org\n\nJust a note.\n",
+    b"",
+], ids=["no-from", "empty"])
+def test_a_message_no_reader_can_parse_is_ignored_not_a_traceback(
+        cli: RunCli, sample_copy: Path, tmp_path: Path, text: bytes) -> None:
+    """A message without From: (which trips a detector of flufl.bounce) or an empty mbox is
+    listed as ignored: no traceback, exit 0, and the next run reads the mailbox again."""
+    mbox = tmp_path / "reports.mbox"
+    mbox.write_bytes(text)
+    code, out, err = cli("bounces", str(mbox), "--dry-run", "--root", str(sample_copy))
+    assert code == 0, err
+    assert "Traceback" not in err and "Exception" not in err, err
+    assert "permanent failure" in out
+

@@ -185,7 +185,8 @@ def test_every_key_of_newsletter_toml_is_there_set_or_commented(tmp_path: Path) 
 
 def test_init_never_overwrites_and_says_what_it_left_alone(tmp_path: Path, cli: RunCli) -> None:
     """In a folder that already has some of the files, those are left byte for byte and
-    listed; the missing ones are written."""
+    listed; the missing ones are written, but never an example piece into a newsletter that
+    exists (its coming issue, or one already published, is real)."""
     (tmp_path / "newsletter.toml").write_text("# mine\n", encoding="utf-8")
     (tmp_path / ".gitignore").write_text("/mine/\n", encoding="utf-8")
     code, out, err = cli("init", "--root", str(tmp_path))
@@ -195,10 +196,12 @@ def test_init_never_overwrites_and_says_what_it_left_alone(tmp_path: Path, cli: 
     assert "newsletter.toml exists: left alone" in err
     assert ".gitignore exists: left alone" in err
     assert "wrote" in out and "contributors.toml" in out
+    assert not (tmp_path / "issues").exists()  # a newsletter already: no example issue
+    assert "no example issue or piece was written" in err
     code, out, err = cli("init", "--root", str(tmp_path))
     assert code == 0
     assert "wrote" not in out
-    assert err.count("left alone") == 7
+    assert err.count("left alone") == 5
 
 
 def test_init_title_from_the_folder_and_a_bad_title(tmp_path: Path, cli: RunCli) -> None:
