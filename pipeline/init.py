@@ -373,7 +373,7 @@ on:
   workflow_dispatch:
 
 permissions:
-  contents: read
+  contents: write  # to commit published.toml (the publication time) and the feeds
 
 env:
   PIPELINE: "@PIPELINE@"
@@ -391,19 +391,28 @@ jobs:
       - name: Is an issue due?
         id: coming
         run: |
-          newsletter calendar --count 1 --json > coming.json
           python - >> "$GITHUB_OUTPUT" <<'PY'
-          import json, os
+          # The newest issue folder whose moment has come: published late if need be (a
+          # folder merged days after the moment), and again harmlessly (publish is
+          # idempotent: it sends only what is missing).
+          import json, os, re, subprocess
           from datetime import datetime, timezone
-          entry = json.load(open("coming.json"))[0]
-          moment = datetime.fromisoformat(entry["moment_utc"].replace("Z", "+00:00"))
-          folder = "issues/" + entry["issue_id"]
           epoch = os.environ.get("SOURCE_DATE_EPOCH")  # "now", as the pipeline reads it
-          now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else \
-              datetime.now(timezone.utc)
-          due = moment <= now and os.path.isdir(folder)
-          print("issue=" + entry["issue_id"])
-          print("due=" + str(due).lower())
+          now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+          names = sorted((n for n in os.listdir("issues")
+                          if re.fullmatch(r"[0-9]{4}-[0-9]{2}-(equinox|solstice)", n)),
+                         reverse=True) if os.path.isdir("issues") else []
+          due = None
+          for name in names:
+              listed = subprocess.run(["newsletter", "calendar", "--from", name[:7] + "-01",
+                                       "--count", "1", "--json"],
+                                      check=True, capture_output=True, text=True).stdout
+              moment = datetime.fromisoformat(json.loads(listed)[0]["moment_utc"].replace("Z", "+00:00"))
+              if moment <= now:
+                  due = name
+                  break
+          print("issue=" + (due or (names[0] if names else "")))
+          print("due=" + str(due is not None).lower())
           PY
       - name: Publish the issue (site, archive, feeds, email)
         if: steps.coming.outputs.due == 'true'
@@ -413,6 +422,13 @@ jobs:
           NEWSLETTER_TOKEN_SECRET: ${{ secrets.NEWSLETTER_TOKEN_SECRET }}
           NEWSLETTER_DB_PASSWORD: ${{ secrets.NEWSLETTER_DB_PASSWORD }}
         run: newsletter publish ${{ steps.coming.outputs.issue }} --yes
+      - name: Keep the record and the feeds in the repository
+        if: steps.coming.outputs.due == 'true'
+        run: |
+          git config user.name "newsletter publish"
+          git config user.email "newsletter-publish@users.noreply.github.com"
+          git add published.toml feeds/
+          git diff --cached --quiet || { git commit -m "Publish ${{ steps.coming.outputs.issue }}" && git push; }
       - name: Keep the site
         if: steps.coming.outputs.due == 'true'
         uses: actions/upload-artifact@v4
