@@ -48,6 +48,9 @@ from flufl.bounce import all_failures
 
 from .errors import PipelineError, UsageError
 from .options import IMAP_SCHEMES
+from .store import Finding, Recorded, Store
+from .subscribers import AddressError, normalise
+from .tokens import TokenError, Tokens, address_digest
 
 # flufl.bounce logs a detector that trips over a malformed message as an exception, which
 # would print a traceback for a message that is simply not a report (no From:, empty): it is
@@ -55,9 +58,6 @@ from .options import IMAP_SCHEMES
 _FLUFL_LOG = logging.getLogger("flufl.bounce")
 _FLUFL_LOG.addHandler(logging.NullHandler())
 _FLUFL_LOG.propagate = False
-from .store import Finding, Recorded, Store
-from .subscribers import AddressError, normalise
-from .tokens import TokenError, Tokens, address_digest
 
 Kind = Literal["permanent", "temporary", "complaint", "ignored"]
 _UNSUBSCRIBE_TOKEN = re.compile(r"[?&]token=([A-Za-z0-9_.\-]+)")

@@ -398,7 +398,8 @@ jobs:
           import json, os, re, subprocess
           from datetime import datetime, timezone
           epoch = os.environ.get("SOURCE_DATE_EPOCH")  # "now", as the pipeline reads it
-          now = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+          now = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch
+                 else datetime.now(timezone.utc))
           names = sorted((n for n in os.listdir("issues")
                           if re.fullmatch(r"[0-9]{4}-[0-9]{2}-(equinox|solstice)", n)),
                          reverse=True) if os.path.isdir("issues") else []
@@ -407,7 +408,8 @@ jobs:
               listed = subprocess.run(["newsletter", "calendar", "--from", name[:7] + "-01",
                                        "--count", "1", "--json"],
                                       check=True, capture_output=True, text=True).stdout
-              moment = datetime.fromisoformat(json.loads(listed)[0]["moment_utc"].replace("Z", "+00:00"))
+              moment = datetime.fromisoformat(
+                  json.loads(listed)[0]["moment_utc"].replace("Z", "+00:00"))
               if moment <= now:
                   due = name
                   break
@@ -428,7 +430,10 @@ jobs:
           git config user.name "newsletter publish"
           git config user.email "newsletter-publish@users.noreply.github.com"
           git add published.toml feeds/
-          git diff --cached --quiet || { git commit -m "Publish ${{ steps.coming.outputs.issue }}" && git push; }
+          if ! git diff --cached --quiet; then
+            git commit -m "Publish ${{ steps.coming.outputs.issue }}"
+            git push
+          fi
       - name: Keep the site
         if: steps.coming.outputs.due == 'true'
         uses: actions/upload-artifact@v4

@@ -39,6 +39,7 @@ from .send import (
     send_issue,
 )
 from .store import open_store
+from .tokens import secret_from_env
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,10 @@ def publish(root: Path, options: SendOptions, clock: Clock, *, wait: bool = Fals
     env = dict(os.environ) if environ is None else environ
     config = load_config(root)
     issue_id = resolve_issue(options.issue, config, dict(list_issues(config, Problems())))
+    if _active(root, options, env):
+        # What the send will need, asked before anything is built or recorded: a missing
+        # key must not leave the issue published on the site and not sent.
+        secret_from_env(config.delivery.token_secret_env, env)
     at = clock.now()
     waited = False
     if not options.early and not is_published(issue_id, at, load_record(root)):

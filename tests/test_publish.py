@@ -226,6 +226,21 @@ def test_publish_after_the_moment_builds_and_sends_and_a_second_sends_nothing(
     assert Counter(r for m in sink.messages for r in m.rcpt_tos) == {p.email: 1 for p in people}
 
 
+def test_a_missing_signing_key_is_found_before_anything_is_published(
+    sample_copy: Path, cli: RunCli, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With subscribers to mail and no token signing key, publish stops before it builds or
+    records anything: the issue is not left on the site unsent."""
+    add_people(sample_copy, many(2))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", AFTER)
+    monkeypatch.delenv(SECRET_ENV)
+    code, _, err = cli("publish", ISSUE, "--root", str(sample_copy), "--smtp", sink.url,
+                       "--yes")
+    assert code == 1 and f"set the environment variable {SECRET_ENV}" in err, err
+    assert site(sample_copy) == {} and load_record(sample_copy) == {}
+    assert sink.count() == 0
+
+
 def test_publish_without_subscribers_publishes_the_site(sample_copy: Path, cli: RunCli,
                                                         sink: SmtpSink) -> None:
     code, out, err = cli("publish", ISSUE, "--root", str(sample_copy), "--smtp", sink.url,
