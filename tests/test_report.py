@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.plaintext import Node, parse
 from pipeline.charts import PALETTE
+from pipeline.plaintext import Node, parse
 
 from .conftest import RunCli, Scratch
 
