@@ -29,7 +29,7 @@ from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
-from .content import UNREAD_RULES, list_issues, read_text, slugify
+from .content import ISSUE_FILE, UNREAD_RULES, list_issues, read_text, slugify
 from .errors import (
     ContentError,
     Level,
@@ -343,7 +343,8 @@ def check_issue(root: Path, ref: str,
     unique = {(f.path, f.line, f.column, f.rule, f.message): f for f in findings}
     ordered = sorted(unique.values(), key=lambda f: (str(f.path), f.line or 0, f.column,
                                                      f.rule, f.message))
-    return ordered, len(rendered.pieces)
+    # every piece file, the ones whose front matter failed too
+    return ordered, sum(1 for p in issue.path.glob("*.md") if p.name != ISSUE_FILE)
 
 
 def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:

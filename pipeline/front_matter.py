@@ -124,15 +124,11 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
         return None
     except (ValueError, OverflowError):
-        # YAML reads the value, Python cannot hold it: 2026-02-30, an integer of 5000 digits.
-        key, bad = _unholdable(node)
-        where = f"'{printable(key)}' has" if key is not None else "the front matter has"
-        problems.error(path, first + bad.start_mark.line if bad else first,
-                       f"{where} the value {_short(bad.value if bad else '?')}, which YAML "
-                       "reads as a date or a number that cannot exist; put it in quotes if it "
-                       "is text, or correct it (a real date YYYY-MM-DD, a shorter number)",
-                       rule="wrong-type")
-        return None
+        # YAML reads a value Python cannot hold: 2026-02-30, an integer of 5000 digits. Each
+        # key is read on its own, so that one is reported and the others still checked.
+        meta = _each_key(path, node, first, problems)
+        if meta is None:
+            return None
     if meta is None:
         meta, node = {}, None
     if not isinstance(meta, dict):
@@ -151,6 +147,49 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
             lines.setdefault(key, first + key_node.start_mark.line)
     body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
     return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
+
+
+class _Unreadable:
+    """A value that was reported as unreadable already (see :func:`_each_key`)."""
+
+    def __repr__(self) -> str:
+        return "<unreadable>"
+
+
+UNREADABLE = _Unreadable()
+
+
+def _each_key(path: Path, node: yaml.Node | None, first: int,
+              problems: Problems) -> dict[str, Any] | None:
+    """The front matter read key by key, each value Python cannot hold reported at its line
+    and kept as :data:`UNREADABLE` (so it is neither checked again nor called missing); None
+    when it is not a mapping of keys."""
+    if not isinstance(node, yaml.MappingNode):
+        key, bad = _unholdable(node)
+        _report_unholdable(path, first, key, bad, problems)
+        return None
+    constructor = yaml.SafeLoader("")
+    meta: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = str(key_node.value)
+        try:
+            meta[key] = constructor.construct_object(value_node, deep=True)
+        except (ValueError, OverflowError):
+            _, bad = _unholdable(yaml.MappingNode("tag:yaml.org,2002:map",
+                                                  [(key_node, value_node)]))
+            _report_unholdable(path, first, key, bad, problems)
+            meta[key] = UNREADABLE
+    return meta
+
+
+def _report_unholdable(path: Path, first: int, key: str | None,
+                       bad: yaml.ScalarNode | None, problems: Problems) -> None:
+    where = f"'{printable(key)}' has" if key is not None else "the front matter has"
+    problems.error(path, first + bad.start_mark.line if bad else first,
+                   f"{where} the value {_short(bad.value if bad else '?')}, which YAML "
+                   "reads as a date or a number that cannot exist; put it in quotes if it "
+                   "is text, or correct it (a real date YYYY-MM-DD, a shorter number)",
+                   rule="wrong-type")
 
 
 def _unholdable(node: yaml.Node | None) -> tuple[str | None, yaml.ScalarNode | None]:
@@ -175,8 +214,6 @@ def _unholdable(node: yaml.Node | None) -> tuple[str | None, yaml.ScalarNode | N
     return None, None
 
 
-
-
 def yaml_value(value: str | list[str]) -> str:
     """A front-matter value, plain where YAML reads it back unchanged, else quoted."""
     plain = value if isinstance(value, str) else "[" + ", ".join(value) + "]"
@@ -197,6 +234,8 @@ def check_fields(
     known = {f.key: f for f in fields}
     values: dict[str, Any] = {}
     for key, value in doc.meta.items():
+        if value is UNREADABLE:
+            continue  # reported when the front matter was read
         line = doc.lines.get(key)
         field = known.get(key)
         if field is None:

@@ -146,6 +146,20 @@ def test_an_impossible_date_is_located_not_a_traceback(
     assert "cannot exist" in message and "YYYY-MM-DD" in message and "quotes" in message
 
 
+def test_an_impossible_date_hides_no_other_problem(here: Scratch, cli: RunCli) -> None:
+    """The other keys of a front matter with an impossible date are still checked, so one
+    run reports every problem of the piece (and its body's too)."""
+    here.write(f"{PIECE_DIR}/bad.md", front(
+        "title: [a, b]", "authors: [Ada Example]", "summary: 5", "status: ready",
+        "order: first", "corrections: [{date: 2027-13-01, text: x}]",
+        body="A link with [no target]().\n"))
+    err = "\n".join(assert_failed(build(cli, here), here.root))
+    for line, text in ((2, "'title' must be text"), (4, "'summary' must be text"),
+                       (6, "'order' must be a whole number"), (7, "cannot exist")):
+        assert f"{PIECE_DIR}/bad.md:{line}: error: {text}" in err \
+            or re.search(rf"{PIECE_DIR}/bad\.md:{line}: error: .*{re.escape(text)}", err), err
+
+
 # --------------------------------------------------------------------------- keys and values
 
 
