@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import select
 import sys
@@ -248,7 +249,8 @@ def delivery_options(parser: argparse.ArgumentParser) -> None:
                              "password_env name")
     parser.add_argument("--outbox", type=Path, metavar="DIR",
                         help="write .eml files here instead of sending over SMTP")
-    parser.add_argument("--rate", type=float, metavar="N", help="messages per second at most")
+    parser.add_argument("--rate", type=_rate, metavar="N",
+                        help="messages per second at most (0: no limit)")
     parser.add_argument("--connections", type=_positive, metavar="N",
                         help="parallel SMTP connections")
     parser.add_argument("--db", type=_database, metavar="PATH_OR_URL",
@@ -320,6 +322,17 @@ def _imap_url(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(f"'{text}' {problem}")
     return text
+
+
+def _rate(text: str) -> float:
+    """``--rate``: messages per second, zero (no limit) or more, as delivery.rate is."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' must be zero (no limit) or more")
+    return value
 
 
 def _positive(text: str) -> int:

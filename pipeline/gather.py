@@ -310,8 +310,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     _report(result, console)
     if not result.feeds:
         count = len(result.failures)
-        console.message("error", f"{'the feed' if count == 1 else f'none of the {count} feeds'}"
-                        " could be read (see the warnings above); nothing was written")
+        what = "the feed could not" if count == 1 else f"none of the {count} feeds could"
+        console.message("error", f"{what} be read (see the warnings above); nothing was "
+                        "written")
         return 1
     return 0
 

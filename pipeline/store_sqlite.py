@@ -94,8 +94,13 @@ class SqliteStore(SqlStore):
                 raise self._failed(exc) from None
 
     def _stream(self, query: str, args: tuple[object, ...]) -> Iterator[sqlite3.Row]:
+        # A plain loop, not "yield from": a reader that stops early (``export | head``)
+        # leaves this generator to be closed after the store, and "yield from" would then
+        # close the cursor of a closed database, an error nobody can catch.
         try:
-            yield from self.db.execute(query, args)
+            rows = self.db.execute(query, args)
+            for row in rows:  # noqa: UP028 (see above)
+                yield row
         except sqlite3.Error as exc:
             raise self._failed(exc) from None
 

@@ -48,6 +48,19 @@ def test_check_json_into_a_closed_pipe(scratch: Scratch) -> None:
     assert code == 141
 
 
+def test_subscribers_export_into_a_closed_pipe(scratch: Scratch, cli: RunCli) -> None:
+    """``subscribers export | head -1``: the store's half-read rows end quietly too (no
+    "Exception ignored" from a cursor closed after its database)."""
+    rows = "".join(f"reader{n}@example.org\n" for n in range(200))
+    scratch.write("readers.csv", "email\n" + rows)
+    assert cli("subscribers", "import", str(scratch.root / "readers.csv"),
+               "--root", str(scratch.root), "-q")[0] == 0
+    code, line, err = _first_line_then_close("subscribers", "export", cwd=scratch.root)
+    assert line.startswith("email,")
+    assert err == "", err
+    assert code in (0, 141)
+
+
 def test_a_line_break_in_a_text_value_is_refused_at_its_line(scratch: Scratch,
                                                              cli: RunCli) -> None:
     """A title with a line break would break the calendar, the email headers and the feeds:
@@ -144,3 +157,12 @@ def test_one_issue_in_a_calendar_file_is_one_issue(tmp_path: Path, cli: RunCli) 
                        "--root", str(tmp_path))
     assert code == 0, err
     assert "(1 issue)" in err
+
+
+def test_an_impossible_rate_is_bad_usage(cli: RunCli, scratch: Scratch) -> None:
+    """``--rate -1`` or ``nan`` is refused as delivery.rate is in newsletter.toml: exit 2."""
+    for rate in ("-1", "nan", "inf", "fast"):
+        code, _, err = cli("send", "2027-03-equinox", "--yes", "--rate", rate,
+                           "--root", str(scratch.root))
+        assert code == 2 and "--rate" in err, (rate, err)
+
