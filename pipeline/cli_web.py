@@ -180,7 +180,9 @@ def _run_serve(args: argparse.Namespace, console: Console) -> int:
     tokens = Tokens(secret_from_env(config.delivery.token_secret_env, env))
     if not (config.output_dir / "index.html").is_file():
         console.message("warning", f"{display_path(config.output_dir)} has no built archive "
-                        "yet: run 'newsletter build' (the subscription pages work anyway)")
+                        "yet: it is written when the first issue is published ('newsletter "
+                        "publish ISSUE' at its moment; 'newsletter preview' shows one before); "
+                        "the subscription pages work anyway")
 
     def transport() -> Any:
         found, _ = transports_for(config, SendOptions(issue=""), env, count=1, clean=False)

@@ -5,7 +5,7 @@ ones set, the others commented out with their meaning and default), ``contributo
 one example person, the coming issue's folder (from the ``today`` passed in) with an
 ``issue.md`` and one ready example piece, a ``.gitignore`` for the outputs, cache and
 databases, and GitHub Actions workflows: a check and a preview build on every pull request,
-and a scheduled build at the publication moment. An existing file is never overwritten: it is
+and a scheduled publish at the publication moment. An existing file is never overwritten: it is
 left alone and listed.
 """
 
@@ -64,7 +64,7 @@ def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], No
                     "newsletter.toml with every key explained, contributors.toml with one "
                     "example, the coming issue's folder with issue.md and a ready example "
                     "piece, a .gitignore, and GitHub Actions workflows (check and preview on "
-                    "every pull request, a scheduled build at the publication moment). "
+                    "every pull request, a scheduled publish at the publication moment). "
                     "build-issue of the coming issue works straight away. An existing file is "
                     "never overwritten; it is left alone and listed.")
     common(parser, True)
