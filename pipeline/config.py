@@ -6,6 +6,7 @@ with a suggestion. The result is a frozen :class:`Config`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import tomllib
@@ -213,7 +214,13 @@ def load_config(root: Path) -> Config:
         line = lines.get(key)
         option = BY_KEY.get(key)
         if option is None:
-            problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, BY_KEY)}")
+            if isinstance(value, dict):  # a table: [remnd] for [remind]
+                close = difflib.get_close_matches(key, sorted(TABLES), n=1, cutoff=0.6)
+                hint = f" — did you mean [{close[0]}]?" if close else ""
+                problems.error(path, line, f"unknown table [{key}]{hint}; the tables are: "
+                               f"{', '.join(f'[{t}]' for t in sorted(TABLES))}")
+            else:
+                problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, BY_KEY)}")
             continue
         if option.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             problems.error(path, line, f"'{key}' must be a whole number, not {value!r}")

@@ -4,6 +4,7 @@ the words the outputs use."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,13 @@ def test_an_impossible_rate_is_bad_usage(cli: RunCli, scratch: Scratch) -> None:
                            "--root", str(scratch.root))
         assert code == 2 and "--rate" in err, (rate, err)
 
+
+
+def test_a_misspelled_table_gets_a_suggestion(cli: RunCli, scratch: Scratch) -> None:
+    """``[remnd]`` in newsletter.toml is an unknown table at its line, with the one meant."""
+    with (scratch.root / "newsletter.toml").open("a", encoding="utf-8") as config:
+        config.write("\n[remnd]\nsilent_issues = 2\n")
+    code, _, err = cli("status", "--root", str(scratch.root))
+    assert code == 1
+    assert re.search(r"newsletter\.toml:\d+: error: unknown table \[remnd\] — did you mean "
+                     r"\[remind\]\?", err), err
