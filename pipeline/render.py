@@ -114,6 +114,8 @@ def environment(config: Config,
         bytecode_cache=bytecode,
     )
     env.filters["credit"] = credit
+    env.filters["byline"] = byline
+    env.filters["byline_team"] = byline_team
     env.filters["underline"] = plaintext.underline
     env.filters["wrap"] = plaintext.wrap
     env.filters["links"] = plaintext.link_list
@@ -121,6 +123,24 @@ def environment(config: Config,
     env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
     env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
+
+
+def _teams_of(piece: Piece) -> list[str]:
+    return list(dict.fromkeys(a.team for a in piece.authors if a.team))
+
+
+def byline(piece: Piece) -> str:
+    """The authors of a piece; each with their team when they come from several teams
+    (``Tomás Lind (Research) and Priya Rao (Legal)``): shared work is credited to all."""
+    if len(_teams_of(piece)) > 1:
+        names = [f"{a.name} ({a.team})" if a.team else a.name for a in piece.authors]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return credit(piece.authors)
+
+
+def byline_team(piece: Piece) -> str:
+    """The one team a byline names after its authors, or "" when each author's is named."""
+    return "" if len(_teams_of(piece)) > 1 else (piece.team or "")
 
 
 def credit(people: tuple[Contributor, ...]) -> str:

@@ -408,3 +408,25 @@ def test_a_build_reads_its_command_line_as_the_full_parser_would(
     assert helps[0] == helps[1] and "--no-cache" in helps[0]
     assert _command(["--root", "build", "-q", command, "x"]) == command
     assert _command(["-v", "--root=here", command]) == command
+
+
+def test_a_piece_of_several_teams_credits_each_author_with_their_team(
+    scratch: Scratch, cli: RunCli
+) -> None:
+    """Shared work is credited to every team: authors from two teams each get their own in
+    the byline (HTML, plain text, feeds); authors of one team keep "· Team"."""
+    scratch.write("contributors.toml", '[lin]\nname = "Lin Example"\nteam = "Research"\n\n'
+                  '[ada]\nname = "Ada Example"\nteam = "Legal"\n\n'
+                  '[kim]\nname = "Kim Example"\nteam = "Legal"\n')
+    scratch.piece(ISSUE, "shared", title="Shared", authors="[lin, ada]", team=None)
+    scratch.piece(ISSUE, "legal", title="Legal only", authors="[ada, kim]", team=None)
+    code, _, err = cli("build-issue", ISSUE, "--root", str(scratch.root))
+    assert code == 0, err
+    page = (scratch.root / f"public/{ISSUE}/index.html").read_text(encoding="utf-8")
+    assert "By Lin Example (Research) and Ada Example (Legal)</p>" in page
+    assert "By Ada Example and Kim Example · Legal</p>" in page
+    text = (scratch.root / f"public/{ISSUE}/email.txt").read_text(encoding="utf-8")
+    assert "By Lin Example (Research) and Ada Example (Legal)" in text
+    assert "By Ada Example and Kim Example (Legal)" in text
+    feed = (scratch.root / "feeds/feed.json").read_text(encoding="utf-8")
+    assert "By Lin Example (Research) and Ada Example (Legal)" in feed
