@@ -467,14 +467,20 @@ class _Pages:
             return self.message("This link does not work", str(exc), status=400)
         subscriber_id, digest = pair
         person = await run_in_threadpool(self.parts.store.get_by_id, subscriber_id)
-        if person is not None:
-            if address_digest(person.email) != digest:
-                return self.message("This link does not work",
-                                    "This unsubscribe link is not valid.", status=400)
-            how = "unsubscribe page" if request.headers.get("sec-fetch-site") \
-                else "one-click (RFC 8058)"
-            await run_in_threadpool(self.parts.store.unsubscribe, person.id, how,
-                                    self.parts.now())
+        if person is None:  # no such reader (a [TEST] copy's link, a removed reader): as GET
+            return self.message(
+                "You are already unsubscribed",
+                f"This address does not receive {self.config.title} by email: there is "
+                "nothing more to do.",
+                "Changed your mind? You can subscribe again at any time, or follow the "
+                "newsletter by feed.")
+        if address_digest(person.email) != digest:
+            return self.message("This link does not work",
+                                "This unsubscribe link is not valid.", status=400)
+        how = "unsubscribe page" if request.headers.get("sec-fetch-site") \
+            else "one-click (RFC 8058)"
+        await run_in_threadpool(self.parts.store.unsubscribe, person.id, how,
+                                self.parts.now())
         return self.message(
             "You are unsubscribed",
             f"You will not receive {self.config.title} by email any more.",

@@ -346,6 +346,19 @@ def test_the_unsubscribe_page_of_an_address_already_unsubscribed_says_so(
     assert "<button" not in page.text and "Press the button" not in page.text
 
 
+def test_a_link_of_no_reader_says_the_same_on_the_page_and_on_the_button(
+        site: Site, http: httpx.Client) -> None:
+    """A [TEST] copy's link (a token of no subscriber): the page and the one-click POST both
+    say the address is not subscribed, with 200 and no change."""
+    ada = active(site, "ada@example.org")
+    url = f"/unsubscribe?token={site.tokens.unsubscribe(-1, 'tester@example.org')}"
+    page = http.get(url)
+    answer = http.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert page.status_code == answer.status_code == 200
+    assert "already unsubscribed" in page.text and "already unsubscribed" in answer.text
+    assert site.status(ada.email) == "active"
+
+
 def test_an_unsubscribe_token_works_only_for_its_own_address(
         site: Site, http: httpx.Client, databases: Databases) -> None:
     ada = active(site, "ada@example.org")
