@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .config import Config
 from .content import load_issue
 from .errors import Problems, did_you_mean
+from .links import line_of
 from .markup import anchors, draft
 from .model import Contributor, Issue
 from .publication import Record, is_published, when
@@ -37,13 +38,15 @@ def check_crossings(issue: Issue, config: Config, folders: dict[IssueId, Path],
         bodies.insert(0, (issue.letter_path, issue.letter, issue.letter_line))
     read: dict[IssueId, Issue] = {}
     for path, source, first_line in bodies:
+        if ".md" not in source:  # no link to a piece: no need to render the body for one
+            continue
         for match in _HREF.finditer(draft(source, config.markdown).html):
             value = html_mod.unescape(match[1])
             target = _target(value, issue, folders)
             if target is None:
                 continue
             other_id, slug, fragment = target
-            line = _line(source, value, first_line)
+            line = line_of(source, first_line, value, unquote(value), value.split("#", 1)[0])
             if now is not None and not is_published(other_id, now, record):
                 moment = when(other_id.moment(), now, config.time_zone)
                 problems.error(path, line, f"'{value}' links a piece of {other_id}, which is "
@@ -86,13 +89,3 @@ def _target(value: str, issue: Issue,
             or not local.is_file():
         return None  # the same issue, or a missing file: the markup's errors
     return other_id, slugify(local.stem), unquote(parts.fragment)
-
-
-def _line(source: str, value: str, first_line: int) -> int:
-    """The line that writes the link: the whole of it, else its file part."""
-    lines = source.split("\n")
-    for wanted in (value, unquote(value), value.split("#", 1)[0]):
-        for index, text in enumerate(lines):
-            if wanted in text:
-                return first_line + index
-    return first_line

@@ -127,6 +127,8 @@ def long_date(day: date) -> str:
 
 
 def join_names(names: Sequence[str]) -> str:
-    """``Ada``, ``Ada and Lin``, ``Ada, Lin and Kwame``."""
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    """``Ada``, ``Ada and Lin``, ``Ada, Lin and Kwame`` (and "" for nobody)."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
 

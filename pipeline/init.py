@@ -159,9 +159,13 @@ def plan(title: str, issue_id: IssueId) -> dict[str, str]:
         f"issues/{issue_id}/{EXAMPLE_PIECE}": EXAMPLE_MD.format(
             name=person, section=SECTIONS[0], issue=issue_id),
         ".gitignore": GITIGNORE,
-        f"{WORKFLOWS}/check.yml": CHECK_WORKFLOW.replace("@PIPELINE@", _pipeline()),
-        f"{WORKFLOWS}/publish.yml": PUBLISH_WORKFLOW.replace("@PIPELINE@", _pipeline()),
+        f"{WORKFLOWS}/check.yml": _workflow(CHECK_WORKFLOW),
+        f"{WORKFLOWS}/publish.yml": _workflow(PUBLISH_WORKFLOW),
     }
+
+
+def _workflow(template: str) -> str:
+    return template.replace("@SETUP@\n", SETUP_STEPS).replace("@PIPELINE@", _pipeline())
 
 
 def _pipeline() -> str:
@@ -307,6 +311,16 @@ GITIGNORE = """\
 *.send-lock
 """
 
+#: The first steps of both workflows: the repository, Python and the pipeline.
+SETUP_STEPS = """\
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install the pipeline
+        run: python -m pip install "$PIPELINE"
+"""
+
 CHECK_WORKFLOW = """\
 # On every pull request: check the coming issue (annotations on the pieces' lines) and
 # build a preview of it, drafts included, as an artifact to download.
@@ -327,12 +341,7 @@ jobs:
   check:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install the pipeline
-        run: python -m pip install "$PIPELINE"
+@SETUP@
       - name: Find the coming issue
         id: coming
         run: |
@@ -382,12 +391,7 @@ jobs:
   publish:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install the pipeline
-        run: python -m pip install "$PIPELINE"
+@SETUP@
       - name: Is an issue due?
         id: coming
         run: |

@@ -39,6 +39,18 @@ class Context:
     drafts: frozenset[str] = frozenset()
 
 
+def line_of(source: str, first_line: int, *needles: str) -> int:
+    """The file line of the first line of ``source`` (whose first line is ``first_line``)
+    holding the first of ``needles`` found anywhere in it; else ``first_line``."""
+    lines = source.split("\n")
+    for needle in needles:
+        if needle:
+            for index, text in enumerate(lines):
+                if needle in text:
+                    return first_line + index
+    return first_line
+
+
 class Links:
     """Resolves the links and ids of one body (nh3's attribute filter) and keeps what it
     finds wrong, to report at the lines of the source."""
@@ -65,11 +77,8 @@ class Links:
 
     def line(self, value: str) -> int:
         """The line of the source that writes the link ``value`` (else the body's first)."""
-        for needle in (f"]({value}", f'"{value}"', f"'{value}'", value):
-            for index, text in enumerate(self.source.split("\n")):
-                if needle and needle in text:
-                    return self.ctx.first_line + index
-        return self.ctx.first_line
+        return line_of(self.source, self.ctx.first_line,
+                       f"]({value}", f'"{value}"', f"'{value}'", value)
 
     def report(self, problems: Problems) -> None:
         for level, rule, needle, message in self.found:

@@ -33,7 +33,7 @@ import nh3
 from . import plaintext
 from .engines import DEFAULT, MarkdownOptions, convert
 from .errors import Problems
-from .links import Context, Links
+from .links import Context, Links, line_of
 from .slugs import Slugger
 
 TOP_HEADING = 4
@@ -251,14 +251,6 @@ def _check_images(html: str, source: str, ctx: Context, problems: Problems) -> N
         attrs = dict(_ATTR.findall(img[1]))
         if not attrs.get("alt", "").strip():
             src = html_mod.unescape(attrs.get("src", ""))
-            problems.warning(ctx.path, _line_of(src, source, ctx.first_line),
+            problems.warning(ctx.path, line_of(source, ctx.first_line, src),
                              f"image '{src}' has no alt text; describe it for readers who "
                              "cannot see it: ![what the image shows](path)", rule="image-alt")
-
-
-def _line_of(needle: str, source: str, first_line: int) -> int:
-    """The file line of the first source line mentioning ``needle`` (else the body's start)."""
-    for index, line in enumerate(source.split("\n")):
-        if needle and needle in line:
-            return first_line + index
-    return first_line

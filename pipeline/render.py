@@ -28,7 +28,7 @@ from . import GENERATOR, __version__, markup, plaintext
 from .config import Config
 from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
-from .errors import ContentError, Problem, Problems
+from .errors import ContentError, Problem, Problems, join_names
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
 from .markup import Body
@@ -133,8 +133,8 @@ def byline(piece: Piece) -> str:
     """The authors of a piece; each with their team when they come from several teams
     (``Tomás Lind (Research) and Priya Rao (Legal)``): shared work is credited to all."""
     if len(_teams_of(piece)) > 1:
-        names = [f"{a.name} ({a.team})" if a.team else a.name for a in piece.authors]
-        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return join_names([f"{a.name} ({a.team})" if a.team else a.name
+                           for a in piece.authors])
     return credit(piece.authors)
 
 
@@ -145,10 +145,7 @@ def byline_team(piece: Piece) -> str:
 
 def credit(people: tuple[Contributor, ...]) -> str:
     """``Ada Example and Grace Example`` / ``A, B and C``."""
-    names = [p.name for p in people]
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+    return join_names([p.name for p in people])
 
 
 #: Renders one body's Markdown: :func:`pipeline.markup.render`, or one that uses the cache.

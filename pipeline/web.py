@@ -432,6 +432,15 @@ class _Pages:
 
     # ------------------------------------------------------------------ unsubscribe
 
+    def not_subscribed(self) -> Response:
+        """The answer for a link whose address does not receive the newsletter."""
+        return self.message(
+            "You are already unsubscribed",
+            f"This address does not receive {self.config.title} by email: there is nothing "
+            "more to do.",
+            "Changed your mind? You can subscribe again at any time, or follow the "
+            "newsletter by feed.")
+
     async def unsubscribe_page(self, request: Request) -> Response:
         token = request.query_params.get("token", "")
         try:
@@ -441,12 +450,7 @@ class _Pages:
         person = await run_in_threadpool(self.parts.store.get_by_id, subscriber_id)
         if person is None or (person.status == "unsubscribed"
                               and address_digest(person.email) == digest):
-            return self.message(
-                "You are already unsubscribed",
-                f"This address does not receive {self.config.title} by email: there is "
-                "nothing more to do.",
-                "Changed your mind? You can subscribe again at any time, or follow the "
-                "newsletter by feed.")
+            return self.not_subscribed()
         return self.message(
             "Unsubscribe",
             f"Press the button to stop receiving {self.config.title} by email.",
@@ -468,12 +472,7 @@ class _Pages:
         subscriber_id, digest = pair
         person = await run_in_threadpool(self.parts.store.get_by_id, subscriber_id)
         if person is None:  # no such reader (a [TEST] copy's link, a removed reader): as GET
-            return self.message(
-                "You are already unsubscribed",
-                f"This address does not receive {self.config.title} by email: there is "
-                "nothing more to do.",
-                "Changed your mind? You can subscribe again at any time, or follow the "
-                "newsletter by feed.")
+            return self.not_subscribed()
         if address_digest(person.email) != digest:
             return self.message("This link does not work",
                                 "This unsubscribe link is not valid.", status=400)
