@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -83,30 +83,51 @@ class UsageError(PipelineError):
 
 
 class Problems:
-    """A collector of problems that a stage appends to and then checks."""
+    """A collector of problems that a stage appends to and then returns (as values, in the
+    order found). Strictness is no business of a stage: :func:`strictly` applies ``--strict``
+    once, to what a whole command found."""
 
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
+    def __init__(self) -> None:
         self.items: list[Problem] = []
 
     def error(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
         self.items.append(Problem(path, line, "error", message, rule))
 
     def warning(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        """A warning, which ``--strict`` turns into an error."""
-        level: Level = "error" if self.strict else "warning"
-        self.items.append(Problem(path, line, level, message, rule))
+        """A warning, which ``--strict`` turns into an error (:func:`strictly`)."""
+        self.items.append(Problem(path, line, "warning", message, rule))
 
     def note(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
         self.items.append(Problem(path, line, "note", message, rule))
 
     @property
     def has_errors(self) -> bool:
-        return any(p.level == "error" for p in self.items)
+        return has_errors(self.items)
 
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise ContentError(self.items)
+
+
+#: Notes that ``--strict`` turns into errors too: an email that had to show teasers.
+STRICT_NOTES = frozenset({"email-teasers"})
+
+
+def strictly(found: Iterable[Problem], strict: bool) -> list[Problem]:
+    """What was found, as ``--strict`` (when given) reports it: every warning, and every note
+    of :data:`STRICT_NOTES`, an error. Applied once, at the end of a command."""
+    if not strict:
+        return list(found)
+    return [replace(p, level="error") if p.level == "warning" or
+            (p.level == "note" and p.rule in STRICT_NOTES) else p for p in found]
+
+
+def has_errors(found: Iterable[Problem]) -> bool:
+    return any(p.level == "error" for p in found)
+
+
+def count_errors(found: Iterable[Problem]) -> int:
+    return sum(p.level == "error" for p in found)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline import build as b
 from pipeline import cache as c
-from pipeline import incremental as inc
+from pipeline import memo, stages
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
@@ -236,12 +236,12 @@ def test_compiled_templates_are_checked_like_every_entry(archive: Scratch) -> No
         garbled[entry] = bytes(data)
     shutil.rmtree(archive.root / "public")
     shutil.rmtree(archive.root / CACHE_DIR / "issue")  # so that every page is made again
-    inc._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
+    stages._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
     build(archive.root)
     assert outputs(archive.root) == made
     assert entries(archive.root, "template") == compiled
     assert all(entry.read_bytes() != data for entry, data in garbled.items())  # rewritten
-    inc._ENVIRONMENTS.clear()
+    stages._ENVIRONMENTS.clear()
     first = entries(archive.root, "template")[0].read_bytes()
     build(archive.root)
     assert entries(archive.root, "template")[0].read_bytes() == first
@@ -270,9 +270,9 @@ def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch
 @pytest.mark.parametrize("saved", ["a piece", "the configuration"])
 def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
                                                                 saved: str) -> None:
-    site = b._open_site(load_config(archive.root), Problems(), use_cache=True).rendering
+    site = b._open_site(load_config(archive.root), use_cache=True).rendering
     folder = archive.root / "issues" / ISSUES[0]
-    issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
+    issue, _, inputs = memo.read_issue(site, b.IssueId.parse(ISSUES[0]), folder)
     if saved == "a piece":  # after the issue was read
         archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")
     else:  # after the configuration was read
@@ -280,9 +280,9 @@ def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch
         config.write_text(config.read_text(encoding="utf-8").replace("Scratch Weekly", "Other"),
                           encoding="utf-8")
     cache = c.Cache(site.cache_folder)
-    pages = inc.render_pages(site, cache, issue, inputs, archive.root / "public", False, False)
-    assert pages.outputs  # this build still gets its pages...
-    inc.store_summary(site, cache, issue, inputs, [], False)
+    pages = memo.pages(site, cache, memo.environment(site), issue, inputs, drafts=False)
+    assert pages.files  # this build still gets its pages...
+    memo.store_summary(site, cache, issue, inputs, ())
     for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
         assert entries(archive.root, kind) == []
     assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown
