@@ -11,42 +11,35 @@ end, and nothing is written unless the whole build succeeded.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import jinja2
-
 from . import cache as c
 from . import feeds as feeds_mod
-from . import images as images_mod
 from . import memo, stages, workers
 from . import render as r
 from .cache import Stats
 from .config import Config, load_config
-from .content import list_issues, load_issue
-from .contributors import load_contributors
+from .content import list_issues
 from .crossings import check_crossings
-from .email_html import LAYOUT
 from .errors import (
     ContentError,
     PipelineError,
     Problem,
     Problems,
-    UsageError,
     count_errors,
     has_errors,
     plural,
     strictly,
 )
-from .model import Contributor, Issue
-from .publication import Record, is_published, load_record, record_output
+from .model import Issue
+from .publication import is_published, load_record, record_output
 from .render import run_template
-from .seasons import IssueId, IssueIdError
+from .seasons import IssueId
+from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished, resolve_issue
 from .writer import Output, Staged, Written, commit, discard, stage
 
-PREVIEW_DIR = "preview"
 FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
 
 
@@ -70,53 +63,6 @@ class BuildResult:
     published: datetime | None = None  # the target's recorded publication, if it has one
     #: The bytes of the images each issue's email loads (its weight is these plus its HTML).
     image_weights: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Site:
-    """What a build reads before any issue: the configuration, the contributors, the issue
-    folders, the templates, and what reading them found."""
-
-    config: Config
-    people: dict[str, Contributor] | None
-    folders: dict[IssueId, Path]
-    env: jinja2.Environment
-    rendering: stages.Site
-    found: tuple[Problem, ...]
-
-
-def _open_site(config: Config, use_cache: bool = False, record: Record | None = None) -> _Site:
-    root = config.root
-    problems = Problems()
-    stamp = memo.site_stamp(root) if use_cache else ""  # before the site's files are read
-    digest = memo.site_inputs(config) if use_cache else ""
-    people = load_contributors(root, problems)
-    folders = dict(list_issues(config, problems))
-    folder = root / c.CACHE_DIR if use_cache else None
-    rendering = stages.Site(config, people, digest, folder, dict(record or {}), stamp)
-    return _Site(config, people, folders, memo.environment(rendering), rendering,
-                 tuple(problems.items))
-
-
-def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
-    """An issue id from an argument that is an id or the path of an issue folder."""
-    if "/" in ref or Path(ref).is_dir():
-        path = Path(ref)
-        if not path.is_dir():
-            raise UsageError(f"{ref}: no such issue folder")
-        if path.resolve().parent != config.issues_dir.resolve():
-            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
-                             "the newsletter it belongs to, or give the issue id")
-        ref = path.resolve().name
-    try:
-        issue_id = IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-    if issue_id not in folders:
-        known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
-        raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
-                         f"(newsletter calendar lists the coming ids) — existing issues: {known}")
-    return issue_id
 
 
 def build_issue(
@@ -147,7 +93,7 @@ def build_issue(
         record = {**record, issue_id: now.astimezone(UTC).replace(microsecond=0)}
     preview = drafts or not is_published(issue_id, now, record)
 
-    site = _open_site(config, cache, record)
+    site = open_site(config, cache, record)
     store = c.Cache(site.rendering.cache_folder)
     issue, found, inputs = memo.read_issue(site.rendering, issue_id, site.folders[issue_id],
                                            drafts)
@@ -161,7 +107,7 @@ def build_issue(
         problems.append(Problem(issue.path, None, "error", "nothing to publish: the issue has "
                                 "no ready piece (the notes say why each piece was left out)",
                                 "nothing-to-publish"))
-    out_dir = _out_dir(site.config, issue_id, out, preview)
+    out_dir = out_dir_for(site.config, issue_id, out, preview)
     targets, others, digests = [issue], [], {issue_id: inputs}
     for other in sorted(site.folders):
         if other == issue_id or not is_published(other, now, record):
@@ -182,91 +128,9 @@ def build_issue(
     result = _build(site, store, _Plan(targets, others, out_dir, feeds=not preview,
                                        drafts=drafts, inputs=digests, now=now),
                     problems, strict, extra)
-    removed = () if preview else _remove_unpublished(out_dir, site, now, record)
+    removed = () if preview else remove_unpublished(out_dir, site, now, record)
     return replace(result, preview=preview, early=recording and not public, removed=removed,
                    published=record.get(issue_id))
-
-
-def _out_dir(config: Config, issue_id: IssueId, out: Path | None, preview: bool) -> Path:
-    """Where the build writes: ``out``, the site folder, or (a preview) ``<root>/preview``."""
-    if preview and out is None:
-        out = config.root / PREVIEW_DIR
-    if preview and out is not None and out.resolve().is_relative_to(
-            config.output_dir.resolve()):
-        raise UsageError(f"--out {out}: {issue_id} is not published yet, and a preview never "
-                         "goes into the site folder; choose another folder")
-    return check_out_dir(out, config) if out is not None else config.output_dir
-
-
-def _remove_unpublished(out_dir: Path, site: _Site, now: datetime,
-                        record: Record) -> tuple[Path, ...]:
-    """Take the folders of issues that are not published off the site (an earlier build, or
-    an earlier version of the pipeline, may have left them there)."""
-    removed = []
-    if not out_dir.is_dir():
-        return ()
-    for entry in sorted(out_dir.iterdir()):
-        try:
-            issue_id = IssueId.parse(entry.name)
-        except IssueIdError:
-            continue
-        if entry.is_dir() and not entry.is_symlink() and not is_published(issue_id, now,
-                                                                           record):
-            shutil.rmtree(entry)
-            removed.append(entry)
-    return tuple(removed)
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything a build would find about one issue, without writing anything."""
-
-    config: Config
-    issue: Issue
-    rendered: r.RenderedIssue
-    problems: tuple[Problem, ...]
-    email_size: int  # the HTML email's, as sent (drafts included, as analysed)
-    image_weight: int = 0  # the bytes of the images the email loads
-    email_full_size: int = 0  # the same with every piece in full
-    teasers: int = 0  # how many pieces the email shows as teasers
-
-
-def analyse_issue(root: Path, ref: str, drafts: bool = True,
-                  config: Config | None = None, now: datetime | None = None) -> Analysis:
-    """Load, validate and render one issue (drafts included by default) as a build would,
-    collecting every problem instead of failing; nothing is written. Configuration and
-    template errors still raise :class:`ContentError`. With ``now``, links to issues not
-    published by then are reported too."""
-    site = _open_site(config or load_config(root))
-    problems = Problems()
-    problems.items.extend(site.found)
-    issue_id = resolve_issue(ref, site.config, site.folders)
-    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
-                       drafts=drafts)
-    check_crossings(issue, site.config, site.folders, site.people, load_record(root), now,
-                    problems)
-    rendered = r.render_issue(issue, site.config, problems)
-    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
-                               site.config.image_budget_kb, c.Cache(None), problems)
-    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images))
-    stages.check_budget(rendered, edition, site.config, problems)
-    return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size,
-                    images.weight, edition.full_size, len(edition.teasers))
-
-
-def delivery_email(config: Config, issue: Issue, marker: str) -> tuple[str, str]:
-    """The HTML and plain-text email of ``issue`` (just built) as its files have them (the
-    same teasers, the same images), with ``marker`` where each subscriber's unsubscribe URL
-    goes; through the render cache, so nothing is rendered again that the build rendered."""
-    site = _open_site(config, True, load_record(config.root))
-    renderers = memo.renderers(c.Cache(site.rendering.cache_folder))
-    problems = Problems()
-    rendered = r.render_issue(issue, site.config, problems, renderers.body, renderers.anchors)
-    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
-                               site.config.image_budget_kb, renderers.images, problems)
-    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images,
-                                                marker))
-    return edition.html, edition.text
 
 
 def build_all(
@@ -278,7 +142,7 @@ def build_all(
     The issues are read and rendered on every core, and through the render cache unless
     ``cache`` is False."""
     record = load_record(root)
-    site = _open_site(config or load_config(root), cache, record)
+    site = open_site(config or load_config(root), cache, record)
     problems = list(site.found)
     published = []
     for issue_id in sorted(site.folders):
@@ -293,7 +157,7 @@ def build_all(
     result = _build(site, c.Cache(site.rendering.cache_folder),
                     _Plan([], published, out_dir, feeds=True, drafts=False, every=True, now=now),
                     problems, strict)
-    return replace(result, removed=_remove_unpublished(out_dir, site, now, record))
+    return replace(result, removed=remove_unpublished(out_dir, site, now, record))
 
 
 def _left_out(issue: Issue) -> list[Problem]:
@@ -346,7 +210,7 @@ class _Made:
             self.entries[issue.issue_id] = pages.entry
 
 
-def _build(site: _Site, store: c.Cache, plan: _Plan, problems: list[Problem], strict: bool,
+def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem], strict: bool,
            extra: list[Output] | None = None) -> BuildResult:
     """Render what ``plan`` asks, then write it all with ``extra``, or nothing at all:
     render the issues -> read the others -> feed entries -> archive -> feeds -> write."""
@@ -378,7 +242,7 @@ def _build(site: _Site, store: c.Cache, plan: _Plan, problems: list[Problem], st
                        image_weights=made.weights, out_dir=plan.out_dir)
 
 
-def _render(site: _Site, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue]:
+def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue]:
     """Render the plan's issues: its targets here, or (``every``) all of them on every core.
     The first target's problems are the build's; another target is written only because it
     was missing from the site, so its problems are its own: with errors it is not written
@@ -397,7 +261,7 @@ def _render(site: _Site, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue
     return list(plan.targets)
 
 
-def _render_every(site: _Site, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:
+def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:
     """Every issue of the plan, read and rendered one per task on every core; the ones that
     have a ready piece (each issue's problems reported in order: reading, left out,
     rendering)."""
@@ -421,7 +285,7 @@ def _render_every(site: _Site, plan: _Plan, made: _Made, stats: c.Stats) -> list
     return targets
 
 
-def _others(site: _Site, store: c.Cache, others: list[IssueId],
+def _others(site: OpenSite, store: c.Cache, others: list[IssueId],
             made: _Made) -> dict[IssueId, memo.Summary]:
     """What the archive needs of the issues not built. Another issue's problems are that
     issue's: they never stop this build; one with errors is counted in ``made.broken``."""
@@ -435,7 +299,7 @@ def _others(site: _Site, store: c.Cache, others: list[IssueId],
     return summaries
 
 
-def _feed_entries(site: _Site, store: c.Cache, targets: list[Issue],
+def _feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
                   summaries: dict[IssueId, memo.Summary],
                   made: _Made) -> dict[IssueId, feeds_mod.Entry]:
     """The entries of the newest issues, which the feeds carry: the targets' as rendered,
@@ -467,7 +331,7 @@ def _feed_entries(site: _Site, store: c.Cache, targets: list[Issue],
     return entries
 
 
-def _archive(site: _Site, store: c.Cache, targets: list[Issue],
+def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
              summaries: dict[IssueId, memo.Summary], entries: dict[IssueId, feeds_mod.Entry],
              made: _Made) -> list[r.ArchiveEntry]:
     """The archive page's lines. An issue with errors keeps the line and feed entry of its
@@ -506,7 +370,7 @@ def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan)
     return outputs
 
 
-def _site_files(site: _Site, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:
+def _site_files(site: OpenSite, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:
     """The archive page, the style sheet, robots.txt and ai.txt."""
     config, env = site.config, site.env
     return [Output(out_dir, "index.html", run_template(lambda: r.archive(archive, config, env))),
@@ -514,12 +378,3 @@ def _site_files(site: _Site, archive: list[r.ArchiveEntry], out_dir: Path) -> li
             Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")),
             Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8"))]
 
-def check_out_dir(out: Path, config: Config) -> Path:
-    """An output folder that is not inside the content, the templates or the feeds."""
-    resolved = out.resolve()
-    for protected in (config.issues_dir, config.templates_dir, config.feeds_dir):
-        if resolved == protected.resolve() or resolved.is_relative_to(protected.resolve()):
-            raise UsageError(f"--out {out}: the output cannot go inside {protected}")
-    if resolved == config.root.resolve():
-        raise UsageError(f"--out {out}: the output cannot be the newsletter root itself")
-    return out

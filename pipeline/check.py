@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .analysis import analyse_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines, load_config
@@ -43,6 +43,7 @@ from .errors import (
 from .front_matter import Document, split_document
 from .model import Piece
 from .seasons import next_issue
+from .site import resolve_issue
 
 Format = Literal["text", "json", "github"]
 FORMATS: tuple[Format, ...] = ("text", "json", "github")

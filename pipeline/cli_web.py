@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .build import PREVIEW_DIR, resolve_issue
 from .config import load_config
 from .console import Console, newsletter_root, now
 from .content import list_issues
 from .errors import Problems, UsageError, display_path
 from .seasons import next_issue
 from .send import SendOptions, transports_for
+from .site import PREVIEW_DIR, resolve_issue
 from .store import open_store
 from .tokens import Tokens, secret_from_env
 

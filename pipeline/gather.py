@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .build import resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import ISSUE_FILE, list_issues, read_text
@@ -53,6 +52,7 @@ from .feeds_in import (
 )
 from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
 from .seasons import IssueId, IssueIdError
+from .site import resolve_issue
 from .writer import Output, Written, write_all
 
 READING_LIST = "reading-list.md"

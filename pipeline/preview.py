@@ -42,10 +42,11 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import safe_files
-from .build import PREVIEW_DIR, BuildResult, build_issue
+from .build import BuildResult, build_issue
 from .config import CONFIG_NAME
 from .errors import ContentError, PipelineError, Problem, display_path
 from .render import default_templates_dir
+from .site import PREVIEW_DIR
 from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
 
 RELOAD_SCRIPT = """\

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .build import BuildResult, build_issue, resolve_issue
+from .build import BuildResult, build_issue
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root
 from .console import now as machine_now
@@ -38,6 +38,7 @@ from .send import (
     SendReport,
     send_issue,
 )
+from .site import resolve_issue
 from .store import open_store
 from .tokens import secret_from_env
 

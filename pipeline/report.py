@@ -24,7 +24,6 @@ from markupsafe import Markup
 from . import __version__
 from . import render as r
 from .audience import Audience, audience, audience_text
-from .build import check_out_dir
 from .charts import PALETTE, bar_chart, stacked_chart, team_colours
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
@@ -36,6 +35,7 @@ from .plaintext import display_width, wrap
 from .publication import is_published, load_record
 from .render import run_template
 from .seasons import MAX_YEAR, MIN_YEAR, IssueId
+from .site import check_out_dir
 from .status import has_independent_reviewer
 from .store import open_store
 from .writer import Output, write_all

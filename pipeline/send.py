@@ -19,7 +19,8 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .build import build_issue, delivery_email
+from .analysis import delivery_email
+from .build import build_issue
 from .config import Config, load_config
 from .databases import Database
 from .delivery import Progress, RateLimiter, run_send

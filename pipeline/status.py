@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .analysis import analyse_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
 from .content import ISSUE_FILE, list_issues, read_text
@@ -27,6 +27,7 @@ from .errors import Problem, Problems, UsageError, display_path, join_names, lon
 from .front_matter import split_document
 from .model import Contributor, Issue, Piece
 from .seasons import IssueId, IssueIdError, next_issue
+from .site import resolve_issue
 
 State = Literal["ready", "draft", "failing"]
 STATES: tuple[State, ...] = ("ready", "draft", "failing")

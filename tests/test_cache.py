@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import build as b
 from pipeline import cache as c
 from pipeline import memo, stages
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
 from pipeline.config import load_config
-from pipeline.errors import ContentError, Problem, Problems
+from pipeline.errors import ContentError, Problem
+from pipeline.seasons import IssueId
+from pipeline.site import open_site
 
 from .conftest import REPO, RunCli, Scratch, copy_sample, png
 from .test_build import outputs
@@ -270,9 +271,9 @@ def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch
 @pytest.mark.parametrize("saved", ["a piece", "the configuration"])
 def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
                                                                 saved: str) -> None:
-    site = b._open_site(load_config(archive.root), use_cache=True).rendering
+    site = open_site(load_config(archive.root), use_cache=True).rendering
     folder = archive.root / "issues" / ISSUES[0]
-    issue, _, inputs = memo.read_issue(site, b.IssueId.parse(ISSUES[0]), folder)
+    issue, _, inputs = memo.read_issue(site, IssueId.parse(ISSUES[0]), folder)
     if saved == "a piece":  # after the issue was read
         archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")
     else:  # after the configuration was read

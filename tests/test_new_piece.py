@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import analyse_issue
+from pipeline.analysis import analyse_issue
 from pipeline.config import load_config
 from pipeline.content import load_piece
 from pipeline.contributors import load_contributors
