@@ -63,6 +63,8 @@ class BuildResult:
     published: datetime | None = None  # the target's recorded publication, if it has one
     #: The bytes of the images each issue's email loads (its weight is these plus its HTML).
     image_weights: dict[str, int] = field(default_factory=dict)
+    #: A feed date waited for the clock (it is in the future): the feeds change with time.
+    clocked: bool = False
 
 
 def build_issue(
@@ -221,8 +223,10 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         targets = [t for t in targets if t.issue_id not in made.broken]
         entries = _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
+        clocked = False
         if plan.feeds:
-            made.outputs += _feeds(site.config, entries, plan)
+            feeds, clocked = _feeds(site.config, entries, plan)
+            made.outputs += feeds
         made.outputs += _site_files(site, archive, plan.out_dir)
         found = strictly(made.problems, strict)
         if has_errors(found):
@@ -239,7 +243,7 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
     config = site.config
     return BuildResult(tuple(targets), tuple(written), tuple(found), made.sizes, plan.feeds,
                        config.size_budget_kb, store.stats, teasers=made.teasers,
-                       image_weights=made.weights, out_dir=plan.out_dir)
+                       image_weights=made.weights, out_dir=plan.out_dir, clocked=clocked)
 
 
 def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue]:
@@ -355,19 +359,22 @@ def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
     return archive
 
 
-def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan) -> list[Output]:
+def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan,
+           ) -> tuple[list[Output], bool]:
     """The feeds of the newest entries, where the repository keeps them and inside the site,
-    where the pages link them."""
+    where the pages link them; and whether a date in them had to wait for the clock (no
+    feed date is later than ``now``, so they change as time passes)."""
     chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
-    if plan.now is not None:  # a feed date is never in the future
-        now = plan.now
+    now = plan.now
+    clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
+    if now is not None:
         chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
                   for e in chosen]
     outputs = []
     for name, data in feeds_mod.all_feeds(chosen, config).items():
         outputs.append(Output(config.feeds_dir, name, data))
         outputs.append(Output(plan.out_dir, f"{FEEDS_DIR}/{name}", data))
-    return outputs
+    return outputs, clocked
 
 
 def _site_files(site: OpenSite, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:

@@ -13,21 +13,25 @@ import os
 import select
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import __version__
-from .build import BuildResult, build_all, build_issue
-from .config import CONFIG_NAME, load_config
+from . import __version__, uptodate
+from .config import CONFIG_NAME, Config, load_config
 from .console import Console, newsletter_root, now
 from .databases import STATUSES, Database, database_problem, is_url
 from .errors import ContentError, PipelineError, UsageError, display_path, plural
 from .options import imap_url_problem, smtp_url_problem
-from .publication import RECORD_NAME, when
+from .publication import RECORD_NAME, load_record, when
 from .seasons import MAX_YEAR, MIN_YEAR, NAMINGS, IssueId, Naming, calendar
 from .writer import Output, write_all
+
+if TYPE_CHECKING:  # the build is imported when a command builds (and the last build is stale)
+    from .build import BuildResult
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -380,6 +384,13 @@ def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
     root = newsletter_root(args)
     config = load_config(root)  # read once, for the build and the messages
     at = now()
+    request = _replayable(args, console, root, "build-issue", issue=args.issue,
+                          drafts=args.drafts, early=args.early)
+    stamp = _stamp(config, request, at)
+    if stamp and _replay(config, request, stamp, args.out, console):
+        return 0
+    from .build import build_issue
+
     result = build_issue(root, args.issue, now=at, out=args.out, drafts=args.drafts,
                          strict=args.strict, cache=args.cache, early=args.early,
                          config=config)
@@ -395,14 +406,66 @@ def _run_build_issue(args: argparse.Namespace, console: Console) -> int:
                        f"{when(issue.moment, at, tz)}; built into {out}/, and the site, "
                        "the archive and the feeds are untouched. Then run 'newsletter "
                        f"publish {issue.issue_id}' (or build-issue --early to publish now)")
+    else:
+        _remember(config, request, stamp, result)
     return 0
 
 
 def _run_build_all(args: argparse.Namespace, console: Console) -> int:
-    result = build_all(newsletter_root(args), now=now(), out=args.out, strict=args.strict,
-                       cache=args.cache)
+    root = newsletter_root(args)
+    config = load_config(root)
+    at = now()
+    request = _replayable(args, console, root, "build")
+    stamp = _stamp(config, request, at)
+    if stamp and _replay(config, request, stamp, args.out, console):
+        return 0
+    from .build import build_all
+
+    result = build_all(root, now=at, out=args.out, strict=args.strict, cache=args.cache,
+                       config=config)
     _report(result, console)
+    _remember(config, request, stamp, result)
     return 0
+
+
+def _replayable(args: argparse.Namespace, console: Console, root: Path, command: str,
+                **flags: Any) -> dict[str, Any] | None:
+    """What names this build for :mod:`pipeline.uptodate`, or None when it is never replayed
+    (drafts, --early, --no-cache, -v)."""
+    if flags.pop("drafts", False) or flags.pop("early", False) or not args.cache or \
+            console.verbosity > 0:
+        return None
+    return {"command": command, "root": str(root.resolve()), "cwd": os.getcwd(),
+            "out": str(args.out.resolve()) if args.out is not None else None,
+            "strict": args.strict, **flags}
+
+
+def _stamp(config: Config, request: dict[str, Any] | None, at: datetime) -> str:
+    """What the file system says of the build's inputs now (none for a build never replayed)."""
+    if request is None:
+        return ""
+    return uptodate.inputs_stamp(config, request, at, load_record(config.root))
+
+
+def _replay(config: Config, request: dict[str, Any] | None, stamp: str, out: Path | None,
+            console: Console) -> bool:
+    """Print the last build's report again if nothing it read or wrote changed since."""
+    report = uptodate.replay(config, request or {}, stamp, out or config.output_dir)
+    if report is None:
+        return False
+    report.replay(console)
+    return True
+
+
+def _remember(config: Config, request: dict[str, Any] | None, stamp: str,
+              result: BuildResult) -> None:
+    """Keep what this build would print if it changed nothing, for :func:`_replay`."""
+    if not stamp or request is None or result.clocked or result.out_dir is None:
+        return
+    recorder = uptodate.Recorder()
+    _report(replace(result, written=tuple(replace(w, changed=False) for w in result.written),
+                    removed=()), recorder)
+    uptodate.remember(config, request, stamp, result.out_dir, recorder.report)
 
 
 def _run_calendar(args: argparse.Namespace, console: Console) -> int:
