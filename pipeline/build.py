@@ -24,7 +24,7 @@ from . import incremental as inc
 from . import render as r
 from .cache import Stats
 from .config import Config, load_config
-from .content import list_issues, load_issue
+from .content import list_issues, load_issue, resolve_issue
 from .contributors import load_contributors
 from .crossings import check_crossings
 from .email_html import LAYOUT
@@ -82,27 +82,6 @@ def _open_site(config: Config, problems: Problems, use_cache: bool = False,
     return _Site(config, people, folders, inc.environment(rendering), rendering)
 
 
-def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
-    """An issue id from an argument that is an id or the path of an issue folder."""
-    if "/" in ref or Path(ref).is_dir():
-        path = Path(ref)
-        if not path.is_dir():
-            raise UsageError(f"{ref}: no such issue folder")
-        if path.resolve().parent != config.issues_dir.resolve():
-            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
-                             "the newsletter it belongs to, or give the issue id")
-        ref = path.resolve().name
-    try:
-        issue_id = IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-    if issue_id not in folders:
-        known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
-        raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
-                         f"(newsletter calendar lists the coming ids) — existing issues: {known}")
-    return issue_id
-
-
 def build_issue(
     root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
     strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
@@ -125,7 +104,7 @@ def build_issue(
     problems = Problems(strict=strict)
     record = load_record(root)
     config = config or load_config(root)
-    issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
+    issue_id = resolve_issue(ref, config)
     public = is_published(issue_id, now, record)
     recording = not drafts and issue_id not in record and (early or (publish and public))
     if recording:

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .build import analyse_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, UNREAD_RULES, list_issues, read_text, slugify
+from .content import ISSUE_FILE, UNREAD_RULES, read_text, resolve_issue, slugify
 from .errors import (
     ContentError,
     Level,
@@ -128,8 +128,7 @@ def run_check(args: argparse.Namespace, console: Console) -> int:
                             "another issue, name it: newsletter check ISSUE")
             return 0
         ref = str(coming)
-    folders = dict(list_issues(config, Problems()))
-    issue_id = resolve_issue(ref, config, folders)  # an unknown issue is bad usage (exit 2)
+    issue_id = resolve_issue(ref, config)  # an unknown issue is bad usage (exit 2)
     disabled = set(config.workflow.disabled_rules)
     for rule in sorted(disabled):
         if RULES[rule].build and RULES[rule].severity == "error" and console.verbosity >= 0:

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .build import PREVIEW_DIR, resolve_issue
+from .build import PREVIEW_DIR
 from .config import load_config
 from .console import Console, newsletter_root, now
-from .content import list_issues
-from .errors import Problems, UsageError, display_path
+from .content import resolve_issue
+from .errors import UsageError, display_path
 from .seasons import next_issue
 from .send import SendOptions, transports_for
 from .store import open_store
@@ -212,7 +212,7 @@ def _run_preview(args: argparse.Namespace, console: Console) -> int:
     ref = args.issue
     if ref is None:
         ref = str(next_issue(now().astimezone(config.time_zone).date(), config.time_zone))
-    issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
+    issue_id = resolve_issue(ref, config)
 
     def report(state: Any) -> None:  # one line per rebuild, at once even into a pipe
         for line in rebuild_lines(state, Path.cwd()):

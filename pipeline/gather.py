@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .build import resolve_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, read_text
+from .content import ISSUE_FILE, read_text, resolve_issue
 from .errors import (
     ContentError,
     PipelineError,
@@ -52,7 +51,7 @@ from .feeds_in import (
     sources,
 )
 from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
-from .seasons import IssueId, IssueIdError
+from .seasons import IssueId
 from .writer import Output, Written, write_all
 
 READING_LIST = "reading-list.md"
@@ -171,18 +170,6 @@ def _issue_editors(folder: Path) -> tuple[tuple[str, ...], list[Problem]]:
     return tuple(values.get("editors", ())), [p for p in problems.items if p.level == "error"]
 
 
-def _resolve(ref: str, config: Config) -> IssueId:
-    problems = Problems()
-    folders = dict(list_issues(config, problems))
-    candidate = Path(ref)
-    if "/" in ref or candidate.is_dir():
-        return resolve_issue(ref, config, folders)
-    try:
-        return IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def gather(
     root: Path, ref: str, *, now: datetime, feeds: Sequence[str] | None = None,
     timeout: float | None = None, authors: Sequence[str] = (), section: str | None = None,
@@ -196,7 +183,7 @@ def gather(
     read, the result has failures and no feeds, and nothing is written.
     """
     config = load_config(root)
-    issue_id = _resolve(ref, config)
+    issue_id = resolve_issue(ref, config, must_exist=False)
     folder = config.issues_dir / str(issue_id)
     target = folder / READING_LIST
     result = GatherResult(issue_id, target, window_open=now < issue_id.moment())

@@ -18,7 +18,7 @@ from typing import Any
 
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, slugify
+from .content import ISSUE_FILE, resolve_issue, slugify
 from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import (
     PipelineError,
@@ -37,7 +37,7 @@ from .front_matter import (
     yaml_value,
 )
 from .model import Contributor
-from .seasons import IssueId, IssueIdError, entry, next_issue
+from .seasons import IssueId, entry, next_issue
 from .writer import Output, write_all
 
 #: Where the ``# comment`` of a front-matter line starts (longer lines get two spaces).
@@ -259,11 +259,7 @@ def _one_line(text: str, option: str) -> str:
 def _issue_id(ref: str | None, config: Config, today: date) -> IssueId:
     if ref is None:
         return next_issue(today, config.time_zone)
-    name = Path(ref).name if "/" in ref else ref
-    try:
-        return IssueId.parse(name)
-    except IssueIdError as exc:
-        raise UsageError(f"--issue {ref}: {exc}") from None
+    return resolve_issue(ref, config, must_exist=False, option="--issue")
 
 
 def _section(section: str | None, config: Config) -> str:

@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .build import BuildResult, build_issue, resolve_issue
+from .build import BuildResult, build_issue
 from .config import load_config
 from .console import Console, ProgressLine, newsletter_root
 from .console import now as machine_now
-from .content import list_issues
+from .content import resolve_issue
 from .delivery import Progress
-from .errors import Problems, display_path
+from .errors import display_path
 from .publication import RECORD_NAME, countdown, is_published, load_record, when
 from .send import (
     Confirm,
@@ -82,7 +82,7 @@ def publish(root: Path, options: SendOptions, clock: Clock, *, wait: bool = Fals
     """Check, build and send one issue at its moment; see the module docstring."""
     env = dict(os.environ) if environ is None else environ
     config = load_config(root)
-    issue_id = resolve_issue(options.issue, config, dict(list_issues(config, Problems())))
+    issue_id = resolve_issue(options.issue, config)
     if _active(root, options, env):
         # What the send will need, asked before anything is built or recorded: a missing
         # key must not leave the issue published on the site and not sent.

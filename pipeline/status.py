@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .build import analyse_issue
 from .config import Config, load_config
 from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, read_text
+from .content import ISSUE_FILE, list_issues, read_text, resolve_issue
 from .errors import Problem, Problems, UsageError, display_path, join_names, long_date, plural
 from .front_matter import split_document
 from .model import Contributor, Issue, Piece
-from .seasons import IssueId, IssueIdError, next_issue
+from .seasons import IssueId, next_issue
 
 State = Literal["ready", "draft", "failing"]
 STATES: tuple[State, ...] = ("ready", "draft", "failing")
@@ -63,13 +63,7 @@ def choose_issue(root: Path, ref: str | None, moment: datetime, must_exist: bool
         issue_id = next_issue(today, config.time_zone)
         return Target(config, issue_id, config.issues_dir / str(issue_id), today, False)
     folders = dict(list_issues(config, Problems()))
-    if "/" in ref or Path(ref).is_dir():
-        issue_id = resolve_issue(ref, config, folders)
-    else:
-        try:
-            issue_id = IssueId.parse(ref)
-        except IssueIdError as exc:
-            raise UsageError(str(exc)) from None
+    issue_id = resolve_issue(ref, config, folders, must_exist=False)
     target = Target(config, issue_id, config.issues_dir / str(issue_id), today, True)
     if must_exist and not target.exists:
         known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
