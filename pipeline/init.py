@@ -11,10 +11,8 @@ left alone and listed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,10 +21,9 @@ from zoneinfo import ZoneInfo
 
 from . import SOFTWARE, __version__
 from .config import CONFIG_NAME
-from .console import Console, now
 from .content import ISSUE_FILE
 from .contributors import CONTRIBUTORS_NAME
-from .errors import PipelineError, UsageError, display_path
+from .errors import PipelineError, UsageError
 from .options import OPTIONS, REQUIRED, Option
 from .seasons import IssueId, next_issue
 from .writer import Output, write_all
@@ -56,25 +53,6 @@ EXAMPLE_PIECE = "how-to-write-a-piece.md"
 WORKFLOWS = ".github/workflows"
 
 
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``init`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "init", help="start a new newsletter: configuration, an example issue, CI workflows",
-        description="Make DIR (default: the current folder, or --root) a newsletter root: "
-                    "newsletter.toml with every key explained, contributors.toml with one "
-                    "example, the coming issue's folder with issue.md and a ready example "
-                    "piece, a .gitignore, and GitHub Actions workflows (check and preview on "
-                    "every pull request, a scheduled publish at the publication moment). "
-                    "build-issue of the coming issue works straight away. An existing file is "
-                    "never overwritten; it is left alone and listed.")
-    common(parser, True)
-    parser.add_argument("dir", metavar="DIR", nargs="?", type=Path,
-                        help="the folder to start in (created if missing)")
-    parser.add_argument("--title", metavar="T",
-                        help="the newsletter's name (default: made from the folder's name)")
-    parser.set_defaults(run=run_init)
-
-
 @dataclass(frozen=True)
 class InitResult:
     """What ``init`` wrote and what it left alone, relative to the root."""
@@ -85,27 +63,6 @@ class InitResult:
     kept: tuple[str, ...]
     #: Already a newsletter (it had newsletter.toml): no example issue was written into it.
     existing: bool = False
-
-
-def run_init(args: argparse.Namespace, console: Console) -> int:
-    root: Path = args.dir if args.dir is not None else (args.root or Path.cwd())
-    result = init(root, args.title, today=now().astimezone(ZoneInfo("UTC")).date())
-    for name in result.written:
-        console.result(f"wrote {display_path(result.root / name)}")
-    for name in result.kept:
-        console.message("note", f"{display_path(result.root / name)} exists: left alone")
-    if result.existing:
-        console.message("note", f"{display_path(result.root)} is a newsletter already, so no "
-                        "example issue or piece was written into its issues/ (they would be "
-                        "published with the real ones)")
-    where = display_path(result.root)
-    cd = "" if where == "." else f"cd {where} && "
-    console.result(
-        f"Next: edit {CONFIG_NAME} (base_url, email.sender), then run "
-        f"'{cd}build-issue {result.issue_id}' (it prints the files it writes) and open its "
-        f"index.html in a browser; contributors start a piece with "
-        f"'newsletter new-piece --title \"...\" --author \"...\"'.")
-    return 0
 
 
 def init(root: Path, title: str | None, *, today: date) -> InitResult:

@@ -1,0 +1,92 @@
+"""``build-issue ISSUE`` (also ``newsletter build-issue``): build one issue, or its preview."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..build import BuildResult, build_issue
+from ..config import load_config
+from ..console import Console, newsletter_root, now
+from ..errors import display_path, plural
+from ..publication import RECORD_NAME, when
+from .options import no_cache
+
+DESCRIPTION = ("Build one issue into <out>/<issue_id>/email.html, email.txt and "
+               "index.html, the archive <out>/index.html, and the feeds in "
+               "<root>/feeds/ and <out>/feeds/. Before the issue's moment (its equinox "
+               "or solstice) it is a preview, written to <root>/preview/ without feeds, "
+               "unless --early. Nothing is written unless the whole build succeeds.")
+
+
+def arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("issue", metavar="ISSUE",
+                        help="an issue id such as 2026-12-solstice, or the path of its folder")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="where to write the issue and the archive (default: output_dir "
+                             "of newsletter.toml, usually <root>/public)")
+    parser.add_argument("--drafts", action="store_true",
+                        help="include draft pieces, marked DRAFT: a preview, written to "
+                             "<root>/preview unless --out is given; feeds are not written")
+    parser.add_argument("--early", action="store_true",
+                        help="publish the issue now although its moment has not come: build "
+                             "it into the site and the feeds, and record the publication in "
+                             "published.toml (without it, an issue before its moment is "
+                             "built as a preview)")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (unknown authors, images without alt text, ...) "
+                             "as errors")
+    no_cache(parser)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    root = newsletter_root(args)
+    config = load_config(root)  # read once, for the build and the messages
+    at = now()
+    result = build_issue(root, args.issue, now=at, out=args.out, drafts=args.drafts,
+                         strict=args.strict, cache=args.cache, early=args.early,
+                         config=config)
+    report(result, console)
+    issue = result.issues[0]
+    tz = config.time_zone
+    if result.early:
+        console.result(f"published {issue.issue_id} early, before its moment "
+                       f"({when(issue.moment, at, tz)}); recorded in {RECORD_NAME}")
+    elif result.preview and not args.drafts:
+        out = display_path(result.out_dir or root)
+        console.result(f"preview only: {issue.issue_id} is published at its moment, "
+                       f"{when(issue.moment, at, tz)}; built into {out}/, and the site, "
+                       "the archive and the feeds are untouched. Then run 'newsletter "
+                       f"publish {issue.issue_id}' (or build-issue --early to publish now)")
+    return 0
+
+
+def report(result: BuildResult, console: Console) -> None:
+    """What a build found and wrote (``build-issue`` and ``build``)."""
+    for problem in result.problems:
+        console.problem(problem)
+    for written in result.written:
+        if written.changed or console.verbosity > 0:
+            state = "wrote" if written.changed else "unchanged"
+            console.result(f"{state} {display_path(written.path)} ({written.size / 1024:.1f} KB)")
+    for issue in result.issues:
+        size = result.email_sizes.get(str(issue.issue_id), 0)
+        images = result.image_weights.get(str(issue.issue_id), 0)
+        people, teams = len(issue.contributors()), len(issue.teams())
+        left = len(issue.left_out)
+        console.result(
+            f"{issue.issue_id} ({issue.full_title}): {plural(len(issue.pieces), 'piece')} by "
+            f"{plural(people, 'contributor')} from {plural(teams, 'team')}; HTML email "
+            f"{size / 1024:.1f} KB of {result.budget_kb} KB"
+            + (f" ({result.teasers[str(issue.issue_id)][0] / 1024:.1f} KB in full; "
+               f"{plural(result.teasers[str(issue.issue_id)][1], 'piece')} as teasers)"
+               if str(issue.issue_id) in result.teasers else "")
+            + f", its images {images / 1024:.1f} KB (opening it downloads "
+            f"{(size + images) / 1024:.1f} KB)"
+            + (f"; {plural(left, 'file')} left out" if left else ""))
+    for path in result.removed:
+        console.result(f"removed {display_path(path)}/: not published yet")
+    if not result.feeds_written:
+        console.result("feeds not written: a preview is not published")
+    if console.verbosity > 0:
+        console.result(result.cache.summary())
