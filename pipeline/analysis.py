@@ -13,13 +13,13 @@ from . import images as images_mod
 from . import memo, stages
 from . import render as r
 from .config import Config, load_config
-from .content import load_issue
+from .content import load_issue, resolve_issue
 from .crossings import check_crossings
 from .email_html import LAYOUT
 from .errors import Problem, Problems
 from .model import Issue
 from .publication import load_record
-from .site import open_site, resolve_issue
+from .site import open_site
 
 
 @dataclass(frozen=True)

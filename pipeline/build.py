@@ -21,7 +21,7 @@ from . import memo, stages, workers
 from . import render as r
 from .cache import Stats
 from .config import Config, load_config
-from .content import list_issues
+from .content import resolve_issue
 from .crossings import check_crossings
 from .errors import (
     ContentError,
@@ -37,7 +37,7 @@ from .model import Issue
 from .publication import is_published, load_record, record_output
 from .render import run_template
 from .seasons import IssueId
-from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished, resolve_issue
+from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished
 from .writer import Output, Staged, Written, commit, discard, stage
 
 FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
@@ -88,7 +88,7 @@ def build_issue(
     """
     record = load_record(root)
     config = config or load_config(root)
-    issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
+    issue_id = resolve_issue(ref, config)
     public = is_published(issue_id, now, record)
     recording = not drafts and issue_id not in record and (early or (publish and public))
     if recording:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .config import CONFIG_NAME
 from .errors import Problem, UsageError, printable
 
 if TYPE_CHECKING:  # delivery imports SMTP and DKIM, which a build never needs
@@ -94,6 +93,8 @@ class ProgressLine:
 
 
 def newsletter_root(args: argparse.Namespace) -> Path:
+    from .config import CONFIG_NAME  # configuration imports what --version never needs
+
     if args.root is not None:
         if not args.root.is_dir():
             raise UsageError(f"--root {args.root}: no such folder")

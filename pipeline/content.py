@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import Config
 from .contributors import resolve_people
-from .errors import Problems, did_you_mean
+from .errors import Problems, UsageError, did_you_mean
 from .front_matter import ISSUE_FIELDS, PIECE_FIELDS, check_fields, split_document
 from .model import Contributor, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
@@ -145,6 +145,40 @@ def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]
                              "issues/2026-12-solstice/; move this file there",
                              rule="misplaced-piece")
     return sorted(found)
+
+
+def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path] | None = None, *,
+                  must_exist: bool = True, option: str = "") -> IssueId:
+    """Which issue ``ref`` means: an issue id (``2026-12-solstice``) or the path of its folder,
+    which must be a folder of ``issues/``. Every command that takes an issue asks this.
+
+    With ``must_exist`` the issue's folder must be among ``folders`` (default: those of
+    ``issues/``), else a usage error lists the ones there are; without it, the folder may not
+    exist yet (a path to it names its issue). ``option`` (``--issue``) starts the message of an
+    id that is not one. Raises :class:`UsageError` (exit 2).
+    """
+    if "/" in ref or Path(ref).is_dir():
+        path = Path(ref)
+        inside = path.resolve().parent == config.issues_dir.resolve()
+        if not path.is_dir() and (must_exist or not inside):
+            raise UsageError(f"{ref}: no such issue folder")
+        if not inside:
+            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
+                             "the newsletter it belongs to, or give the issue id")
+        ref = path.resolve().name
+    try:
+        issue_id = IssueId.parse(ref)
+    except IssueIdError as exc:
+        raise UsageError(f"{option} {ref}: {exc}" if option else str(exc)) from None
+    if must_exist:
+        if folders is None:
+            folders = dict(list_issues(config, Problems()))
+        if issue_id not in folders:
+            known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
+            raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
+                             "(newsletter calendar lists the coming ids) — existing issues: "
+                             f"{known}")
+    return issue_id
 
 
 def load_issue(

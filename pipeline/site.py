@@ -24,7 +24,6 @@ from .seasons import IssueId, IssueIdError
 PREVIEW_DIR = "preview"
 
 
-
 @dataclass(frozen=True)
 class OpenSite:
     """What a build reads before any issue: the configuration, the contributors, the issue
@@ -36,7 +35,6 @@ class OpenSite:
     env: jinja2.Environment
     rendering: stages.Site
     found: tuple[Problem, ...]
-
 
 
 def open_site(config: Config, use_cache: bool = False, record: Record | None = None) -> OpenSite:
@@ -52,29 +50,6 @@ def open_site(config: Config, use_cache: bool = False, record: Record | None = N
                  tuple(problems.items))
 
 
-
-def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
-    """An issue id from an argument that is an id or the path of an issue folder."""
-    if "/" in ref or Path(ref).is_dir():
-        path = Path(ref)
-        if not path.is_dir():
-            raise UsageError(f"{ref}: no such issue folder")
-        if path.resolve().parent != config.issues_dir.resolve():
-            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
-                             "the newsletter it belongs to, or give the issue id")
-        ref = path.resolve().name
-    try:
-        issue_id = IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-    if issue_id not in folders:
-        known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
-        raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
-                         f"(newsletter calendar lists the coming ids) — existing issues: {known}")
-    return issue_id
-
-
-
 def out_dir_for(config: Config, issue_id: IssueId, out: Path | None, preview: bool) -> Path:
     """Where the build writes: ``out``, the site folder, or (a preview) ``<root>/preview``."""
     if preview and out is None:
@@ -84,7 +59,6 @@ def out_dir_for(config: Config, issue_id: IssueId, out: Path | None, preview: bo
         raise UsageError(f"--out {out}: {issue_id} is not published yet, and a preview never "
                          "goes into the site folder; choose another folder")
     return check_out_dir(out, config) if out is not None else config.output_dir
-
 
 
 def remove_unpublished(out_dir: Path, site: OpenSite, now: datetime,
@@ -104,7 +78,6 @@ def remove_unpublished(out_dir: Path, site: OpenSite, now: datetime,
             shutil.rmtree(entry)
             removed.append(entry)
     return tuple(removed)
-
 
 
 def check_out_dir(out: Path, config: Config) -> Path:

@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pipeline.build import BuildResult, build_issue
-from pipeline.cli_web import bind
 from pipeline.config import load_config
+from pipeline.serving import bind
 from pipeline.store_sqlite import SqliteStore
 from pipeline.tokens import Tokens
 from pipeline.transports import OutboxTransport
