@@ -40,16 +40,15 @@ from .errors import (
     plural,
 )
 from .errors import display_path as shown
+from .feeds_fetch import Source, sources
 from .feeds_in import (
     Entry,
     Failure,
     Feed,
-    Source,
     markdown_text,
     markdown_url,
     normal_link,
     read_feeds,
-    sources,
 )
 from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
 from .seasons import IssueId, IssueIdError
