@@ -46,7 +46,8 @@ from .build import PREVIEW_DIR, BuildResult, build_issue
 from .config import CONFIG_NAME
 from .errors import ContentError, PipelineError, Problem, display_path
 from .render import default_templates_dir
-from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
+from .web import Files
+from .web_security import CSP, EMAIL_CSP, SecurityHeaders
 
 RELOAD_SCRIPT = """\
 // Reloads the page when the preview has been rebuilt (newsletter preview).
