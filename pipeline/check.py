@@ -28,7 +28,7 @@ from .build import analyse_issue, resolve_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines, load_config
-from .console import Console, newsletter_root, now
+from .console import COLOURS, Console, newsletter_root, now
 from .content import ISSUE_FILE, UNREAD_RULES, list_issues, read_text, slugify
 from .errors import (
     ContentError,
@@ -175,14 +175,11 @@ def _colour(console: Console) -> bool:
     return console.out.isatty() and "NO_COLOR" not in os.environ
 
 
-_COLOURS = {"error": "31", "warning": "33", "note": "36"}
-
-
 def text_line(finding: Finding, colour: bool = False) -> str:
     """``path:line:column: severity: message [rule]``."""
     level: str = finding.severity
     if colour:
-        level = f"\033[{_COLOURS[level]}m{level}\033[0m"
+        level = f"\033[{COLOURS[level]}m{level}\033[0m"
     message = printable(finding.message, keep="\n")
     return f"{finding.where}: {level}: {message} [{finding.rule}]"
 

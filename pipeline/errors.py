@@ -73,7 +73,7 @@ class ContentError(PipelineError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         errors = sum(1 for p in self.problems if p.level == "error")
-        super().__init__(f"{errors} error{'s' if errors != 1 else ''}")
+        super().__init__(plural(errors, "error"))
 
 
 class UsageError(PipelineError):
@@ -124,6 +124,11 @@ def plural(count: int, noun: str) -> str:
 def long_date(day: date) -> str:
     """``Monday 21 December 2026``: a day, the way every message and page writes it."""
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def in_days(days: int) -> str:
+    """``today``, ``in 1 day``, ``in 12 days``: how far off a day is."""
+    return "today" if days == 0 else f"in {plural(days, 'day')}"
 
 
 def join_names(names: Sequence[str]) -> str:

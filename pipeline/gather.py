@@ -123,7 +123,7 @@ def reading_list(
         by_feed.setdefault(entry.feed, []).append(entry)
     used = [f for f in feeds if f.entries and f.entries[0].feed in by_feed]
     titles = [f.title for f in used]
-    sources_count = f"{len(used)} source{'s' if len(used) != 1 else ''}"
+    sources_count = plural(len(used), "source")
     count = len(selection.entries)
     lines = [
         "---",
@@ -135,7 +135,7 @@ def reading_list(
         f"authors: {yaml_value(list(authors))}",
         f"section: {yaml_value(section)}",
         "summary: " + yaml_value(
-            f"{count} piece{'s' if count != 1 else ''} from {sources_count} published since "
+            f"{plural(count, 'piece')} from {sources_count} published since "
             f"the {since}, gathered for this issue."),
         "status: draft",
         "---",

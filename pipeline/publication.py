@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import read_toml
-from .errors import ContentError, Problems
+from .errors import ContentError, Problems, long_date
 from .seasons import IssueId, IssueIdError
 from .writer import Output
 
@@ -83,7 +83,7 @@ def published_at(issue_id: IssueId, record: Record) -> datetime:
 def when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     """``Monday 21 December 2026 at 20:50 (Europe/London), in 15 days`` ."""
     local = moment.astimezone(tz)
-    return (f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({tz.key}), "
+    return (f"{long_date(local)} at {local:%H:%M} ({tz.key}), "
             f"{countdown(moment - now)}")
 
 

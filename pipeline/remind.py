@@ -35,7 +35,7 @@ from .config import Config
 from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import PipelineError, Problems, display_path, long_date
+from .errors import PipelineError, Problems, display_path, in_days, long_date, plural
 from .model import Contributor
 from .send import SendOptions, transports_for
 from .status import Target, choose_issue, issue_status
@@ -106,10 +106,6 @@ def deliver(config: Config, transport: Transport, name: str, address: str, subje
 
 
 
-def _in_days(days: int) -> str:
-    return "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-
-
 def _person(name: str, people: dict[str, Contributor] | None) -> Contributor | None:
     if people is None:
         return None
@@ -149,7 +145,7 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
         lines = [f"Hello {names[address]},", ""]
         lines.append(plaintext.wrap(
             f"Submissions for {name} of {config.title} close on {long_date(deadline)} "
-            f"({_in_days(days)}); the issue comes out on {long_date(published)}. "
+            f"({in_days(days)}); the issue comes out on {long_date(published)}. "
             f"{'This piece is' if len(own) == 1 else 'These pieces are'} not ready yet:"))
         for piece in own:
             state = "a draft" if piece.state == "draft" else "failing the build's checks"
@@ -186,9 +182,9 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
                 f"Hello {person.name},", "",
                 plaintext.wrap(
                     f"{team} has not written for {config.title} in the last "
-                    f"{n} issue{'s' if n != 1 else ''}. Would you, or someone in {team}, "
+                    f"{plural(n, 'issue')}. Would you, or someone in {team}, "
                     f"write a short piece for {name}? Submissions close on {long_date(deadline)} "
-                    f"({_in_days(days)})."),
+                    f"({in_days(days)})."),
                 "", "Start one with:", "",
                 f"    newsletter new-piece --issue {issue_id} --title \"...\" "
                 f"--author \"{person.name}\"", ""])
