@@ -66,7 +66,7 @@ import jinja2
 
 from . import __version__
 from .content import outside
-from .errors import Problem, Problems
+from .errors import Problem, Problems, at_column
 from .links import probe
 from .writer import replace_file
 
@@ -333,12 +333,13 @@ class TemplateCode(jinja2.BytecodeCache):
 def problems_json(found: list[Problem]) -> list[list[Any]]:
     """Problems as JSON, each with the level it was raised at (a warning stays a warning, so
     replaying it into a ``--strict`` collector makes it an error, as a fresh render would)."""
-    return [[str(p.path), p.line, p.level, p.message, p.rule] for p in found]
+    return [[str(p.path), p.line, p.level, p.message, p.rule, p.column] for p in found]
 
 
 def replay(stored: list[list[Any]], problems: Problems) -> None:
     """Report stored problems again, exactly as they were found."""
-    for path, line, level, message, rule in stored:
+    for path, line, level, message, rule, column in stored:
         report = {"error": problems.error, "warning": problems.warning,
                   "note": problems.note}[level]
         report(Path(path), line, message, rule)
+        at_column(problems, column)

@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -22,13 +22,15 @@ Level = Literal["error", "warning", "note"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding, located in a file (and a line of it where there is one)."""
+    """One finding, located in a file (and a line of it, and a column of that line, where
+    there is one)."""
 
     path: Path
     line: int | None
     level: Level
     message: str
     rule: str = ""  # a stable id such as "unknown-key", used by `newsletter check`
+    column: int | None = None  # 1-based, in characters; None: the producer does not know
 
     def format(self, cwd: Path | None = None) -> str:
         """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
@@ -107,6 +109,13 @@ class Problems:
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise ContentError(self.items)
+
+
+def at_column(problems: Problems, column: int | None) -> None:
+    """Give the problem just recorded in ``problems`` its column (1-based), for a producer
+    that knows where on its line the problem is; None leaves it unknown."""
+    if column is not None and problems.items:
+        problems.items[-1] = replace(problems.items[-1], column=column)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
