@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import read_toml
-from .errors import ContentError, Problems, long_date
+from .errors import ContentError, Problems, at_column, long_date
 from .seasons import IssueId, IssueIdError
 from .writer import Output
 
@@ -43,7 +43,7 @@ def load_record(root: Path) -> dict[IssueId, datetime]:
     parsed = read_toml(path, problems)
     if parsed is None:
         raise ContentError(problems.items)
-    data, lines = parsed
+    data, lines, columns = parsed
     record: dict[IssueId, datetime] = {}
     for key, value in data.items():
         line = lines.get(key)
@@ -52,10 +52,12 @@ def load_record(root: Path) -> dict[IssueId, datetime]:
         except IssueIdError as exc:
             problems.error(path, line, f"{exc}; each line is ISSUE_ID = "
                            "2026-12-22T09:00:00Z")
+            at_column(problems, columns.get(key))
             continue
         if not isinstance(value, datetime) or value.tzinfo is None:
             problems.error(path, line, f"'{key}' must be a date and time with its offset, "
                            f"such as 2026-12-22T09:00:00Z, not {value!r}")
+            at_column(problems, columns.get(key))
             continue
         record[issue_id] = value.astimezone(UTC)
     problems.raise_if_errors()
