@@ -255,8 +255,10 @@ def load_config(root: Path) -> Config:
         if option.default is REQUIRED and option.key not in flat:
             problems.error(path, None, f"missing required key '{option.key}': {option.help}")
     if ("delivery.dkim_key" in values) != ("delivery.dkim_selector" in values):
-        problems.error(path, lines.get("delivery.dkim_key", lines.get("delivery.dkim_selector")),
+        given = "delivery.dkim_key" if "delivery.dkim_key" in lines else "delivery.dkim_selector"
+        problems.error(path, lines.get(given),
                        "DKIM needs both 'dkim_key' and 'dkim_selector' in [delivery]")
+        at_column(problems, columns.get(given))
     extensions: tuple[tuple[str, str], ...] | None = None
     if "markdown.extensions" in values:
         line = lines.get("markdown.extensions")
