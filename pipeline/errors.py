@@ -135,6 +135,11 @@ def long_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
+def short_date(day: date) -> str:
+    """``21 December 2026``: a day without its weekday."""
+    return f"{day.day} {day:%B %Y}"
+
+
 def in_days(days: int) -> str:
     """``today``, ``in 1 day``, ``in 12 days``: how far off a day is."""
     return "today" if days == 0 else f"in {plural(days, 'day')}"

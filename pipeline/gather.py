@@ -38,6 +38,7 @@ from .errors import (
     UsageError,
     did_you_mean,
     plural,
+    short_date,
 )
 from .errors import display_path as shown
 from .feeds_fetch import Source, sources
@@ -106,8 +107,7 @@ def select(feeds: Sequence[Feed], start: datetime, end: datetime) -> Selection:
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.day} {local:%B %Y}"
+    return short_date(moment.astimezone(tz))
 
 
 def reading_list(

@@ -104,3 +104,16 @@ def countdown(left: timedelta) -> str:
     if minutes:
         return f"in {minutes} min {secs:02d} s"
     return f"in {secs} s"
+
+
+def latest_issue(site: Path, now: datetime, record: Record) -> IssueId | None:
+    """The newest published issue whose web edition is in the site folder."""
+    found = []
+    for entry in site.iterdir() if site.is_dir() else []:
+        try:
+            issue_id = IssueId.parse(entry.name)
+        except IssueIdError:
+            continue
+        if (entry / "index.html").is_file() and is_published(issue_id, now, record):
+            found.append(issue_id)
+    return max(found, default=None)

@@ -28,7 +28,7 @@ from . import GENERATOR, __version__, markup, plaintext
 from .config import Config
 from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
-from .errors import ContentError, Problem, Problems, join_names, long_date
+from .errors import ContentError, Problem, Problems, join_names, long_date, short_date
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
 from .markup import Body
@@ -120,7 +120,7 @@ def environment(config: Config,
     env.filters["wrap"] = plaintext.wrap
     env.filters["links"] = plaintext.link_list
     env.filters["longdate"] = long_date
-    env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.filters["shortdate"] = short_date
     env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
 

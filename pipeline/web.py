@@ -45,9 +45,10 @@ from starlette.types import Scope
 from . import __version__
 from . import render as r
 from .config import Config
+from .errors import short_date
 from .messages import notice
-from .publication import is_published, load_record
-from .seasons import IssueId, IssueIdError, next_issue
+from .publication import latest_issue, load_record
+from .seasons import next_issue
 from .store import Store, Subscriber
 from .subscribers import AddressError, clean_name, normalise
 from .tokens import TokenError, Tokens, address_digest
@@ -330,7 +331,7 @@ class _Pages:
             latest={"name": latest.name(self.config.season_names),
                     "url": self.config.issue_url(latest)} if latest else None,
             coming={"name": coming.name(self.config.season_names),
-                    "date": f"{coming.publication_date(tz):%d %B %Y}".lstrip("0")},
+                    "date": short_date(coming.publication_date(tz))},
             link=self.link("unsubscribe", self.parts.tokens.unsubscribe(person.id,
                                                                         person.email)))
         self.send(person, f"Welcome to {self.config.title}", text, now)
@@ -390,20 +391,6 @@ class _Pages:
             f"You will not receive {self.config.title} by email any more.",
             "Changed your mind? You can subscribe again at any time, or follow the newsletter "
             "by feed.")
-
-
-def latest_issue(site: Path, now: datetime, record: Mapping[IssueId, datetime],
-                 ) -> IssueId | None:
-    """The newest published issue whose web edition is in the site folder."""
-    found = []
-    for entry in site.iterdir() if site.is_dir() else []:
-        try:
-            issue_id = IssueId.parse(entry.name)
-        except IssueIdError:
-            continue
-        if (entry / "index.html").is_file() and is_published(issue_id, now, record):
-            found.append(issue_id)
-    return max(found, default=None)
 
 
 def _text(form: FormData, name: str) -> str:
