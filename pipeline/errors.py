@@ -39,6 +39,13 @@ class Problem:
         return f"{where}: {self.level}: {printable(self.message, keep=chr(10))}"
 
 
+def at_column(problems: Problems, column: int | None) -> None:
+    """Give the problem just recorded in ``problems`` its column (1-based), for a producer
+    that knows where on its line the problem is; None leaves it unknown."""
+    if column is not None and problems.items:
+        problems.items[-1] = replace(problems.items[-1], column=column)
+
+
 def display_path(path: Path, cwd: Path | None = None) -> str:
     """The path as a user would type it: relative to the working folder when inside it, and
     safe to print (:func:`printable`)."""
@@ -109,13 +116,6 @@ class Problems:
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise ContentError(self.items)
-
-
-def at_column(problems: Problems, column: int | None) -> None:
-    """Give the problem just recorded in ``problems`` its column (1-based), for a producer
-    that knows where on its line the problem is; None leaves it unknown."""
-    if column is not None and problems.items:
-        problems.items[-1] = replace(problems.items[-1], column=column)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
