@@ -25,7 +25,7 @@ from .analysis import analyse_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines
-from .console import now
+from .console import COLOURS, now
 from .content import ISSUE_FILE, UNREAD_RULES, read_text, slugify
 from .errors import (
     Level,
@@ -65,14 +65,13 @@ class Finding:
                 "severity": self.severity, "message": self.message, "fix": self.fix}
 
 
-_COLOURS = {"error": "31", "warning": "33", "note": "36"}
 
 
 def text_line(finding: Finding, colour: bool = False) -> str:
     """``path:line:column: severity: message [rule]``."""
     level: str = finding.severity
     if colour:
-        level = f"\033[{_COLOURS[level]}m{level}\033[0m"
+        level = f"\033[{COLOURS[level]}m{level}\033[0m"
     message = printable(finding.message, keep="\n")
     return f"{finding.where}: {level}: {message} [{finding.rule}]"
 
@@ -125,28 +124,29 @@ def unknown_disabled(config: Config) -> list[Problem]:
 # --------------------------------------------------------------------------- sources
 
 class Sources:
-    """The lines of files (for columns) and the front matter of pieces (for key lines)."""
+    """The pieces check's own rules place their findings in, each read once: their lines
+    (a commented-out summary) and their front matter (the line of a key)."""
 
     def __init__(self) -> None:
+        self._texts: dict[Path, str | None] = {}
         self._lines: dict[Path, list[str]] = {}
         self._docs: dict[Path, Document | None] = {}
 
+    def _text(self, path: Path) -> str | None:
+        if path not in self._texts:
+            self._texts[path] = read_text(path, Problems())
+        return self._texts[path]
+
     def line(self, path: Path, number: int) -> str:
         if path not in self._lines:
-            try:
-                data = path.read_bytes() if path.is_file() else b""
-            except OSError:
-                data = b""
-            text = data.decode("utf-8-sig", errors="replace")
-            self._lines[path] = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            self._lines[path] = (self._text(path) or "").split("\n")
         lines = self._lines[path]
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
     def document(self, path: Path) -> Document | None:
         if path not in self._docs:
-            problems = Problems()
-            text = read_text(path, problems)
-            self._docs[path] = split_document(path, text, problems) if text else None
+            text = self._text(path)
+            self._docs[path] = split_document(path, text, Problems()) if text else None
         return self._docs[path]
 
     def key_line(self, path: Path, key: str, default: str = "title") -> int:
@@ -166,7 +166,7 @@ def check_issue(root: Path, ref: str,
     analysis = analyse_issue(root, ref, drafts=True, config=config, now=now())
     config, issue, rendered = analysis.config, analysis.issue, analysis.rendered
     sources = Sources()
-    findings = findings_of(analysis.problems, sources)
+    findings = findings_of(analysis.problems)
 
     def add(path: Path, where: tuple[int, int] | None, rule: str, message: str,
             severity: Level | None = None) -> None:
@@ -226,9 +226,10 @@ def check_issue(root: Path, ref: str,
     return ordered, sum(1 for p in issue.path.glob("*.md") if p.name != ISSUE_FILE)
 
 
-def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:
-    """The build's problems as findings: the rule id (or "build"), a column where the
-    message quotes something that is on its line."""
+def findings_of(problems: Sequence[Problem], sources: Sources | None = None) -> list[Finding]:
+    """The build's problems as findings: the rule id (or "build") and the column the problem
+    gives (1 when its producer does not know one). ``sources`` is not read any more: a
+    problem carries its own place."""
     found = []
     for problem in problems:
         rule = problem.rule or ("config" if problem.path.name == CONFIG_NAME else "build")
@@ -237,17 +238,9 @@ def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:
         unread = problem.rule in UNREAD_RULES  # refused unread: not opened here either
         if line is None and not unread and problem.path.is_file():
             line = 1
-        column = 1
-        if line is not None and not unread:
-            text = sources.line(problem.path, line)
-            for quoted in re.findall(r"'([^']+)'", problem.message):
-                index = text.find(quoted)
-                if index >= 0:
-                    column = index + 1
-                    break
         fix = spec.fix if spec else RULES["build"].fix
-        found.append(Finding(problem.path, line, column, rule, problem.level, problem.message,
-                             fix))
+        found.append(Finding(problem.path, line, problem.column or 1, rule, problem.level,
+                             problem.message, fix))
     return found
 
 

@@ -22,13 +22,15 @@ Level = Literal["error", "warning", "note"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding, located in a file (and a line of it where there is one)."""
+    """One finding, located in a file (and a line of it, and a column of that line, where
+    there is one)."""
 
     path: Path
     line: int | None
     level: Level
     message: str
     rule: str = ""  # a stable id such as "unknown-key", used by `newsletter check`
+    column: int | None = None  # 1-based, in characters; None: the producer does not know
 
     def format(self, cwd: Path | None = None) -> str:
         """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
@@ -73,7 +75,7 @@ class ContentError(PipelineError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         errors = sum(1 for p in self.problems if p.level == "error")
-        super().__init__(f"{errors} error{'s' if errors != 1 else ''}")
+        super().__init__(plural(errors, "error"))
 
 
 class UsageError(PipelineError):
@@ -90,15 +92,18 @@ class Problems:
     def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def error(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        self.items.append(Problem(path, line, "error", message, rule))
+    def error(self, path: Path, line: int | None, message: str, rule: str = "",
+              column: int | None = None) -> None:
+        self.items.append(Problem(path, line, "error", message, rule, column))
 
-    def warning(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
+    def warning(self, path: Path, line: int | None, message: str, rule: str = "",
+                column: int | None = None) -> None:
         """A warning, which ``--strict`` turns into an error (:func:`strictly`)."""
-        self.items.append(Problem(path, line, "warning", message, rule))
+        self.items.append(Problem(path, line, "warning", message, rule, column))
 
-    def note(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        self.items.append(Problem(path, line, "note", message, rule))
+    def note(self, path: Path, line: int | None, message: str, rule: str = "",
+              column: int | None = None) -> None:
+        self.items.append(Problem(path, line, "note", message, rule, column))
 
     @property
     def has_errors(self) -> bool:
@@ -145,6 +150,16 @@ def plural(count: int, noun: str) -> str:
 def long_date(day: date) -> str:
     """``Monday 21 December 2026``: a day, the way every message and page writes it."""
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_date(day: date) -> str:
+    """``21 December 2026``: a day without its weekday."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def in_days(days: int) -> str:
+    """``today``, ``in 1 day``, ``in 12 days``: how far off a day is."""
+    return "today" if days == 0 else f"in {plural(days, 'day')}"
 
 
 def join_names(names: Sequence[str]) -> str:

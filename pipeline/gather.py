@@ -33,8 +33,11 @@ from .errors import (
     Problems,
     UsageError,
     did_you_mean,
+    plural,
+    short_date,
 )
 from .errors import display_path as shown
+from .feeds_fetch import sources
 from .feeds_in import (
     Entry,
     Failure,
@@ -43,7 +46,6 @@ from .feeds_in import (
     markdown_url,
     normal_link,
     read_feeds,
-    sources,
 )
 from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
 from .seasons import IssueId
@@ -101,8 +103,7 @@ def select(feeds: Sequence[Feed], start: datetime, end: datetime) -> Selection:
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.day} {local:%B %Y}"
+    return short_date(moment.astimezone(tz))
 
 
 def reading_list(
@@ -118,7 +119,7 @@ def reading_list(
         by_feed.setdefault(entry.feed, []).append(entry)
     used = [f for f in feeds if f.entries and f.entries[0].feed in by_feed]
     titles = [f.title for f in used]
-    sources_count = f"{len(used)} source{'s' if len(used) != 1 else ''}"
+    sources_count = plural(len(used), "source")
     count = len(selection.entries)
     lines = [
         "---",
@@ -130,7 +131,7 @@ def reading_list(
         f"authors: {yaml_value(list(authors))}",
         f"section: {yaml_value(section)}",
         "summary: " + yaml_value(
-            f"{count} piece{'s' if count != 1 else ''} from {sources_count} published since "
+            f"{plural(count, 'piece')} from {sources_count} published since "
             f"the {since}, gathered for this issue."),
         "status: draft",
         "---",

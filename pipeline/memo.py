@@ -114,12 +114,12 @@ def _issue_key(kind: str, site: stages.Site, issue_id: IssueId, folder: Path, in
 
 def problems_json(found: tuple[Problem, ...] | list[Problem]) -> list[list[Any]]:
     """Problems as JSON, each at the level it was found at (``--strict`` comes later)."""
-    return [[str(p.path), p.line, p.level, p.message, p.rule] for p in found]
+    return [[str(p.path), p.line, p.level, p.message, p.rule, p.column] for p in found]
 
 
 def problems_from(stored: list[list[Any]]) -> tuple[Problem, ...]:
-    return tuple(Problem(Path(path), line, level, message, rule)
-                 for path, line, level, message, rule in stored)
+    return tuple(Problem(Path(path), line, level, message, rule, column)
+                 for path, line, level, message, rule, column in stored)
 
 
 def _entry_json(entry: feeds_mod.Entry) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from .errors import (
     UsageError,
     did_you_mean,
     display_path,
+    in_days,
     long_date,
 )
 from .front_matter import (
@@ -181,8 +182,7 @@ def next_steps(config: Config, issue_id: IssueId, path: Path, today: date) -> li
                  config.season_names)
     days = (when.deadline - today).days
     if days >= 0:
-        left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-        deadline = f"by the deadline, {long_date(when.deadline)} ({left})"
+        deadline = f"by the deadline, {long_date(when.deadline)} ({in_days(days)})"
     else:
         deadline = (f"as soon as you can: the deadline was {long_date(when.deadline)}, so ask the "
                     f"editors whether it can still go into {issue_id} or waits for "

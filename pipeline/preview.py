@@ -44,10 +44,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from . import safe_files
 from .build import BuildResult, build_issue
 from .config import CONFIG_NAME
-from .errors import ContentError, PipelineError, Problem, display_path
+from .errors import ContentError, PipelineError, Problem, display_path, plural
 from .render import default_templates_dir
 from .site import PREVIEW_DIR
-from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
+from .web import Files
+from .web_security import CSP, EMAIL_CSP, SecurityHeaders
 
 RELOAD_SCRIPT = """\
 // Reloads the page when the preview has been rebuilt (newsletter preview).
@@ -201,7 +202,7 @@ def rebuild_lines(state: State, root: Path) -> list[str]:
     """What the terminal says after a rebuild: one line, then the problems of a failure."""
     if state.error is None:
         warnings = sum(1 for p in state.problems if p.level == "warning")
-        more = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        more = f" ({plural(warnings, 'warning')})" if warnings else ""
         return [f"rebuilt {state.issue_id}: ok{more}"]
     return [f"rebuild failed: {state.error}",
             *(f"  {p.format(root)}" for p in state.problems if p.level != "note")]

@@ -31,7 +31,7 @@ from . import plaintext
 from .check import Finding
 from .config import Config
 from .content import list_issues, load_issue
-from .errors import PipelineError, Problems, display_path, long_date
+from .errors import PipelineError, Problems, display_path, in_days, long_date, plural
 from .model import Contributor
 from .status import Target, issue_status
 from .transports import PermanentFailure, TemporaryFailure, Transport
@@ -101,10 +101,6 @@ def deliver(config: Config, transport: Transport, name: str, address: str, subje
 
 
 
-def _in_days(days: int) -> str:
-    return "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-
-
 def _person(name: str, people: dict[str, Contributor] | None) -> Contributor | None:
     if people is None:
         return None
@@ -144,7 +140,7 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
         lines = [f"Hello {names[address]},", ""]
         lines.append(plaintext.wrap(
             f"Submissions for {name} of {config.title} close on {long_date(deadline)} "
-            f"({_in_days(days)}); the issue comes out on {long_date(published)}. "
+            f"({in_days(days)}); the issue comes out on {long_date(published)}. "
             f"{'This piece is' if len(own) == 1 else 'These pieces are'} not ready yet:"))
         for piece in own:
             state = "a draft" if piece.state == "draft" else "failing the build's checks"
@@ -181,9 +177,9 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
                 f"Hello {person.name},", "",
                 plaintext.wrap(
                     f"{team} has not written for {config.title} in the last "
-                    f"{n} issue{'s' if n != 1 else ''}. Would you, or someone in {team}, "
+                    f"{plural(n, 'issue')}. Would you, or someone in {team}, "
                     f"write a short piece for {name}? Submissions close on {long_date(deadline)} "
-                    f"({_in_days(days)})."),
+                    f"({in_days(days)})."),
                 "", "Start one with:", "",
                 f"    newsletter new-piece --issue {issue_id} --title \"...\" "
                 f"--author \"{person.name}\"", ""])

@@ -28,7 +28,7 @@ from . import GENERATOR, __version__, markup, plaintext
 from .config import Config
 from .email_html import LAYOUT, email_body, web_body
 from .engines import MarkdownOptions
-from .errors import ContentError, Problem, Problems, join_names
+from .errors import ContentError, Problem, Problems, join_names, long_date, short_date
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
 from .markup import Body
@@ -119,8 +119,8 @@ def environment(config: Config,
     env.filters["underline"] = plaintext.underline
     env.filters["wrap"] = plaintext.wrap
     env.filters["links"] = plaintext.link_list
-    env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
-    env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.filters["longdate"] = long_date
+    env.filters["shortdate"] = short_date
     env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
 

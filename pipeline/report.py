@@ -33,9 +33,8 @@ from .plaintext import display_width, wrap
 from .publication import is_published, load_record
 from .render import run_template
 from .seasons import IssueId
-from .status import has_independent_reviewer
+from .status import NO_TEAM, has_independent_reviewer, team_order
 
-NO_TEAM = "(no team)"
 SILENT_WINDOW = 4
 REPORT_DIR = "reports"  # in the newsletter root, outside the site folder: it is not public
 
@@ -86,10 +85,6 @@ class Report:
 
     def contributors_of(self, team: str) -> list[int]:
         return [i.contributors_by_team.get(team, 0) for i in self.issues]
-
-
-def _team_sort(team: str) -> tuple[bool, str]:
-    return team == NO_TEAM, team.casefold()
 
 
 def build_report(root: Path, moment: datetime, since: int | None,
@@ -147,7 +142,7 @@ def build_report(root: Path, moment: datetime, since: int | None,
     all_teams |= {t for s in stats for t in s.pieces_by_team}
     all_teams.discard(NO_TEAM)
     wrote = set().union(*(s.writing_teams for s in window)) if window else set()
-    silent = tuple(sorted(all_teams - wrote, key=_team_sort)) if window else ()
+    silent = tuple(sorted(all_teams - wrote, key=team_order)) if window else ()
 
     shown = [s for s in stats if since is None or s.issue_id.year >= since]
     if not shown:
@@ -158,7 +153,7 @@ def build_report(root: Path, moment: datetime, since: int | None,
     teams |= set(silent)
     return Report(
         title=config.title, since=since, generated=moment.astimezone(config.time_zone).date(),
-        issues=tuple(shown), teams=tuple(sorted(teams, key=_team_sort)), silent=silent,
+        issues=tuple(shown), teams=tuple(sorted(teams, key=team_order)), silent=silent,
         silent_window=tuple(s.issue_id for s in window), left_out=tuple(left_out),
     )
 

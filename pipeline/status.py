@@ -26,7 +26,12 @@ from .seasons import IssueId, next_issue
 
 State = Literal["ready", "draft", "failing"]
 STATES: tuple[State, ...] = ("ready", "draft", "failing")
-NO_TEAM = "(no team)"
+NO_TEAM = "(no team)"  # how people and pieces without a team are listed
+
+
+def team_order(team: str) -> tuple[bool, str]:
+    """The order teams are listed in: by name, :data:`NO_TEAM` last."""
+    return team == NO_TEAM, team.casefold()
 
 
 # --------------------------------------------------------------------------- choosing the issue
@@ -349,7 +354,7 @@ def status_text(status: Status) -> list[str]:
     by_team: dict[str, list[str]] = {}
     for person in people:
         by_team.setdefault(person.team or NO_TEAM, []).append(person.name)
-    for team in sorted(by_team, key=lambda t: (t == NO_TEAM, t.casefold())):
+    for team in sorted(by_team, key=team_order):
         lines.append(f"  {team}: {', '.join(by_team[team])}")
     lines.append("")
     reviewable = status.reviewable

@@ -7,7 +7,7 @@ import argparse
 from ..console import Console, newsletter_root, now
 from ..errors import Problem, plural
 from ..errors import display_path as shown
-from ..feeds_in import Source
+from ..feeds_fetch import Source
 from ..gather import READING_LIST, GatherResult, gather, window
 from .options import seconds
 
