@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from . import cache as c
 from . import images as images_mod
 from . import memo, stages
 from . import render as r
-from .config import Config, load_config
+from .config import Config
 from .content import load_issue, resolve_issue
 from .crossings import check_crossings
 from .email_html import LAYOUT
 from .errors import Problem, Problems
 from .model import Issue
 from .publication import load_record
+from .seasons import IssueId
 from .site import open_site
 
 
@@ -37,19 +37,20 @@ class Analysis:
 
 
 
-def analyse_issue(root: Path, ref: str, drafts: bool = True,
-                  config: Config | None = None, now: datetime | None = None) -> Analysis:
+def analyse_issue(config: Config, issue_id: IssueId, *, drafts: bool = True,
+                  now: datetime | None = None) -> Analysis:
     """Load, validate and render one issue (drafts included by default) as a build would,
     collecting every problem instead of failing; nothing is written. Configuration and
     template errors still raise :class:`ContentError`. With ``now``, links to issues not
     published by then are reported too."""
-    site = open_site(config or load_config(root))
+    site = open_site(config)
     problems = Problems()
     problems.items.extend(site.found)
-    issue_id = resolve_issue(ref, site.config, site.folders)
+    if issue_id not in site.folders:  # gone since the command resolved it
+        resolve_issue(str(issue_id), config, site.folders)
     issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
                        drafts=drafts)
-    check_crossings(issue, site.config, site.folders, site.people, load_record(root), now,
+    check_crossings(issue, site.config, site.folders, site.people, load_record(config.root), now,
                     problems)
     rendered = r.render_issue(issue, site.config, problems)
     images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,

@@ -20,8 +20,7 @@ from . import feeds as feeds_mod
 from . import memo, stages, workers
 from . import render as r
 from .cache import Stats
-from .config import Config, load_config
-from .content import resolve_issue
+from .config import Config
 from .crossings import check_crossings
 from .errors import (
     ContentError,
@@ -68,9 +67,9 @@ class BuildResult:
 
 
 def build_issue(
-    root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
-    strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
-    config: Config | None = None,
+    config: Config, issue_id: IssueId, now: datetime, *, out: Path | None = None,
+    drafts: bool = False, strict: bool = False, cache: bool = True, early: bool = False,
+    publish: bool = False,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
@@ -83,12 +82,10 @@ def build_issue(
     cover every published issue and this one; a published issue whose folder is missing from
     the output folder is written too, so every issue the archive links is there. With
     ``cache`` the render cache is used, so only what changed since an earlier build is
-    rendered (:mod:`pipeline.memo`). ``config`` is the root's, when the command has read it
-    already (newsletter.toml is read once per command). ``strict`` judges this issue only.
+    rendered (:mod:`pipeline.memo`). ``strict`` judges this issue only.
     """
+    root = config.root
     record = load_record(root)
-    config = config or load_config(root)
-    issue_id = resolve_issue(ref, config)
     public = is_published(issue_id, now, record)
     recording = not drafts and issue_id not in record and (early or (publish and public))
     if recording:
@@ -135,16 +132,14 @@ def build_issue(
                    published=record.get(issue_id))
 
 
-def build_all(
-    root: Path, now: datetime, out: Path | None = None, strict: bool = False,
-    cache: bool = True, config: Config | None = None,
-) -> BuildResult:
+def build_all(config: Config, now: datetime, *, out: Path | None = None, strict: bool = False,
+              cache: bool = True) -> BuildResult:
     """Rebuild every published issue (its moment has come), the archive and the feeds.
 
     The issues are read and rendered on every core, and through the render cache unless
     ``cache`` is False."""
-    record = load_record(root)
-    site = open_site(config or load_config(root), cache, record)
+    record = load_record(config.root)
+    site = open_site(config, cache, record)
     problems = list(site.found)
     published = []
     for issue_id in sorted(site.folders):

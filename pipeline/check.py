@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from .analysis import analyse_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
 from .config import CONFIG_NAME, Config, key_lines
-from .console import COLOURS, now
+from .console import COLOURS
 from .content import ISSUE_FILE, UNREAD_RULES, read_text, slugify
 from .errors import (
     Level,
@@ -37,6 +38,7 @@ from .errors import (
 )
 from .front_matter import Document, split_document
 from .model import Piece
+from .seasons import IssueId
 
 Format = Literal["text", "json", "github"]
 FORMATS: tuple[Format, ...] = ("text", "json", "github")
@@ -160,10 +162,11 @@ class Sources:
 # --------------------------------------------------------------------------- the checks
 
 
-def check_issue(root: Path, ref: str,
-                config: Config | None = None) -> tuple[list[Finding], int]:
-    """Every finding for one issue, sorted by place; and how many pieces were checked."""
-    analysis = analyse_issue(root, ref, drafts=True, config=config, now=now())
+def check_issue(config: Config, issue_id: IssueId,
+                now: datetime) -> tuple[list[Finding], int]:
+    """Every finding for one issue, sorted by place; and how many pieces were checked. Links
+    to issues not published at ``now`` are errors."""
+    analysis = analyse_issue(config, issue_id, drafts=True, now=now)
     config, issue, rendered = analysis.config, analysis.issue, analysis.rendered
     sources = Sources()
     findings = findings_of(analysis.problems)

@@ -43,7 +43,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import safe_files
 from .build import BuildResult, build_issue
-from .config import CONFIG_NAME
+from .config import CONFIG_NAME, load_config
+from .content import resolve_issue
 from .errors import ContentError, PipelineError, Problem, display_path, plural
 from .render import default_templates_dir
 from .site import PREVIEW_DIR
@@ -117,8 +118,9 @@ class Preview:
             self.builds += 1
             version = f"{self.boot}-{self.builds}"
             try:
-                result = self.build(self.root, self.ref, now=self.now(), out=self.out,
-                                    drafts=True)
+                config = load_config(self.root)  # edited while the preview runs: read again
+                result = self.build(config, resolve_issue(self.ref, config), self.now(),
+                                    out=self.out, drafts=True)
                 state = State(version, str(result.issues[0].issue_id), result.problems, None)
             except ContentError as exc:
                 state = State(version, None, exc.problems, str(exc))

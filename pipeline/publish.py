@@ -90,13 +90,13 @@ def publish(root: Path, options: SendOptions, clock: Clock, *, wait: bool = Fals
                          f"{when(moment, at, config.time_zone)}, so nothing was built or "
                          f"sent. Run 'newsletter publish {issue_id} --wait' to publish it "
                          "then, or pass --early to publish it now")
-        checked = build_issue(root, options.issue, now=at, strict=True)  # a preview, strict
+        checked = build_issue(config, issue_id, at, strict=True)  # a preview, strict
         if confirm is not None:  # asked now, while someone is there to answer
             if not confirm(checked.issues[0], _active(root, options, env)):
                 raise NotConfirmed(f"{issue_id} was not published: the answer was not yes")
             confirm = None
         waited = wait_for(moment, clock, tick, on_wait)
-    built = build_issue(root, options.issue, now=clock.now(), strict=True, early=options.early,
+    built = build_issue(config, issue_id, clock.now(), strict=True, early=options.early,
                         publish=True)
     published = built.published or issue_id.moment()
     try:

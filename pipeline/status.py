@@ -212,7 +212,7 @@ def issue_status(target: Target) -> Status:
         return Status(theme=None, exists=False, pieces=(), left_out=(),
                       sections=tuple((s, 0) for s in config.sections), contributors=(),
                       other_problems=(), **common)
-    analysis = analyse_issue(config.root, str(issue_id), drafts=True, config=config)
+    analysis = analyse_issue(config, issue_id, drafts=True)
     issue = analysis.issue
     errors: dict[Path, list[Problem]] = {}
     warnings: dict[Path, int] = {}

@@ -40,9 +40,10 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     called: list[str] = []
     real = build_module.build_issue
 
-    def counted(root: Path, ref: str, **kwargs: Any) -> build_module.BuildResult:
-        called.append(ref)
-        return real(root, ref, **kwargs)
+    def counted(config: Any, issue_id: Any, *args: Any,
+                **kwargs: Any) -> build_module.BuildResult:
+        called.append(str(issue_id))
+        return real(config, issue_id, *args, **kwargs)
 
     monkeypatch.setattr(build_module, "build_issue", counted)
     return called

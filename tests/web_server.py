@@ -89,7 +89,7 @@ class Site:
         if databases is not None:  # SQLite (the default file) or a fresh PostgreSQL database
             databases.attach(root)
         self.config = load_config(root)
-        build_all(root, now=datetime(2027, 1, 1, tzinfo=UTC))
+        build_all(load_config(root), datetime(2027, 1, 1, tzinfo=UTC))
         self.clock = Clock()
         self.tokens = Tokens(SECRET, clock=self.clock.time)
         self.outbox = root / "outbox"

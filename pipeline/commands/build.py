@@ -32,8 +32,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     from ..build import build_all
 
-    result = build_all(root, now=at, out=args.out, strict=args.strict, cache=args.cache,
-                       config=config)
+    result = build_all(config, at, out=args.out, strict=args.strict, cache=args.cache)
     report(result, console)
     remember(config, request, stamp, result)
     return 0

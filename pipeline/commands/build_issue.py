@@ -56,10 +56,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if replay(config, request, stamp, args.out, console):
         return 0
     from ..build import build_issue
+    from ..content import resolve_issue
 
-    result = build_issue(root, args.issue, now=at, out=args.out, drafts=args.drafts,
-                         strict=args.strict, cache=args.cache, early=args.early,
-                         config=config)
+    result = build_issue(config, resolve_issue(args.issue, config), at, out=args.out,
+                         drafts=args.drafts, strict=args.strict, cache=args.cache,
+                         early=args.early)
     report(result, console)
     issue = result.issues[0]
     tz = config.time_zone

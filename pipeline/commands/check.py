@@ -82,7 +82,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             console.message("note", f"'{rule}' is disabled in newsletter.toml, so check does "
                             "not report it; build-issue still fails on it")
     try:
-        findings, pieces = check_issue(root, ref, config)
+        findings, pieces = check_issue(config, issue_id, now())
     except ContentError as exc:  # a template error: the build could not render the issue
         findings, pieces = findings_of(exc.problems, Sources()), None
     findings = [f for f in findings if f.rule not in disabled]

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise PipelineError(f"the deadline of {issue_id} was {long_date(deadline)}: "
                             "reminders are for before it; nothing was sent (the next issue "
                             f"is {issue_id.following()})")
-    findings = check_issue(root, str(issue_id), target.config)[0] if target.exists else []
+    findings = check_issue(target.config, issue_id, moment)[0] if target.exists else []
     plan = plan_reminders(target, people, findings)
     for name in plan.unreachable:
         console.message("warning", f"{name} has no email in {CONTRIBUTORS_NAME}, so cannot be "
