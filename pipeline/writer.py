@@ -144,8 +144,13 @@ def replace_file(target: Path, data: bytes) -> None:
     """Put ``data`` at ``target`` in one rename, for files that are not outputs (the render
     cache): a reader sees the old file or the new one, never half of one. Not flushed to
     disk, since a cache entry lost in a crash is only rendered again (its digest tells)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
+    except FileNotFoundError:  # the first entry of its folder (most are not)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                        dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
