@@ -26,7 +26,6 @@ import io
 import posixpath
 import warnings
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
@@ -35,6 +34,7 @@ from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from . import cache as c
 from .errors import Problems
+from .html_scan import Parser, feed
 
 #: Formats every major email client shows.
 RASTER_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
@@ -89,7 +89,7 @@ class Use:
     line: int | None
 
 
-class _Sources(HTMLParser):
+class _Sources(Parser):
     """The ``src`` of every ``<img>`` of a (sanitised) body."""
 
     def __init__(self) -> None:
@@ -106,8 +106,7 @@ class _Sources(HTMLParser):
 def image_sources(html: str) -> list[str]:
     """The ``src`` of every ``<img>`` of ``html``, in order."""
     parser = _Sources()
-    parser.feed(html)
-    parser.close()
+    feed(parser, html)
     return parser.found
 
 
