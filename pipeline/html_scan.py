@@ -15,6 +15,7 @@ raw HTML that ``newsletter check`` reads, a hand-made fragment) goes through
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
 
@@ -48,8 +49,10 @@ class Parser(HTMLParser):
         return super().get_starttag_text()
 
 
-def scan(html: str) -> list[Token] | None:
-    """The tokens of ``html`` when it is serialised as nh3 writes it, else None."""
+@lru_cache(maxsize=128)
+def scan(html: str) -> tuple[Token, ...] | None:
+    """The tokens of ``html`` when it is serialised as nh3 writes it, else None. Kept for
+    the last bodies read: a body's HTML is read for its plain text, then for the email."""
     if _LOOSE_AMPERSAND.search(html):
         return None
     tokens: list[Token] = []
@@ -76,7 +79,7 @@ def scan(html: str) -> list[Token] | None:
     # read by HTMLParser's own rules.
     if html.count("<") != tags:
         return None
-    return tokens
+    return tuple(tokens)
 
 
 def feed(parser: Parser, html: str) -> None:
@@ -100,9 +103,9 @@ def feed(parser: Parser, html: str) -> None:
         else:
             parser._fast_starttag = raw
             if closed:
-                parser.handle_startendtag(text, attrs)
+                parser.handle_startendtag(text, attrs.copy())
             else:
-                parser.handle_starttag(text, attrs)
+                parser.handle_starttag(text, attrs.copy())
             parser._fast_starttag = None
 
 

@@ -116,10 +116,17 @@ class Draft:
 
 def _clean(html: str,
            attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
-    cleaned: str = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                             allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES,
-                             link_rel=None, attribute_filter=attribute_filter)
+    cleaned: str = _cleaner(attribute_filter).clean(html)
     return cleaned
+
+
+@lru_cache(maxsize=16)
+def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None) -> nh3.Cleaner:
+    """The sanitiser with the settings above (made once for each filter that is used again:
+    none, and the one that makes a page's URLs absolute), instead of once per call."""
+    return nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                       allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, link_rel=None,
+                       attribute_filter=attribute_filter)
 
 
 @lru_cache(maxsize=256)
@@ -208,14 +215,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links = Links(source, ctx, made.ids)
     html = _clean(made.html, attribute_filter=links.resolve)
 
-    def absolute(tag: str, attr: str, value: str) -> str | None:
-        # Every URL absolute, anchors too: email clients and feed readers do not resolve
-        # "#note" against the issue, so it points at the web edition.
-        if attr not in ("href", "src"):
-            return value
-        return urljoin(ctx.issue_url, value)
-
-    html_absolute = _clean(html, attribute_filter=absolute)
+    html_absolute = _clean(html, attribute_filter=_absolute(ctx.issue_url))
     _check_images(html, source, ctx, problems)
     for href in made.empty_links:
         problems.warning(ctx.path, links.line(href), f"the link to '{href}' has no text (a "
@@ -224,6 +224,21 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links.report(problems)
     return Body(html, html_absolute, tuple(links.assets), tuple(sorted(links.probes.items())),
                 tuple(sorted(links.lookups.items())))
+
+
+@lru_cache(maxsize=16)
+def _absolute(issue_url: str) -> Callable[[str, str, str], str | None]:
+    """The attribute filter that makes every URL of a body on the page ``issue_url``
+    absolute, anchors too: email clients and feed readers do not resolve "#note" against
+    the issue, so it points at the web edition. (One per page, so its sanitiser is made
+    once.)"""
+
+    def absolute(tag: str, attr: str, value: str) -> str | None:
+        if attr not in ("href", "src"):
+            return value
+        return urljoin(issue_url, value)
+
+    return absolute
 
 
 MAX_DEPTH = 100
