@@ -108,6 +108,8 @@ class _Sources(Parser):
 
 def image_sources(html: str) -> list[str]:
     """The ``src`` of every ``<img>`` of ``html``, in order."""
+    if "<img" not in html.lower():  # most bodies show none: nothing to read
+        return []
     parser = _Sources()
     feed(parser, html)
     return parser.found
