@@ -49,10 +49,11 @@ class Parser(HTMLParser):
         return super().get_starttag_text()
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=32)
 def scan(html: str) -> tuple[Token, ...] | None:
     """The tokens of ``html`` when it is serialised as nh3 writes it, else None. Kept for
-    the last bodies read: a body's HTML is read for its plain text, then for the email."""
+    the last bodies read (an issue's worth): a body's HTML is read for its plain text, then
+    for the email."""
     if _LOOSE_AMPERSAND.search(html):
         return None
     tokens: list[Token] = []

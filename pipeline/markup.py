@@ -114,19 +114,23 @@ class Draft:
     too_deep: str = ""  # why the body could not be rendered, when it could not
 
 
-def _clean(html: str,
-           attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
-    cleaned: str = _cleaner(attribute_filter).clean(html)
-    return cleaned
-
-
-@lru_cache(maxsize=16)
-def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None) -> nh3.Cleaner:
-    """The sanitiser with the settings above (made once for each filter that is used again:
-    none, and the one that makes a page's URLs absolute), instead of once per call."""
+def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None = None,
+             ) -> nh3.Cleaner:
+    """The sanitiser with the settings above."""
     return nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                        allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, link_rel=None,
                        attribute_filter=attribute_filter)
+
+
+#: The sanitiser without a filter, made once (nh3.clean would make it again on every call).
+_CLEANER = _cleaner()
+
+
+def _clean(html: str,
+           attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
+    cleaned: str = (_CLEANER if attribute_filter is None else _cleaner(attribute_filter)
+                    ).clean(html)
+    return cleaned
 
 
 @lru_cache(maxsize=256)
@@ -215,7 +219,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links = Links(source, ctx, made.ids)
     html = _clean(made.html, attribute_filter=links.resolve)
 
-    html_absolute = _clean(html, attribute_filter=_absolute(ctx.issue_url))
+    html_absolute: str = _absolute(ctx.issue_url).clean(html)
     _check_images(html, source, ctx, problems)
     for href in made.empty_links:
         problems.warning(ctx.path, links.line(href), f"the link to '{href}' has no text (a "
@@ -227,18 +231,17 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
 
 
 @lru_cache(maxsize=16)
-def _absolute(issue_url: str) -> Callable[[str, str, str], str | None]:
-    """The attribute filter that makes every URL of a body on the page ``issue_url``
-    absolute, anchors too: email clients and feed readers do not resolve "#note" against
-    the issue, so it points at the web edition. (One per page, so its sanitiser is made
-    once.)"""
+def _absolute(issue_url: str) -> nh3.Cleaner:
+    """The sanitiser that makes every URL of a body on the page ``issue_url`` absolute,
+    anchors too: email clients and feed readers do not resolve "#note" against the issue, so
+    it points at the web edition. Made once per page."""
 
     def absolute(tag: str, attr: str, value: str) -> str | None:
         if attr not in ("href", "src"):
             return value
         return urljoin(issue_url, value)
 
-    return absolute
+    return _cleaner(absolute)
 
 
 MAX_DEPTH = 100
