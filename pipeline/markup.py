@@ -143,7 +143,9 @@ def draft(source: str, options: MarkdownOptions = DEFAULT) -> Draft:
     except RecursionError:
         return Draft("", (), too_deep="the Markdown is nested too deeply to render; flatten "
                      "the nested lists, quotes or emphasis")
-    if _depth(html) > MAX_DEPTH:
+    # No deeper than its start tags are many ("<" not followed by "/"): most bodies have too
+    # few to be measured.
+    if html.count("<") - html.count("</") > MAX_DEPTH and _depth(html) > MAX_DEPTH:
         return Draft("", (), too_deep=f"the text is nested more than {MAX_DEPTH} levels deep "
                      "(lists, quotes or HTML); flatten it")
     empty: list[str] = []
