@@ -1,41 +1,44 @@
-"""The build, start to finish: read, validate, render, check the budget, write.
+"""The build, start to finish: open the site, read the issue, render its pages, read the
+other issues, feed entries, archive, feeds, write.
 
 :func:`build_issue` is the editor's main job; :func:`build_all` rebuilds every issue of the
-archive. Both gather every problem first and write nothing unless the whole build succeeded.
-Both render through the render cache (:mod:`pipeline.cache`, :mod:`pipeline.incremental`), so
-only what changed is rendered, and on every core: a whole-archive build one issue per worker,
-a new issue one piece per worker.
+archive. Both run the stages of :mod:`pipeline.stages` in that order, through the render cache
+(:mod:`pipeline.memo`), so only what changed is rendered, and on every core
+(:mod:`pipeline.workers`): a whole-archive build one issue per worker, a new issue one piece
+per worker. Every stage returns the problems it found; ``--strict`` is applied once, at the
+end, and nothing is written unless the whole build succeeded.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import jinja2
-
 from . import cache as c
 from . import feeds as feeds_mod
-from . import images as images_mod
-from . import incremental as inc
+from . import memo, stages, workers
 from . import render as r
 from .cache import Stats
-from .config import Config, load_config
-from .content import list_issues, load_issue
-from .contributors import load_contributors
+from .config import Config
 from .crossings import check_crossings
-from .email_html import LAYOUT
-from .errors import ContentError, PipelineError, Problem, Problems, UsageError
-from .model import Contributor, Issue
-from .publication import Record, is_published, load_record, record_output
+from .errors import (
+    ContentError,
+    PipelineError,
+    Problem,
+    Problems,
+    count_errors,
+    has_errors,
+    plural,
+    strictly,
+)
+from .model import Issue
+from .publication import is_published, load_record, record_output
 from .render import run_template
-from .seasons import IssueId, IssueIdError
+from .seasons import IssueId
+from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished
 from .writer import Output, Staged, Written, commit, discard, stage
 
-PREVIEW_DIR = "preview"
 FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
 
 
@@ -59,54 +62,14 @@ class BuildResult:
     published: datetime | None = None  # the target's recorded publication, if it has one
     #: The bytes of the images each issue's email loads (its weight is these plus its HTML).
     image_weights: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _Site:
-    config: Config
-    people: dict[str, Contributor] | None
-    folders: dict[IssueId, Path]
-    env: jinja2.Environment
-    rendering: inc.Site
-
-
-def _open_site(config: Config, problems: Problems, use_cache: bool = False,
-               record: Record | None = None) -> _Site:
-    root = config.root
-    stamp = inc.site_stamp(root) if use_cache else ""  # before the site's files are read
-    digest = inc.site_inputs(config) if use_cache else ""
-    people = load_contributors(root, problems)
-    folders = dict(list_issues(config, problems))
-    folder = config.root / c.CACHE_DIR if use_cache else None
-    rendering = inc.Site(config, people, digest, folder, dict(record or {}), stamp)
-    return _Site(config, people, folders, inc.environment(rendering), rendering)
-
-
-def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path]) -> IssueId:
-    """An issue id from an argument that is an id or the path of an issue folder."""
-    if "/" in ref or Path(ref).is_dir():
-        path = Path(ref)
-        if not path.is_dir():
-            raise UsageError(f"{ref}: no such issue folder")
-        if path.resolve().parent != config.issues_dir.resolve():
-            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
-                             "the newsletter it belongs to, or give the issue id")
-        ref = path.resolve().name
-    try:
-        issue_id = IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-    if issue_id not in folders:
-        known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
-        raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
-                         f"(newsletter calendar lists the coming ids) — existing issues: {known}")
-    return issue_id
+    #: A feed date waited for the clock (it is in the future): the feeds change with time.
+    clocked: bool = False
 
 
 def build_issue(
-    root: Path, ref: str, now: datetime, out: Path | None = None, drafts: bool = False,
-    strict: bool = False, cache: bool = True, early: bool = False, publish: bool = False,
-    config: Config | None = None,
+    config: Config, issue_id: IssueId, now: datetime, *, out: Path | None = None,
+    drafts: bool = False, strict: bool = False, cache: bool = True, early: bool = False,
+    publish: bool = False,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
@@ -119,38 +82,31 @@ def build_issue(
     cover every published issue and this one; a published issue whose folder is missing from
     the output folder is written too, so every issue the archive links is there. With
     ``cache`` the render cache is used, so only what changed since an earlier build is
-    rendered (:mod:`pipeline.cache`). ``config`` is the root's, when the command has read it
-    already (newsletter.toml is read once per command).
+    rendered (:mod:`pipeline.memo`). ``strict`` judges this issue only.
     """
-    problems = Problems(strict=strict)
+    root = config.root
     record = load_record(root)
-    config = config or load_config(root)
-    issue_id = resolve_issue(ref, config, dict(list_issues(config, Problems())))
     public = is_published(issue_id, now, record)
     recording = not drafts and issue_id not in record and (early or (publish and public))
     if recording:
         record = {**record, issue_id: now.astimezone(UTC).replace(microsecond=0)}
     preview = drafts or not is_published(issue_id, now, record)
-    site = _open_site(config, problems, cache, record)
-    found = Problems(strict=strict)
-    issue, inputs = inc.read_issue(site.rendering, issue_id, site.folders[issue_id], found,
-                                   drafts=drafts)
-    problems.items.extend(found.items)
+
+    site = open_site(config, cache, record)
+    store = c.Cache(site.rendering.cache_folder)
+    issue, found, inputs = memo.read_issue(site.rendering, issue_id, site.folders[issue_id],
+                                           drafts)
     if not drafts:  # what the next build of another issue needs to know of this one
-        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), issue, inputs,
-                          found.items, strict)
-    _note_left_out(issue, problems)
-    check_crossings(issue, config, site.folders, site.people, record, now, problems)
-    if not issue.pieces and not problems.has_errors:
-        problems.error(issue.path, None, "nothing to publish: the issue has no ready piece "
-                       "(the notes say why each piece was left out)", rule="nothing-to-publish")
-    if preview and out is None:
-        out = site.config.root / PREVIEW_DIR
-    if preview and out is not None and out.resolve().is_relative_to(
-            site.config.output_dir.resolve()):
-        raise UsageError(f"--out {out}: {issue_id} is not published yet, and a preview never "
-                         "goes into the site folder; choose another folder")
-    out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
+        memo.store_summary(site.rendering, store, issue, inputs, found)
+    problems = [*site.found, *found, *_left_out(issue)]
+    crossings = Problems()
+    check_crossings(issue, config, site.folders, site.people, record, now, crossings)
+    problems += crossings.items
+    if not issue.pieces and not has_errors(strictly(problems, strict)):
+        problems.append(Problem(issue.path, None, "error", "nothing to publish: the issue has "
+                                "no ready piece (the notes say why each piece was left out)",
+                                "nothing-to-publish"))
+    out_dir = out_dir_for(site.config, issue_id, out, preview)
     targets, others, digests = [issue], [], {issue_id: inputs}
     for other in sorted(site.folders):
         if other == issue_id or not is_published(other, now, record):
@@ -159,365 +115,268 @@ def build_issue(
             others.append(other)
             continue
         # Published, but not in the output folder: written too, so the archive's link lands.
-        read = Problems()
-        more, more_inputs = inc.read_issue(site.rendering, other, site.folders[other], read)
-        inc.store_summary(site.rendering, c.Cache(site.rendering.cache_folder), more,
-                          more_inputs, read.items, False)
+        more, read, more_inputs = memo.read_issue(site.rendering, other, site.folders[other])
+        memo.store_summary(site.rendering, store, more, more_inputs, read)
         # Its problems are its own: with errors it is one of the others (named in a note).
-        if more.pieces and not any(p.level == "error" for p in read.items):
+        if more.pieces and not has_errors(read):
             targets.append(more)
             digests[other] = more_inputs
         else:
             others.append(other)
     extra = [record_output(root, record)] if recording else []
-    result = _build(site, targets, others, out_dir, problems, feeds=not preview,
-                    drafts=drafts, inputs=digests, extra=extra, now=now)
-    removed = () if preview else _remove_unpublished(out_dir, site, now, record)
+    result = _build(site, store, _Plan(targets, others, out_dir, feeds=not preview,
+                                       drafts=drafts, inputs=digests, now=now),
+                    problems, strict, extra)
+    removed = () if preview else remove_unpublished(out_dir, site, now, record)
     return replace(result, preview=preview, early=recording and not public, removed=removed,
                    published=record.get(issue_id))
 
 
-def _remove_unpublished(out_dir: Path, site: _Site, now: datetime,
-                        record: Record) -> tuple[Path, ...]:
-    """Take the folders of issues that are not published off the site (an earlier build, or
-    an earlier version of the pipeline, may have left them there)."""
-    removed = []
-    if not out_dir.is_dir():
-        return ()
-    for entry in sorted(out_dir.iterdir()):
-        try:
-            issue_id = IssueId.parse(entry.name)
-        except IssueIdError:
-            continue
-        if entry.is_dir() and not entry.is_symlink() and not is_published(issue_id, now,
-                                                                           record):
-            shutil.rmtree(entry)
-            removed.append(entry)
-    return tuple(removed)
-
-
-@dataclass(frozen=True)
-class Analysis:
-    """Everything a build would find about one issue, without writing anything."""
-
-    config: Config
-    issue: Issue
-    rendered: r.RenderedIssue
-    problems: tuple[Problem, ...]
-    email_size: int  # the HTML email's, as sent (drafts included, as analysed)
-    image_weight: int = 0  # the bytes of the images the email loads
-    email_full_size: int = 0  # the same with every piece in full
-    teasers: int = 0  # how many pieces the email shows as teasers
-
-
-def analyse_issue(root: Path, ref: str, drafts: bool = True,
-                  config: Config | None = None, now: datetime | None = None) -> Analysis:
-    """Load, validate and render one issue (drafts included by default) as a build would,
-    collecting every problem instead of failing; nothing is written. Configuration and
-    template errors still raise :class:`ContentError`. With ``now``, links to issues not
-    published by then are reported too."""
-    problems = Problems()
-    site = _open_site(config or load_config(root), problems)
-    issue_id = resolve_issue(ref, site.config, site.folders)
-    issue = load_issue(issue_id, site.folders[issue_id], site.config, site.people, problems,
-                       drafts=drafts)
-    check_crossings(issue, site.config, site.folders, site.people, load_record(root), now,
-                    problems)
-    rendered = r.render_issue(issue, site.config, problems)
-    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
-                               site.config.image_budget_kb, c.Cache(None), problems)
-    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images))
-    inc.check_budget(rendered, edition, site.config, problems)
-    return Analysis(site.config, issue, rendered, tuple(problems.items), edition.size,
-                    images.weight, edition.full_size, len(edition.teasers))
-
-
-def delivery_email(config: Config, issue: Issue, marker: str) -> tuple[str, str]:
-    """The HTML and plain-text email of ``issue`` (just built) as its files have them (the
-    same teasers, the same images), with ``marker`` where each subscriber's unsubscribe URL
-    goes; through the render cache, so nothing is rendered again that the build rendered."""
-    problems = Problems()
-    site = _open_site(config, problems, True, load_record(config.root))
-    cache = c.Cache(site.rendering.cache_folder)
-    rendered = r.render_issue(issue, site.config, problems, body=inc.cached_body(cache),
-                              anchors=inc.cached_anchors(cache))
-    images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
-                               site.config.image_budget_kb, cache, problems)
-    edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images,
-                                                marker))
-    return edition.html, edition.text
-
-
-def build_all(
-    root: Path, now: datetime, out: Path | None = None, strict: bool = False,
-    cache: bool = True, config: Config | None = None,
-) -> BuildResult:
+def build_all(config: Config, now: datetime, *, out: Path | None = None, strict: bool = False,
+              cache: bool = True) -> BuildResult:
     """Rebuild every published issue (its moment has come), the archive and the feeds.
 
     The issues are read and rendered on every core, and through the render cache unless
     ``cache`` is False."""
-    problems = Problems(strict=strict)
-    record = load_record(root)
-    site = _open_site(config or load_config(root), problems, cache, record)
+    record = load_record(config.root)
+    site = open_site(config, cache, record)
+    problems = list(site.found)
     published = []
     for issue_id in sorted(site.folders):
         if not is_published(issue_id, now, record):
-            problems.note(site.folders[issue_id], None, "not published yet (its moment is "
-                          f"{issue_id.moment():%Y-%m-%d %H:%M} UTC), so not in the site; "
-                          f"preview it with build-issue {issue_id}", rule="not-published")
+            problems.append(Problem(
+                site.folders[issue_id], None, "note", "not published yet (its moment is "
+                f"{issue_id.moment():%Y-%m-%d %H:%M} UTC), so not in the site; preview it "
+                f"with build-issue {issue_id}", "not-published"))
         else:
             published.append(issue_id)
     out_dir = check_out_dir(out, site.config) if out is not None else site.config.output_dir
-    result = _build(site, [], published, out_dir, problems, feeds=True, drafts=False,
-                    every=True, now=now)
-    return replace(result, removed=_remove_unpublished(out_dir, site, now, record))
+    result = _build(site, c.Cache(site.rendering.cache_folder),
+                    _Plan([], published, out_dir, feeds=True, drafts=False, every=True, now=now),
+                    problems, strict)
+    return replace(result, removed=remove_unpublished(out_dir, site, now, record))
 
 
-def _note_left_out(issue: Issue, problems: Problems) -> None:
-    for left in issue.left_out:
-        problems.note(left.path, None, f"left out: {left.reason}", rule="left-out")
+def _left_out(issue: Issue) -> list[Problem]:
+    return [Problem(left.path, None, "note", f"left out: {left.reason}", "left-out")
+            for left in issue.left_out]
 
 
-def _build(
-    site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
-    problems: Problems, feeds: bool, drafts: bool, every: bool = False,
-    inputs: dict[IssueId, str] | None = None, extra: list[Output] | None = None,
-    now: datetime | None = None,
-) -> BuildResult:
-    """Render ``targets`` (their ``inputs`` digests given) or, with ``every``, each of
-    ``others``, and write them with the archive and (with ``feeds``) the feeds, which also
-    cover ``others``; ``extra`` outputs are written with them, or not at all. No date in
-    the feeds is later than ``now``."""
-    cache = c.Cache(site.rendering.cache_folder)
-    made = _Made(outputs=list(extra or []))
-    try:
-        result = _build_staged(site, targets, others, out_dir, problems, feeds, drafts, every,
-                               cache, made, inputs or {}, now)
-    except BaseException:
-        discard(made.staged)  # what workers staged for a build that is not written
-        raise
-    return result
+@dataclass(frozen=True)
+class _Plan:
+    """What a build renders and writes: ``targets`` (their ``inputs`` digests given) or,
+    with ``every``, each of ``others``, with the archive and (with ``feeds``) the feeds,
+    which also cover ``others``. No date in the feeds is later than ``now``."""
+
+    targets: list[Issue]
+    others: list[IssueId]
+    out_dir: Path
+    feeds: bool
+    drafts: bool
+    every: bool = False
+    inputs: dict[IssueId, str] = field(default_factory=dict)
+    now: datetime | None = None
 
 
 @dataclass
 class _Made:
-    """What a build has made so far: staged by workers, or still in memory."""
+    """What a build has made so far: staged by workers, or still in memory; and the issues
+    other than its target that have errors (how many)."""
 
+    problems: list[Problem]
     staged: list[Staged] = field(default_factory=list)
     outputs: list[Output] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
     teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
     weights: dict[str, int] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
+    broken: dict[IssueId, int] = field(default_factory=dict)
 
-    def take(self, issue: Issue, pages: inc.Pages, problems: Problems) -> None:
-        self.outputs.extend(pages.outputs)
-        problems.items.extend(pages.problems)
+    def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
+             problems: bool = True) -> None:
+        self.outputs.extend(outputs)
+        if problems:
+            self.problems.extend(pages.problems)
+        key = str(issue.issue_id)
         if pages.size:
-            self.sizes[str(issue.issue_id)] = pages.size
-            self.weights[str(issue.issue_id)] = pages.image_weight
+            self.sizes[key] = pages.size
+            self.weights[key] = pages.image_weight
         if pages.teasers:
-            self.teasers[str(issue.issue_id)] = (pages.full_size, pages.teasers)
+            self.teasers[key] = (pages.full_size, pages.teasers)
         if pages.entry is not None:
             self.entries[issue.issue_id] = pages.entry
 
 
-def _build_staged(
-    site: _Site, targets: list[Issue], others: list[IssueId], out_dir: Path,
-    problems: Problems, feeds: bool, drafts: bool, every: bool, cache: c.Cache, made: _Made,
-    inputs: dict[IssueId, str], now: datetime | None = None,
-) -> BuildResult:
-    config, env = site.config, site.env
-    summaries: dict[IssueId, inc.Summary] = {}
-    if every:
-        targets = _build_every(site, others, out_dir, problems, made, cache.stats)
-        if not targets and not problems.has_errors:
-            problems.error(config.issues_dir, None, "no published issue has a ready piece; "
-                           "nothing to build", rule="nothing-to-publish")
-        others = []
-    # Another issue's problems are that issue's: they never stop this build. An issue with
-    # errors keeps the archive line and feed entry of its last good build (or is left out).
-    broken: dict[IssueId, int] = {}
-    for issue_id in others:
-        summaries[issue_id] = found = inc.summary(site.rendering, cache, issue_id,
-                                                  site.folders[issue_id], False)
-        errors = sum(p.level == "error" for p in found.problems)
-        if errors:
-            broken[issue_id] = errors
-    for index, issue in enumerate(targets if not every else []):
-        _prerender(site.rendering, issue, cache)
-        pages = inc.render_pages(site.rendering, cache, issue, inputs[issue.issue_id],
-                                 out_dir, problems.strict if index == 0 else False, drafts)
-        if index == 0:
-            made.take(issue, pages, problems)
-            continue
-        # A published issue written only because it was missing from the site: its problems
-        # are its own; with errors it is not written (and is named in a note below).
-        errors = sum(p.level == "error" for p in pages.problems)
-        if errors:
-            broken[issue.issue_id] = errors
-        else:
-            made.take(issue, replace(pages, problems=[]), problems)
-    targets = [t for t in targets if t.issue_id not in broken]
-    entries: dict[IssueId, feeds_mod.Entry] = {}
-    if feeds:
-        # The feeds carry the newest issues only; the targets among them give their entries.
-        published = [i for i, s in summaries.items() if s.archive is not None and i not in broken]
-        built = {t.issue_id: t for t in targets}
-        for issue_id in sorted([*built, *published], reverse=True)[: config.feed_issues]:
-            if issue_id in made.entries:
-                entries[issue_id] = made.entries[issue_id]
-                continue
-            # A target whose entry was not kept: its problems were reported when it was
-            # rendered. Another issue: its problems are its own.
-            known = summaries.get(issue_id)
-            read = (known.issue, known.inputs) if known and known.issue else None
-            quiet = Problems(problems.strict if issue_id in built else False)
-            try:
-                entries[issue_id] = inc.feed_entry(
-                    site.rendering, cache, env, issue_id, site.folders[issue_id], read,
-                    quiet.strict, quiet)
-            except ContentError as exc:  # a template mistake, reported with the others
-                if issue_id in built:
-                    problems.items.extend(exc.problems)
-                    continue
-                quiet.items.extend(exc.problems)
-            errors = sum(p.level == "error" for p in quiet.items)
-            if errors and issue_id not in built:
-                broken[issue_id] = broken.get(issue_id, 0) + errors
-                entries.pop(issue_id, None)
-    goods = {issue_id: inc.last_good(cache, site.folders[issue_id]) for issue_id in broken}
-    archive = [entry for entry in map(inc.archive_entry, targets) if entry is not None]
-    archive += [s.archive for i, s in summaries.items() if s.archive is not None and
-                i not in broken]
-    archive += [good.archive for good in goods.values() if good.archive is not None]
-    for issue_id, summary in summaries.items():
-        if issue_id not in broken:
-            inc.store_good(cache, site.folders[issue_id], summary.archive, entries.get(issue_id))
-    for issue_id, errors in sorted(broken.items()):
-        kept = ("its archive and feed entries are kept from its last good build"
-                if goods[issue_id].archive is not None else
-                "it is left out of the archive and the feeds until it builds without errors")
-        problems.note(site.folders[issue_id], None,
-                      f"{issue_id} has {errors} error{'s' if errors != 1 else ''}; {kept} "
-                      f"(newsletter check {issue_id} lists them)", rule="other-issue")
-    if feeds:
-        entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
-        chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
-        if now is not None:  # a feed date is never in the future
-            chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
-                      for e in chosen]
-        for name, data in feeds_mod.all_feeds(chosen, config).items():
-            # Where the repository keeps them, and inside the site, where the pages link them.
-            made.outputs.append(Output(config.feeds_dir, name, data))
-            made.outputs.append(Output(out_dir, f"{FEEDS_DIR}/{name}", data))
-    outputs = made.outputs
-    outputs.append(Output(out_dir, "index.html",
-                          run_template(lambda: r.archive(archive, config, env))))
-    outputs.append(Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))))
-    outputs.append(Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")))
-    outputs.append(Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8")))
-    problems.raise_if_errors()
-    made.staged.append(stage(outputs))
-    written = commit(made.staged)
-    if not drafts:
+def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem], strict: bool,
+           extra: list[Output] | None = None) -> BuildResult:
+    """Render what ``plan`` asks, then write it all with ``extra``, or nothing at all:
+    render the issues -> read the others -> feed entries -> archive -> feeds -> write."""
+    made = _Made(problems, outputs=list(extra or []))
+    try:
+        targets = _render(site, store, plan, made)
+        summaries = _others(site, store, [] if plan.every else plan.others, made)
+        targets = [t for t in targets if t.issue_id not in made.broken]
+        entries = _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
+        archive = _archive(site, store, targets, summaries, entries, made)
+        clocked = False
+        if plan.feeds:
+            feeds, clocked = _feeds(site.config, entries, plan)
+            made.outputs += feeds
+        made.outputs += _site_files(site, archive, plan.out_dir)
+        found = strictly(made.problems, strict)
+        if has_errors(found):
+            raise ContentError(found)
+        made.staged.append(stage(made.outputs))
+        written = commit(made.staged)
+    except BaseException:
+        discard(made.staged)  # what workers staged for a build that is not written
+        raise
+    if not plan.drafts:
         for issue in targets:
-            inc.store_good(cache, issue.path, inc.archive_entry(issue),
-                           made.entries.get(issue.issue_id))
-    return BuildResult(tuple(targets), tuple(written), tuple(problems.items), made.sizes,
-                       feeds, config.size_budget_kb, cache.stats, teasers=made.teasers,
-                       image_weights=made.weights, out_dir=out_dir)
+            memo.store_good(store, issue.path, stages.archive_entry(issue),
+                            made.entries.get(issue.issue_id))
+    config = site.config
+    return BuildResult(tuple(targets), tuple(written), tuple(found), made.sizes, plan.feeds,
+                       config.size_budget_kb, store.stats, teasers=made.teasers,
+                       image_weights=made.weights, out_dir=plan.out_dir, clocked=clocked)
 
 
-def _build_every(
-    site: _Site, issue_ids: list[IssueId], out_dir: Path, problems: Problems, made: _Made,
-    stats: Stats,
-) -> list[Issue]:
-    """Read and render every issue, one issue per task on every core; the ones that have a
-    ready piece (each issue's problems reported in order: reading, left out, rendering).
+def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue]:
+    """Render the plan's issues: its targets here, or (``every``) all of them on every core.
+    The first target's problems are the build's; another target is written only because it
+    was missing from the site, so its problems are its own: with errors it is not written
+    (and a note names it)."""
+    if plan.every:
+        return _render_every(site, plan, made, store.stats)
+    for index, issue in enumerate(plan.targets):
+        workers.prerender(site.rendering, issue, store)
+        pages = memo.pages(site.rendering, store, site.env, issue, plan.inputs[issue.issue_id],
+                           plan.drafts)
+        errors = count_errors(pages.problems)
+        if index and errors:
+            made.broken[issue.issue_id] = errors
+        else:
+            made.take(issue, pages, pages.outputs(issue, plan.out_dir), problems=not index)
+    return list(plan.targets)
 
-    Each worker stages its issue's files itself, so no process holds the whole archive's
-    pages; only the newest issues' feed entries come back."""
-    newest = set(sorted(issue_ids, reverse=True)[: site.config.feed_issues])
-    jobs = [(site.rendering, i, site.folders[i], out_dir, problems.strict, i in newest)
-            for i in issue_ids]
-    workers = min(len(jobs), os.cpu_count() or 1)
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_read_and_render, *zip(*jobs, strict=True), chunksize=1))
-    else:
-        results = [_read_and_render(*job) for job in jobs]
-    made.staged.extend(staged for *_, staged, _ in results if isinstance(staged, Staged))
+def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:
+    """Every issue of the plan, read and rendered one per task on every core; the ones that
+    have a ready piece (each issue's problems reported in order: reading, left out,
+    rendering)."""
+    newest = set(sorted(plan.others, reverse=True)[: site.config.feed_issues])
+    results = workers.render_every_issue(site.rendering, plan.others, site.folders,
+                                         plan.out_dir, newest)
+    made.staged.extend(done.staged for done in results if done.staged is not None)
     targets = []
-    for issue, found, pages, counted, _, unwritable in results:
-        problems.items.extend(found)
-        _note_left_out(issue, problems)
-        stats.merge(counted)
-        if unwritable:
-            raise PipelineError(unwritable)
-        if pages is not None:
-            targets.append(issue)
-            made.take(issue, pages, problems)
+    for done in results:
+        made.problems += [*done.found, *_left_out(done.issue)]
+        stats.merge(done.stats)
+        if done.unwritable:
+            raise PipelineError(done.unwritable)
+        if done.pages is not None:
+            targets.append(done.issue)
+            made.take(done.issue, done.pages, [])
+    if not targets and not has_errors(made.problems):
+        made.problems.append(Problem(site.config.issues_dir, None, "error", "no published "
+                                     "issue has a ready piece; nothing to build",
+                                     "nothing-to-publish"))
     return targets
 
 
-def _read_and_render(
-    site: inc.Site, issue_id: IssueId, folder: Path, out_dir: Path, strict: bool,
-    keep_entry: bool,
-) -> tuple[Issue, list[Problem], inc.Pages | None, Stats, Staged | None, str]:
-    """Read one issue and, if it has a ready piece, render it and stage its files (unless
-    something is wrong: then the build writes nothing). Pure but for the staging and the
-    cache, so it runs in a worker; a file that cannot be staged comes back as a message."""
-    found = Problems(strict=strict)
-    cache = c.Cache(site.cache_folder)
-    issue, inputs = inc.read_issue(site, issue_id, folder, found)
-    inc.store_summary(site, cache, issue, inputs, found.items, strict)
-    if not issue.pieces:
-        return issue, found.items, None, cache.stats, None, ""
-    pages = inc.render_pages(site, cache, issue, inputs, out_dir, strict, drafts=False)
-    staged = None
-    if not any(p.level == "error" for p in [*found.items, *pages.problems]):
+def _others(site: OpenSite, store: c.Cache, others: list[IssueId],
+            made: _Made) -> dict[IssueId, memo.Summary]:
+    """What the archive needs of the issues not built. Another issue's problems are that
+    issue's: they never stop this build; one with errors is counted in ``made.broken``."""
+    summaries = {}
+    for issue_id in others:
+        summaries[issue_id] = found = memo.summary(site.rendering, store, issue_id,
+                                                   site.folders[issue_id])
+        errors = count_errors(found.problems)
+        if errors:
+            made.broken[issue_id] = errors
+    return summaries
+
+
+def _feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
+                  summaries: dict[IssueId, memo.Summary],
+                  made: _Made) -> dict[IssueId, feeds_mod.Entry]:
+    """The entries of the newest issues, which the feeds carry: the targets' as rendered,
+    the others' through the cache (an issue whose entry has errors is broken)."""
+    entries: dict[IssueId, feeds_mod.Entry] = {}
+    published = [i for i, s in summaries.items() if s.archive is not None and
+                 i not in made.broken]
+    built = {t.issue_id for t in targets}
+    for issue_id in sorted([*built, *published], reverse=True)[: site.config.feed_issues]:
+        if issue_id in made.entries:
+            entries[issue_id] = made.entries[issue_id]
+            continue
+        # A target whose entry was not kept: its problems were reported when it was
+        # rendered. Another issue: its problems are its own.
+        known = summaries.get(issue_id)
+        read = (known.issue, known.inputs) if known and known.issue else None
         try:
-            staged = stage(pages.outputs)
-        except PipelineError as exc:
-            return issue, found.items, pages, cache.stats, None, str(exc)
-    kept = inc.Pages([], pages.problems, pages.size, pages.entry if keep_entry else None,
-                     pages.full_size, pages.teasers, pages.image_weight)
-    return issue, found.items, kept, cache.stats, staged, ""
+            entries[issue_id], found = memo.feed_entry(
+                site.rendering, store, site.env, issue_id, site.folders[issue_id], read)
+        except ContentError as exc:  # a template mistake, reported with the others
+            if issue_id in built:
+                made.problems.extend(exc.problems)
+                continue
+            found = exc.problems
+        errors = count_errors(found)
+        if errors and issue_id not in built:
+            made.broken[issue_id] = made.broken.get(issue_id, 0) + errors
+            entries.pop(issue_id, None)
+    return entries
 
 
-def check_out_dir(out: Path, config: Config) -> Path:
-    """An output folder that is not inside the content, the templates or the feeds."""
-    resolved = out.resolve()
-    for protected in (config.issues_dir, config.templates_dir, config.feeds_dir):
-        if resolved == protected.resolve() or resolved.is_relative_to(protected.resolve()):
-            raise UsageError(f"--out {out}: the output cannot go inside {protected}")
-    if resolved == config.root.resolve():
-        raise UsageError(f"--out {out}: the output cannot be the newsletter root itself")
-    return out
+def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
+             summaries: dict[IssueId, memo.Summary], entries: dict[IssueId, feeds_mod.Entry],
+             made: _Made) -> list[r.ArchiveEntry]:
+    """The archive page's lines. An issue with errors keeps the line and feed entry of its
+    last good build (or is left out), and a note says so; the others' are kept as good."""
+    goods = {issue_id: memo.last_good(store, site.folders[issue_id]) for issue_id in made.broken}
+    archive = [entry for entry in map(stages.archive_entry, targets) if entry is not None]
+    archive += [s.archive for i, s in summaries.items() if s.archive is not None and
+                i not in made.broken]
+    archive += [good.archive for good in goods.values() if good.archive is not None]
+    for issue_id, summary in summaries.items():
+        if issue_id not in made.broken:
+            memo.store_good(store, site.folders[issue_id], summary.archive, entries.get(issue_id))
+    for issue_id, errors in sorted(made.broken.items()):
+        kept = ("its archive and feed entries are kept from its last good build"
+                if goods[issue_id].archive is not None else
+                "it is left out of the archive and the feeds until it builds without errors")
+        made.problems.append(Problem(
+            site.folders[issue_id], None, "note", f"{issue_id} has {plural(errors, 'error')}; "
+            f"{kept} (newsletter check {issue_id} lists them)", "other-issue"))
+    entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
+    return archive
 
 
-#: Below this many pieces to render, starting worker processes costs more than it saves.
-PRERENDER_MIN = 6
+def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan,
+           ) -> tuple[list[Output], bool]:
+    """The feeds of the newest entries, where the repository keeps them and inside the site,
+    where the pages link them; and whether a date in them had to wait for the clock (no
+    feed date is later than ``now``, so they change as time passes)."""
+    chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
+    now = plan.now
+    clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
+    if now is not None:
+        chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
+                  for e in chosen]
+    outputs = []
+    for name, data in feeds_mod.all_feeds(chosen, config).items():
+        outputs.append(Output(config.feeds_dir, name, data))
+        outputs.append(Output(plan.out_dir, f"{FEEDS_DIR}/{name}", data))
+    return outputs, clocked
 
 
-def _prerender(site: inc.Site, issue: Issue, cache: c.Cache) -> None:
-    """Render the Markdown of an issue's changed pieces on every core before its pages are
-    made, so that one big new issue keeps every core busy too; what the workers render
-    goes into ``cache`` (on disk, and in memory for this build)."""
-    jobs = r.body_contexts(issue, site.config, inc.cached_anchors(cache))
-    missing = [(source, ctx) for source, ctx in jobs
-               if not cache.has("piece", inc.piece_key(source, ctx))]
-    workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
-    if len(missing) < PRERENDER_MIN or workers < 2:
-        return
-    from concurrent.futures import ProcessPoolExecutor
+def _site_files(site: OpenSite, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:
+    """The archive page, the style sheet, robots.txt and ai.txt."""
+    config, env = site.config, site.env
+    return [Output(out_dir, "index.html", run_template(lambda: r.archive(archive, config, env))),
+            Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))),
+            Output(out_dir, "robots.txt", r.robots_txt(config).encode("utf-8")),
+            Output(out_dir, "ai.txt", r.ai_txt(config).encode("utf-8"))]
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        made = list(pool.map(inc.render_piece, [site.cache_folder] * len(missing),
-                             *zip(*missing, strict=True),
-                             chunksize=max(1, len(missing) // (workers * 2))))
-    for entry_key, payload in made:
-        cache.remember("piece", entry_key, payload)

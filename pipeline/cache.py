@@ -1,4 +1,5 @@
-"""The render cache: what a build rendered, kept so the next build renders only what changed.
+"""The render cache's store: what a build rendered, kept so the next build renders only what
+changed (:mod:`pipeline.memo` wraps the build's stages in it).
 
 It lives in ``<root>/.cache/newsletter/`` (``CACHE_DIR``), one file per entry, named by its key:
 the SHA-256 of everything the rendering read. Nothing in it is ever an output, and deleting
@@ -22,8 +23,9 @@ The kinds of entry:
     copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
     the folder's listing and the bytes of its Markdown files), the bytes of its images
     (:func:`pipeline.images.folder_digest`), the site (``newsletter.toml``,
-    ``contributors.toml`` and every template, :func:`site_digest`), the build's flags and the
-    code. The probes of its pieces are checked as for ``piece``.
+    ``contributors.toml`` and every template, :func:`site_digest`), whether drafts are
+    shown, and the code (not ``--strict``: problems are stored as found, and the command
+    applies it). The probes of its pieces are checked as for ``piece``.
 ``entry`` and ``summary``
     What a build of another issue needs of this one: its feed entry, and its line on the
     archive page with the problems reading it found. Same key as ``issue``.
@@ -66,7 +68,6 @@ import jinja2
 
 from . import __version__
 from .content import outside
-from .errors import Problem, Problems
 from .links import probe
 from .writer import replace_file
 
@@ -325,20 +326,3 @@ class TemplateCode(jinja2.BytecodeCache):
     def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
         self.entries.put_bytes("template", key("template", bucket.key),
                                bucket.bytecode_to_string())
-
-
-# --------------------------------------------------------------------------- problems
-
-
-def problems_json(found: list[Problem]) -> list[list[Any]]:
-    """Problems as JSON, each with the level it was raised at (a warning stays a warning, so
-    replaying it into a ``--strict`` collector makes it an error, as a fresh render would)."""
-    return [[str(p.path), p.line, p.level, p.message, p.rule] for p in found]
-
-
-def replay(stored: list[list[Any]], problems: Problems) -> None:
-    """Report stored problems again, exactly as they were found."""
-    for path, line, level, message, rule in stored:
-        report = {"error": problems.error, "warning": problems.warning,
-                  "note": problems.note}[level]
-        report(Path(path), line, message, rule)

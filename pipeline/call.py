@@ -5,18 +5,15 @@ as Markdown or text, or sent to ``email.call_address``).
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from . import plaintext
-from .console import Console, newsletter_root, now
 from .content import load_issue
-from .errors import PipelineError, Problems, display_path, join_names, long_date, plural
-from .seasons import IssueId, next_issue
-from .status import Target, choose_issue, deadline_of, theme_of
+from .errors import PipelineError, Problems, join_names, long_date, plural
+from .seasons import IssueId
+from .status import Target, deadline_of, theme_of
 
 # --------------------------------------------------------------------------- call for pieces
 
@@ -204,33 +201,10 @@ def call_text(blocks: list[Block], width: int = plaintext.WIDTH) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def _run_call(args: argparse.Namespace, console: Console) -> int:
-    target = choose_issue(newsletter_root(args), args.issue, now(), must_exist=False)
-    config, issue_id = target.config, target.issue_id
-    published = issue_id.publication_date(config.time_zone)
-    if published < target.today:
-        raise PipelineError(f"{issue_id} was published on {long_date(published)}; call for "
-                            "pieces for a coming issue ('newsletter calendar' lists them, the "
-                            f"next is {next_issue(target.today, config.time_zone)})")
-    call = make_call(target)
-    days = (call.deadline - target.today).days
-    if days < 0:
-        console.message("warning", f"the deadline of {issue_id} was {long_date(call.deadline)}, "
-                        f"{plural(-days, 'day')} ago; for the issue after it, run "
-                        f"'newsletter call-for-pieces {issue_id.following()}'")
-    if not target.exists:
-        console.message("note", f"{display_path(target.folder)} does not exist yet: the first "
-                        "'newsletter new-piece' for this issue creates it")
-    blocks = call_blocks(call)
-    if args.send:
-        return _send_call(target, call, call_text(blocks), console)
-    text = call_markdown(blocks) if args.format == "markdown" else call_text(blocks)
-    console.result(text.rstrip("\n"))
-    return 0
-
-
-def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
-    """Send the call, as plain text, to email.call_address through the delivery transport."""
+def send_call(target: Target, call: Call, text: str,
+              moment: datetime) -> tuple[str | None, str]:
+    """Send the call, as plain text, to email.call_address through the delivery transport:
+    why it was not sent (None when it was) and the transport's label."""
     import os
 
     from .remind import deliver, message_id
@@ -241,7 +215,6 @@ def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
     if not address:
         raise PipelineError("call-for-pieces --send: set call_address in [email] of "
                             "newsletter.toml (e.g. an all-staff list); nothing was sent")
-    moment = now()
     transports, label = transports_for(config, SendOptions(issue=str(call.issue_id)),
                                        dict(os.environ), count=1)
     try:
@@ -250,28 +223,4 @@ def _send_call(target: Target, call: Call, text: str, console: Console) -> int:
                       moment)
     finally:
         transports[0].close()
-    if why is not None:
-        console.message("error", f"{address}: the call was not sent: {why}")
-        return 1
-    console.result(f"sent the call for pieces for {call.issue_id} to {address} via {label}")
-    return 0
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``call-for-pieces`` to the ``newsletter`` parser."""
-    call = commands.add_parser(
-        "call-for-pieces", help="print a ready-to-send call for pieces for the coming issue",
-        description="Print an announcement to send to every team: the theme, the deadline, "
-                    "the publication day, how to add a piece, the sections that still want "
-                    "one and where to ask.")
-    common(call, True)
-    call.add_argument("issue", metavar="ISSUE", nargs="?",
-                      help="an issue id or the path of its folder (default: the coming issue); "
-                           "the folder need not exist yet")
-    call.add_argument("--format", choices=("markdown", "text"), default="markdown",
-                      help="Markdown (default) or plain text wrapped at 72 columns")
-    call.add_argument("--send", action="store_true",
-                      help="send it (as plain text) to call_address in [email] of "
-                           "newsletter.toml, e.g. an all-staff list, through the delivery "
-                           "transport (the outbox unless delivery.smtp_url is set)")
-    call.set_defaults(run=_run_call)
+    return why, label

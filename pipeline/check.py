@@ -14,35 +14,31 @@ Exit status: 0 clean (warnings and notes allowed), 1 errors (or warnings with ``
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .analysis import analyse_issue
 from .check_body import Source, body_findings
 from .check_rules import BUILD_ONLY_RULES, RULES
-from .config import CONFIG_NAME, Config, key_lines, load_config
-from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, UNREAD_RULES, list_issues, read_text, slugify
+from .config import CONFIG_NAME, Config, key_lines
+from .console import COLOURS
+from .content import ISSUE_FILE, UNREAD_RULES, read_text, slugify
 from .errors import (
-    ContentError,
     Level,
     Problem,
     Problems,
     did_you_mean,
     display_path,
-    plural,
     printable,
 )
 from .front_matter import Document, split_document
 from .model import Piece
-from .seasons import next_issue
+from .seasons import IssueId
 
 Format = Literal["text", "json", "github"]
 FORMATS: tuple[Format, ...] = ("text", "json", "github")
@@ -71,118 +67,13 @@ class Finding:
                 "severity": self.severity, "message": self.message, "fix": self.fix}
 
 
-# --------------------------------------------------------------------------- the command
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``check`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "check", help="check an issue: every problem with its place, its rule and the fix",
-        description="Check one issue (drafts included): everything the build validates, plus "
-                    "summaries, alt text, heading levels, link text, local links, duplicate "
-                    "titles, raw HTML the sanitiser removes, the word limit, the email size "
-                    "budget and review sign-off. Each finding is 'path:line:column: severity: "
-                    "message [rule]' with how to fix it. Switch rules off with 'disabled' in "
-                    "the [check] table of newsletter.toml.",
-        epilog="Exit status: 0 no errors, 1 errors (or warnings with --strict), 2 bad usage "
-               "(an unknown issue or rule id).")
-    common(parser, True)
-    parser.add_argument("issue", nargs="?", metavar="ISSUE",
-                        help="an issue id or the path of its folder (default: the coming issue)")
-    parser.add_argument("--strict", action="store_true",
-                        help="fail (exit 1) on warnings too")
-    parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text (default); json: a list of findings for tools; github: "
-                             "workflow commands that annotate a pull request")
-    parser.add_argument("--list-rules", action="store_true",
-                        help="list the rules with their severity and what they find, and exit")
-    parser.set_defaults(run=run_check)
-
-
-def run_check(args: argparse.Namespace, console: Console) -> int:
-    fmt: Format = args.format
-    if args.list_rules:
-        _print_rules(fmt, console)
-        return 0
-    root = newsletter_root(args)
-    if not (root / CONFIG_NAME).is_file():
-        load_config(root)  # raises the usual "is this a newsletter root?" error
-    try:
-        config = load_config(root)
-    except ContentError as exc:  # a broken newsletter.toml: findings like any other
-        return _emit(findings_of(exc.problems, Sources()), fmt, args.strict, console, None)
-    bad = unknown_disabled(config)
-    if bad:
-        for problem in bad:
-            console.problem(problem)
-        return 2
-    ref = args.issue
-    if ref is None:
-        today = now().astimezone(config.time_zone).date()
-        coming = next_issue(today, config.time_zone)
-        folder = config.issues_dir / str(coming)
-        if not folder.is_dir():
-            console.message("note", f"the coming issue is {coming} and it has no folder yet "
-                            f"({display_path(folder)}): nothing to check. The first "
-                            "'newsletter new-piece' for it creates the folder; to check "
-                            "another issue, name it: newsletter check ISSUE")
-            return 0
-        ref = str(coming)
-    folders = dict(list_issues(config, Problems()))
-    issue_id = resolve_issue(ref, config, folders)  # an unknown issue is bad usage (exit 2)
-    disabled = set(config.workflow.disabled_rules)
-    for rule in sorted(disabled):
-        if RULES[rule].build and RULES[rule].severity == "error" and console.verbosity >= 0:
-            console.message("note", f"'{rule}' is disabled in newsletter.toml, so check does "
-                            "not report it; build-issue still fails on it")
-    try:
-        findings, pieces = check_issue(root, ref, config)
-    except ContentError as exc:  # a template error: the build could not render the issue
-        findings, pieces = findings_of(exc.problems, Sources()), None
-    findings = [f for f in findings if f.rule not in disabled]
-    return _emit(findings, fmt, args.strict, console, (str(issue_id), pieces))
-
-
-def _emit(findings: list[Finding], fmt: Format, strict: bool, console: Console,
-          summary: tuple[str, int | None] | None) -> int:
-    errors = sum(f.severity == "error" for f in findings)
-    warnings = sum(f.severity == "warning" for f in findings)
-    out = console.out  # the findings are what check makes: printed even with -q
-    if fmt == "json":
-        print(json.dumps([f.as_json() for f in findings], indent=2, ensure_ascii=False),
-              file=out)
-    elif fmt == "github":
-        for finding in findings:
-            print(github_command(finding), file=out)
-    else:
-        colour = _colour(console)
-        for finding in findings:
-            print(text_line(finding, colour), file=out)
-            if console.verbosity >= 0:
-                print(f"    fix: {finding.fix}", file=out)
-        if summary is not None and console.verbosity >= 0:
-            ref, pieces = summary
-            notes = len(findings) - errors - warnings
-            counts = ", ".join(plural(n, word) for n, word in
-                               ((errors, "error"), (warnings, "warning"), (notes, "note")) if n)
-            checked = f" in {plural(pieces, 'piece')}" if pieces is not None else ""
-            console.result(f"{ref}: {counts or 'no problems found'}{checked}")
-    return 1 if errors or (strict and warnings) else 0
-
-
-
-def _colour(console: Console) -> bool:
-    return console.out.isatty() and "NO_COLOR" not in os.environ
-
-
-_COLOURS = {"error": "31", "warning": "33", "note": "36"}
 
 
 def text_line(finding: Finding, colour: bool = False) -> str:
     """``path:line:column: severity: message [rule]``."""
     level: str = finding.severity
     if colour:
-        level = f"\033[{_COLOURS[level]}m{level}\033[0m"
+        level = f"\033[{COLOURS[level]}m{level}\033[0m"
     message = printable(finding.message, keep="\n")
     return f"{finding.where}: {level}: {message} [{finding.rule}]"
 
@@ -204,17 +95,6 @@ def github_command(finding: Finding) -> str:
     props.append(f"title={_escape_property(finding.rule)}")
     message = printable(f"{finding.message}\nFix: {finding.fix}", keep="\r\n")
     return f"::{command} {','.join(props)}::{_escape_data(message)}"
-
-
-def _print_rules(fmt: Format, console: Console) -> None:
-    if fmt == "json":
-        console.result(json.dumps([{"rule": rule_id, "severity": rule.severity,
-                                    "description": rule.description, "fix": rule.fix}
-                                   for rule_id, rule in sorted(RULES.items())], indent=2))
-        return
-    width = max(len(rule_id) for rule_id in RULES)
-    for rule_id, rule in sorted(RULES.items()):
-        console.result(f"{rule_id:<{width}}  {rule.severity:<7}  {rule.description}")
 
 
 def unknown_disabled(config: Config) -> list[Problem]:
@@ -246,28 +126,29 @@ def unknown_disabled(config: Config) -> list[Problem]:
 # --------------------------------------------------------------------------- sources
 
 class Sources:
-    """The lines of files (for columns) and the front matter of pieces (for key lines)."""
+    """The pieces check's own rules place their findings in, each read once: their lines
+    (a commented-out summary) and their front matter (the line of a key)."""
 
     def __init__(self) -> None:
+        self._texts: dict[Path, str | None] = {}
         self._lines: dict[Path, list[str]] = {}
         self._docs: dict[Path, Document | None] = {}
 
+    def _text(self, path: Path) -> str | None:
+        if path not in self._texts:
+            self._texts[path] = read_text(path, Problems())
+        return self._texts[path]
+
     def line(self, path: Path, number: int) -> str:
         if path not in self._lines:
-            try:
-                data = path.read_bytes() if path.is_file() else b""
-            except OSError:
-                data = b""
-            text = data.decode("utf-8-sig", errors="replace")
-            self._lines[path] = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            self._lines[path] = (self._text(path) or "").split("\n")
         lines = self._lines[path]
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
     def document(self, path: Path) -> Document | None:
         if path not in self._docs:
-            problems = Problems()
-            text = read_text(path, problems)
-            self._docs[path] = split_document(path, text, problems) if text else None
+            text = self._text(path)
+            self._docs[path] = split_document(path, text, Problems()) if text else None
         return self._docs[path]
 
     def key_line(self, path: Path, key: str, default: str = "title") -> int:
@@ -281,13 +162,14 @@ class Sources:
 # --------------------------------------------------------------------------- the checks
 
 
-def check_issue(root: Path, ref: str,
-                config: Config | None = None) -> tuple[list[Finding], int]:
-    """Every finding for one issue, sorted by place; and how many pieces were checked."""
-    analysis = analyse_issue(root, ref, drafts=True, config=config, now=now())
+def check_issue(config: Config, issue_id: IssueId,
+                now: datetime) -> tuple[list[Finding], int]:
+    """Every finding for one issue, sorted by place; and how many pieces were checked. Links
+    to issues not published at ``now`` are errors."""
+    analysis = analyse_issue(config, issue_id, drafts=True, now=now)
     config, issue, rendered = analysis.config, analysis.issue, analysis.rendered
     sources = Sources()
-    findings = findings_of(analysis.problems, sources)
+    findings = findings_of(analysis.problems)
 
     def add(path: Path, where: tuple[int, int] | None, rule: str, message: str,
             severity: Level | None = None) -> None:
@@ -347,9 +229,10 @@ def check_issue(root: Path, ref: str,
     return ordered, sum(1 for p in issue.path.glob("*.md") if p.name != ISSUE_FILE)
 
 
-def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:
-    """The build's problems as findings: the rule id (or "build"), a column where the
-    message quotes something that is on its line."""
+def findings_of(problems: Sequence[Problem], sources: Sources | None = None) -> list[Finding]:
+    """The build's problems as findings: the rule id (or "build") and the column the problem
+    gives (1 when its producer does not know one). ``sources`` is not read any more: a
+    problem carries its own place."""
     found = []
     for problem in problems:
         rule = problem.rule or ("config" if problem.path.name == CONFIG_NAME else "build")
@@ -358,17 +241,9 @@ def findings_of(problems: Sequence[Problem], sources: Sources) -> list[Finding]:
         unread = problem.rule in UNREAD_RULES  # refused unread: not opened here either
         if line is None and not unread and problem.path.is_file():
             line = 1
-        column = 1
-        if line is not None and not unread:
-            text = sources.line(problem.path, line)
-            for quoted in re.findall(r"'([^']+)'", problem.message):
-                index = text.find(quoted)
-                if index >= 0:
-                    column = index + 1
-                    break
         fix = spec.fix if spec else RULES["build"].fix
-        found.append(Finding(problem.path, line, column, rule, problem.level, problem.message,
-                             fix))
+        found.append(Finding(problem.path, line, problem.column or 1, rule, problem.level,
+                             problem.message, fix))
     return found
 
 

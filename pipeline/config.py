@@ -144,29 +144,35 @@ _KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 
 
 def key_lines(text: str) -> dict[str, int]:
-    """Map each dotted key of a TOML document to the line it is set on (for messages).
+    """Map each dotted key of a TOML document to the line it is set on (for messages)."""
+    return {key: line for key, (line, _) in key_places(text).items()}
 
-    This only locates lines for error messages; the document itself is parsed by tomllib.
+
+def key_places(text: str) -> dict[str, tuple[int, int]]:
+    """Map each dotted key (and table) of a TOML document to the line and column (1-based) it
+    is written at.
+
+    This only locates keys for error messages; the document itself is parsed by tomllib.
     """
-    lines: dict[str, int] = {}
+    places: dict[str, tuple[int, int]] = {}
     table = ""
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER_RE.match(line)
         if header:
             table = header[1].replace('"', "").replace(" ", "")
-            lines.setdefault(table, number)
+            places.setdefault(table, (number, line.index("[") + 1))
             continue
         key = _KEY_RE.match(line)
         if key:
             name = key[1].replace('"', "").replace("'", "").replace(" ", "")
-            lines.setdefault(f"{table}.{name}" if table else name, number)
-    return lines
+            places.setdefault(f"{table}.{name}" if table else name, (number, key.start(1) + 1))
+    return places
 
 
-def read_toml(path: Path, problems: Problems,
-              raw: bytes | None = None) -> tuple[dict[str, Any], dict[str, int]] | None:
-    """A TOML file's data and the line of each key (from ``raw``, its bytes, when they have
-    been read already), or None with the problem recorded."""
+def read_toml(path: Path, problems: Problems, raw: bytes | None = None,
+              ) -> tuple[dict[str, Any], dict[str, int], dict[str, int]] | None:
+    """A TOML file's data, the line of each key and its column (from ``raw``, its bytes, when
+    they have been read already), or None with the problem recorded."""
     try:
         text = (path.read_bytes() if raw is None else raw).decode("utf-8-sig")
     except OSError as exc:
@@ -176,11 +182,39 @@ def read_toml(path: Path, problems: Problems,
         problems.error(path, None, f"not UTF-8 text ({exc.reason}); save the file as UTF-8")
         return None
     try:
-        return tomllib.loads(text), key_lines(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"line (\d+)", str(exc))
-        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}")
+        match = re.search(r"line (\d+)(?:, column (\d+))?", str(exc))
+        problems.error(path, int(match[1]) if match else None, f"TOML syntax error: {exc}",
+                       column=int(match[2]) if match and match[2] else None)
         return None
+    places = key_places(text)
+    return (data, {key: line for key, (line, _) in places.items()},
+            {key: column for key, (_, column) in places.items()})
+
+
+def _option_problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``key = value`` of newsletter.toml (a flat, dotted key), or None."""
+    option = BY_KEY.get(key)
+    if option is None:
+        if isinstance(value, dict):  # a table: [remnd] for [remind]
+            close = difflib.get_close_matches(key, sorted(TABLES), n=1, cutoff=0.6)
+            hint = f" — did you mean [{close[0]}]?" if close else ""
+            return (f"unknown table [{key}]{hint}; the tables are: "
+                    f"{', '.join(f'[{t}]' for t in sorted(TABLES))}")
+        return f"unknown key '{key}'{did_you_mean(key, BY_KEY)}"
+    if option.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"'{key}' must be a whole number, not {value!r}"
+    if not isinstance(value, option.kind):
+        kind = {str: "text in quotes", bool: "true or false"}.get(
+            option.kind, 'a list like ["a", "b"]')
+        return f"'{key}' must be {kind}, not {value!r}"
+    control = control_character(value)
+    if control:
+        return (f"'{key}' has a control character ({control}): write it on one line, without "
+                "control characters (line breaks, tabs)")
+    message = option.check(value) if option.check else None
+    return f"'{key}' {message}" if message else None
 
 
 def load_config(root: Path) -> Config:
@@ -200,7 +234,7 @@ def load_config(root: Path) -> Config:
     parsed = read_toml(path, problems, raw) if raw is not None else None
     if parsed is None or raw is None:
         raise ContentError(problems.items)
-    data, lines = parsed
+    data, lines, columns = parsed
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if key in TABLES and isinstance(value, dict):
@@ -211,41 +245,19 @@ def load_config(root: Path) -> Config:
 
     values: dict[str, Any] = {}
     for key, value in flat.items():
-        line = lines.get(key)
-        option = BY_KEY.get(key)
-        if option is None:
-            if isinstance(value, dict):  # a table: [remnd] for [remind]
-                close = difflib.get_close_matches(key, sorted(TABLES), n=1, cutoff=0.6)
-                hint = f" — did you mean [{close[0]}]?" if close else ""
-                problems.error(path, line, f"unknown table [{key}]{hint}; the tables are: "
-                               f"{', '.join(f'[{t}]' for t in sorted(TABLES))}")
-            else:
-                problems.error(path, line, f"unknown key '{key}'{did_you_mean(key, BY_KEY)}")
-            continue
-        if option.kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-            problems.error(path, line, f"'{key}' must be a whole number, not {value!r}")
-            continue
-        if not isinstance(value, option.kind):
-            kind = {str: "text in quotes", bool: "true or false"}.get(
-                option.kind, 'a list like ["a", "b"]')
-            problems.error(path, line, f"'{key}' must be {kind}, not {value!r}")
-            continue
-        control = control_character(value)
-        if control:
-            problems.error(path, line, f"'{key}' has a control character ({control}): write "
-                           "it on one line, without control characters (line breaks, tabs)")
-            continue
-        message = option.check(value) if option.check else None
-        if message:
-            problems.error(path, line, f"'{key}' {message}")
-            continue
-        values[key] = value
+        problem = _option_problem(key, value)
+        if problem is None:
+            values[key] = value
+        else:
+            problems.error(path, lines.get(key), problem, column=columns.get(key))
     for option in OPTIONS:
         if option.default is REQUIRED and option.key not in flat:
             problems.error(path, None, f"missing required key '{option.key}': {option.help}")
     if ("delivery.dkim_key" in values) != ("delivery.dkim_selector" in values):
-        problems.error(path, lines.get("delivery.dkim_key", lines.get("delivery.dkim_selector")),
-                       "DKIM needs both 'dkim_key' and 'dkim_selector' in [delivery]")
+        given = "delivery.dkim_key" if "delivery.dkim_key" in lines else "delivery.dkim_selector"
+        problems.error(path, lines.get(given),
+                       "DKIM needs both 'dkim_key' and 'dkim_selector' in [delivery]",
+                       column=columns.get(given))
     extensions: tuple[tuple[str, str], ...] | None = None
     if "markdown.extensions" in values:
         line = lines.get("markdown.extensions")

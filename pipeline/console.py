@@ -11,13 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from .config import CONFIG_NAME
 from .errors import Problem, UsageError, printable
 
 if TYPE_CHECKING:  # delivery imports SMTP and DKIM, which a build never needs
     from .delivery import Progress
 
-_COLOURS = {"error": "31", "warning": "33", "note": "36"}
+#: The ANSI colour of each level on a terminal (``check`` colours its findings the same).
+COLOURS = {"error": "31", "warning": "33", "note": "36"}
 
 
 class Console:
@@ -38,13 +38,13 @@ class Console:
         text = problem.format()
         if self.colour:
             level = f"{problem.level}:"
-            text = text.replace(level, f"\033[{_COLOURS[problem.level]}m{level}\033[0m", 1)
+            text = text.replace(level, f"\033[{COLOURS[problem.level]}m{level}\033[0m", 1)
         print(text, file=self.err)
 
     def message(self, level: str, text: str) -> None:
         text = printable(text, keep="\n")
         if self.colour:
-            level = f"\033[{_COLOURS.get(level, '0')}m{level}\033[0m"
+            level = f"\033[{COLOURS.get(level, '0')}m{level}\033[0m"
         print(f"{level}: {text}", file=self.err)
 
 
@@ -94,6 +94,8 @@ class ProgressLine:
 
 
 def newsletter_root(args: argparse.Namespace) -> Path:
+    from .config import CONFIG_NAME  # configuration imports what --version never needs
+
     if args.root is not None:
         if not args.root.is_dir():
             raise UsageError(f"--root {args.root}: no such folder")

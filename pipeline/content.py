@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import Config
 from .contributors import resolve_people
-from .errors import Problems, did_you_mean
+from .errors import Problems, UsageError, did_you_mean
 from .front_matter import ISSUE_FIELDS, PIECE_FIELDS, check_fields, split_document
 from .model import Contributor, Issue, LeftOut, Piece
 from .seasons import IssueId, IssueIdError
@@ -115,7 +115,7 @@ def check_body_text(path: Path, body: str, first_line: int, problems: Problems) 
         problems.warning(path, first_line + index, f"an invisible control character "
                          f"U+{ord(char):04X}{hint} is in this line, and readers see nothing "
                          "there; retype it, or save the file again as UTF-8 from its source",
-                         rule="control-character")
+                         rule="control-character", column=found.start() + 1)
 
 
 # --------------------------------------------------------------------------- issues
@@ -147,6 +147,40 @@ def list_issues(config: Config, problems: Problems) -> list[tuple[IssueId, Path]
     return sorted(found)
 
 
+def resolve_issue(ref: str, config: Config, folders: dict[IssueId, Path] | None = None, *,
+                  must_exist: bool = True, option: str = "") -> IssueId:
+    """Which issue ``ref`` means: an issue id (``2026-12-solstice``) or the path of its folder,
+    which must be a folder of ``issues/``. Every command that takes an issue asks this.
+
+    With ``must_exist`` the issue's folder must be among ``folders`` (default: those of
+    ``issues/``), else a usage error lists the ones there are; without it, the folder may not
+    exist yet (a path to it names its issue). ``option`` (``--issue``) starts the message of an
+    id that is not one. Raises :class:`UsageError` (exit 2).
+    """
+    if "/" in ref or Path(ref).is_dir():
+        path = Path(ref)
+        inside = path.resolve().parent == config.issues_dir.resolve()
+        if not path.is_dir() and (must_exist or not inside):
+            raise UsageError(f"{ref}: no such issue folder")
+        if not inside:
+            raise UsageError(f"{ref} is not a folder of {config.issues_dir}; pass --root for "
+                             "the newsletter it belongs to, or give the issue id")
+        ref = path.resolve().name
+    try:
+        issue_id = IssueId.parse(ref)
+    except IssueIdError as exc:
+        raise UsageError(f"{option} {ref}: {exc}" if option else str(exc)) from None
+    if must_exist:
+        if folders is None:
+            folders = dict(list_issues(config, Problems()))
+        if issue_id not in folders:
+            known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
+            raise UsageError(f"no issue folder {config.issues_dir / str(issue_id)}; create it "
+                             "(newsletter calendar lists the coming ids) — existing issues: "
+                             f"{known}")
+    return issue_id
+
+
 def load_issue(
     issue_id: IssueId, folder: Path, config: Config, people: dict[str, Contributor] | None,
     problems: Problems, drafts: bool = False,
@@ -157,6 +191,7 @@ def load_issue(
     letter, letter_path, letter_line = "", None, 1
     meta: dict[str, Any] = {}
     editors_line: int | None = None
+    editors_columns: tuple[int | None, ...] = ()
     issue_file = folder / ISSUE_FILE
     if issue_file.exists() and not issue_file.is_file():
         problems.error(issue_file, None, "issue.md must be a file (the issue's front matter "
@@ -170,10 +205,11 @@ def load_issue(
         if doc is not None:
             meta = check_fields(issue_file, doc, ISSUE_FIELDS, problems, ready=True)
             editors_line = doc.lines.get("editors")
+            editors_columns = doc.item_columns("editors")
             letter, letter_path, letter_line = doc.body, issue_file, doc.body_line
             check_body_text(issue_file, doc.body, doc.body_line, problems)
     editors = resolve_people(meta.get("editors", ()), people, None, issue_file,
-                             editors_line, problems)
+                             editors_line, problems, editors_columns)
 
     slugs: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
@@ -235,7 +271,8 @@ def load_piece(
     if section not in config.sections:
         problems.error(path, doc.lines.get("section"), f"unknown section '{section}'"
                        f"{did_you_mean(section, config.sections)}; the sections are: "
-                       f"{', '.join(config.sections)}", rule="unknown-section")
+                       f"{', '.join(config.sections)}", rule="unknown-section",
+                       column=doc.value_column("section"))
     if not doc.body.strip():
         problems.warning(path, doc.body_line, "the piece has no text after its front matter",
                          rule="empty-piece")
@@ -245,14 +282,15 @@ def load_piece(
 
     team = values.get("team")
     authors = resolve_people(values["authors"], people, team, path,
-                             doc.lines.get("authors"), problems)
+                             doc.lines.get("authors"), problems, doc.item_columns("authors"))
     if team is None:
         team = next((a.team for a in authors if a.team), None)
     if team is None:
         problems.warning(path, doc.lines.get("authors"), "no team for this piece: add "
                          "'team: ...' or list its authors in contributors.toml", rule="no-team")
     reviewers = resolve_people(values.get("reviewed_by", ()), people, None, path,
-                               doc.lines.get("reviewed_by"), problems)
+                               doc.lines.get("reviewed_by"), problems,
+                               doc.item_columns("reviewed_by"))
     return Piece(
         slug=slugify(path.stem), path=path, title=values["title"], authors=authors,
         team=team, section=section, summary=values.get("summary", ""),

@@ -18,6 +18,7 @@ from .errors import Problems, did_you_mean
 from .model import Contributor
 
 CONTRIBUTORS_NAME = "contributors.toml"
+_KEYS = ("name", "team", "pronouns", "link", "email")  # of each person's table
 
 
 def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] | None:
@@ -28,42 +29,27 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
     parsed = read_toml(path, problems)
     if parsed is None:
         return {}
-    data, lines = parsed
+    data, lines, columns = parsed
     people: dict[str, Contributor] = {}
-    allowed = ("name", "team", "pronouns", "link", "email")
     for person_id, entry in data.items():
-        line = lines.get(person_id)
+        line, column = lines.get(person_id), columns.get(person_id)
         if not isinstance(entry, dict):
             problems.error(path, line, f"'{person_id}' must be a table: [{person_id}] followed "
-                           "by name = \"...\" and team = \"...\"", rule="contributors")
+                           "by name = \"...\" and team = \"...\"", rule="contributors",
+                           column=column)
             continue
         good = True
         for key, value in entry.items():
-            if key not in allowed:
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"unknown key '{key}'{did_you_mean(key, allowed)} in "
-                               f"[{person_id}]; the keys are: {', '.join(allowed)}",
-                               rule="contributors")
-                good = False
-            elif not isinstance(value, str) or not value.strip():
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"'{key}' of [{person_id}] must be text in quotes",
-                               rule="contributors")
-                good = False
-            elif key == "link" and not re.match(r"^https?://[^\s\"'<>]+$", value.strip()):
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"'link' of [{person_id}] must be an http(s) URL such as "
-                               "https://example.org/people/ada", rule="contributors")
-                good = False
-            elif key == "email" and _email_problem(value.strip()):
-                problems.error(path, lines.get(f"{person_id}.{key}", line),
-                               f"'email' of [{person_id}] {_email_problem(value.strip())}",
-                               rule="contributors")
+            problem = _entry_problem(person_id, key, value)
+            if problem is not None:
+                dotted = f"{person_id}.{key}"
+                problems.error(path, lines.get(dotted, line), problem, rule="contributors",
+                               column=columns.get(dotted, column))
                 good = False
         for key in ("name", "team"):
             if key not in entry:
                 problems.error(path, line, f"[{person_id}] has no '{key}'; add {key} = \"...\"",
-                               rule="contributors")
+                               rule="contributors", column=column)
                 good = False
         if not good:
             continue
@@ -82,6 +68,21 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
     return people
 
 
+def _entry_problem(person_id: str, key: str, value: object) -> str | None:
+    """What is wrong with ``key = value`` in the table of ``person_id``, or None."""
+    if key not in _KEYS:
+        return (f"unknown key '{key}'{did_you_mean(key, _KEYS)} in [{person_id}]; the keys "
+                f"are: {', '.join(_KEYS)}")
+    if not isinstance(value, str) or not value.strip():
+        return f"'{key}' of [{person_id}] must be text in quotes"
+    if key == "link" and not re.match(r"^https?://[^\s\"'<>]+$", value.strip()):
+        return (f"'link' of [{person_id}] must be an http(s) URL such as "
+                "https://example.org/people/ada")
+    if key == "email" and (why := _email_problem(value.strip())):
+        return f"'email' of [{person_id}] {why}"
+    return None
+
+
 def _email_problem(address: str) -> str | None:
     """Why an address cannot be written to (email-validator, no DNS look-up), or None."""
     try:
@@ -93,11 +94,12 @@ def _email_problem(address: str) -> str | None:
 
 def resolve_people(
     names: Sequence[str], people: dict[str, Contributor] | None, fallback_team: str | None,
-    path: Path, line: int | None, problems: Problems,
+    path: Path, line: int | None, problems: Problems, columns: Sequence[int | None] = (),
 ) -> tuple[Contributor, ...]:
-    """Look names (or ids) up in contributors.toml; an unknown one is a warning."""
+    """Look names (or ids) up in contributors.toml; an unknown one is a warning (at its
+    column on ``line``, when ``columns`` gives one for each name)."""
     resolved = []
-    for name in names:
+    for index, name in enumerate(names):
         person = None
         if people is not None:
             person = people.get(name) or people.get(name.casefold())
@@ -106,7 +108,8 @@ def resolve_people(
                 known = sorted({p.name for p in people.values()})
                 problems.warning(path, line, f"'{name}' is not in {CONTRIBUTORS_NAME}"
                                  f"{did_you_mean(name, known)}; add them there (name and "
-                                 "team) so the issue can credit them", rule="unknown-author")
+                                 "team) so the issue can credit them", rule="unknown-author",
+                                 column=columns[index] if index < len(columns) else None)
             person = Contributor(name=name, team=fallback_team, known=False)
         resolved.append(person)
     return tuple(resolved)

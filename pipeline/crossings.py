@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from .config import Config
 from .content import load_issue
 from .errors import Problems, did_you_mean
-from .links import line_of
+from .links import place_of
 from .markup import anchors, draft
 from .model import Contributor, Issue
 from .publication import Record, is_published, when
@@ -46,13 +46,14 @@ def check_crossings(issue: Issue, config: Config, folders: dict[IssueId, Path],
             if target is None:
                 continue
             other_id, slug, fragment = target
-            line = line_of(source, first_line, value, unquote(value), value.split("#", 1)[0])
+            line, column = place_of(source, first_line, value, unquote(value),
+                                    value.split("#", 1)[0])
             if now is not None and not is_published(other_id, now, record):
                 moment = when(other_id.moment(), now, config.time_zone)
                 problems.error(path, line, f"'{value}' links a piece of {other_id}, which is "
                                f"not published yet (its moment is {moment}), so readers "
                                "would find nothing there; link it once it is out",
-                               rule="not-a-piece")
+                               rule="not-a-piece", column=column)
                 continue
             if other_id not in read:
                 read[other_id] = load_issue(other_id, folders[other_id], config, people,
@@ -61,7 +62,7 @@ def check_crossings(issue: Issue, config: Config, folders: dict[IssueId, Path],
             if piece is None:
                 problems.error(path, line, f"'{value}' is not a ready piece of {other_id} (a "
                                "draft, or a file that is left out), so the link would land "
-                               "nowhere; link a published piece", rule="not-a-piece")
+                               "nowhere; link a published piece", rule="not-a-piece", column=column)
             elif fragment:
                 ids = anchors(piece.body, config.markdown)
                 if fragment not in ids:
@@ -69,7 +70,7 @@ def check_crossings(issue: Issue, config: Config, folders: dict[IssueId, Path],
                                                    if not re.match(r"fn(ref)?[-:]", i)])
                     problems.warning(path, line, f"the link '{value}' lands on no heading of "
                                      f"{piece.path.name} in {other_id}{hint}",
-                                     rule="dangling-anchor")
+                                     rule="dangling-anchor", column=column)
 
 
 def _target(value: str, issue: Issue,

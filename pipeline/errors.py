@@ -12,7 +12,7 @@ import difflib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -22,13 +22,15 @@ Level = Literal["error", "warning", "note"]
 
 @dataclass(frozen=True)
 class Problem:
-    """One finding, located in a file (and a line of it where there is one)."""
+    """One finding, located in a file (and a line of it, and a column of that line, where
+    there is one)."""
 
     path: Path
     line: int | None
     level: Level
     message: str
     rule: str = ""  # a stable id such as "unknown-key", used by `newsletter check`
+    column: int | None = None  # 1-based, in characters; None: the producer does not know
 
     def format(self, cwd: Path | None = None) -> str:
         """``path:line: level: message``, the path relative to ``cwd`` when it is inside it."""
@@ -73,7 +75,7 @@ class ContentError(PipelineError):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         errors = sum(1 for p in self.problems if p.level == "error")
-        super().__init__(f"{errors} error{'s' if errors != 1 else ''}")
+        super().__init__(plural(errors, "error"))
 
 
 class UsageError(PipelineError):
@@ -83,30 +85,54 @@ class UsageError(PipelineError):
 
 
 class Problems:
-    """A collector of problems that a stage appends to and then checks."""
+    """A collector of problems that a stage appends to and then returns (as values, in the
+    order found). Strictness is no business of a stage: :func:`strictly` applies ``--strict``
+    once, to what a whole command found."""
 
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
+    def __init__(self) -> None:
         self.items: list[Problem] = []
 
-    def error(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        self.items.append(Problem(path, line, "error", message, rule))
+    def error(self, path: Path, line: int | None, message: str, rule: str = "",
+              column: int | None = None) -> None:
+        self.items.append(Problem(path, line, "error", message, rule, column))
 
-    def warning(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        """A warning, which ``--strict`` turns into an error."""
-        level: Level = "error" if self.strict else "warning"
-        self.items.append(Problem(path, line, level, message, rule))
+    def warning(self, path: Path, line: int | None, message: str, rule: str = "",
+                column: int | None = None) -> None:
+        """A warning, which ``--strict`` turns into an error (:func:`strictly`)."""
+        self.items.append(Problem(path, line, "warning", message, rule, column))
 
-    def note(self, path: Path, line: int | None, message: str, rule: str = "") -> None:
-        self.items.append(Problem(path, line, "note", message, rule))
+    def note(self, path: Path, line: int | None, message: str, rule: str = "",
+              column: int | None = None) -> None:
+        self.items.append(Problem(path, line, "note", message, rule, column))
 
     @property
     def has_errors(self) -> bool:
-        return any(p.level == "error" for p in self.items)
+        return has_errors(self.items)
 
     def raise_if_errors(self) -> None:
         if self.has_errors:
             raise ContentError(self.items)
+
+
+#: Notes that ``--strict`` turns into errors too: an email that had to show teasers.
+STRICT_NOTES = frozenset({"email-teasers"})
+
+
+def strictly(found: Iterable[Problem], strict: bool) -> list[Problem]:
+    """What was found, as ``--strict`` (when given) reports it: every warning, and every note
+    of :data:`STRICT_NOTES`, an error. Applied once, at the end of a command."""
+    if not strict:
+        return list(found)
+    return [replace(p, level="error") if p.level == "warning" or
+            (p.level == "note" and p.rule in STRICT_NOTES) else p for p in found]
+
+
+def has_errors(found: Iterable[Problem]) -> bool:
+    return any(p.level == "error" for p in found)
+
+
+def count_errors(found: Iterable[Problem]) -> int:
+    return sum(p.level == "error" for p in found)
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -124,6 +150,16 @@ def plural(count: int, noun: str) -> str:
 def long_date(day: date) -> str:
     """``Monday 21 December 2026``: a day, the way every message and page writes it."""
     return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def short_date(day: date) -> str:
+    """``21 December 2026``: a day without its weekday."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def in_days(days: int) -> str:
+    """``today``, ``in 1 day``, ``in 12 days``: how far off a day is."""
+    return "today" if days == 0 else f"in {plural(days, 'day')}"
 
 
 def join_names(names: Sequence[str]) -> str:

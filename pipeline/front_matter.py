@@ -1,14 +1,15 @@
 """Front matter: the declared fields of a piece and of ``issue.md`` (:data:`PIECE_FIELDS`,
 :data:`ISSUE_FIELDS`), a Markdown file split into its front matter (with each key's line) and
 its body, and the check of each value against its field. Front matter is split and parsed with
-python-frontmatter's YAML handler; every problem is recorded with the line of its key.
+python-frontmatter's YAML handler; every problem is recorded with the line of its key and, from
+the YAML parser's marks, the column of what is wrong on it.
 """
 
 from __future__ import annotations
 
 import reprlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +74,16 @@ ISSUE_FIELDS: tuple[Field, ...] = (
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where a key of the front matter is written, 1-based: the column of the key, and the line
+    and column of its value and of each item of a list value."""
+
+    column: int
+    value: tuple[int, int]
+    items: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
 class Document:
     """A Markdown file split into its front matter (with each key's line) and its body."""
 
@@ -80,6 +91,29 @@ class Document:
     lines: dict[str, int]
     body: str
     body_line: int
+    places: dict[str, Place] = field(default_factory=dict)
+
+    def key_column(self, key: str) -> int | None:
+        place = self.places.get(key)
+        return place.column if place else None
+
+    def value_column(self, key: str) -> int | None:
+        """The column of the value of ``key`` when it starts on the key's line, else the
+        key's (the line problems about the value are reported at)."""
+        place = self.places.get(key)
+        if place is None:
+            return None
+        line, column = place.value
+        return column if line == self.lines.get(key) else place.column
+
+    def item_columns(self, key: str) -> tuple[int | None, ...]:
+        """The column of each item of the list value of ``key`` (of a single value: its
+        own) when it is on the key's line; None for an item on a line of its own."""
+        place = self.places.get(key)
+        if place is None:
+            return ()
+        line = self.lines.get(key)
+        return tuple(column if at == line else None for at, column in place.items or (place.value,))
 
 
 _YAML = frontmatter.default_handlers.YAMLHandler()
@@ -113,12 +147,15 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
         line = first + mark.line if mark else first
         problems.error(path, line, f"YAML syntax error: {exc.problem or exc.context}; "
                        "check the quoting and indentation of this line (text with ': ' or "
-                       "a leading special character needs quotes)", rule="yaml-syntax")
+                       "a leading special character needs quotes)", rule="yaml-syntax",
+                       column=mark.column + 1 if mark else None)
         return None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. ESC
-        problems.error(path, first + fm_text[: exc.position].count("\n"),
+        before = fm_text[: exc.position]
+        problems.error(path, first + before.count("\n"),
                        f"YAML error: unacceptable character {exc.character!r}: write it as an "
-                       "escape in double quotes (\\e, \\x07) or remove it", rule="yaml-syntax")
+                       "escape in double quotes (\\e, \\x07) or remove it", rule="yaml-syntax",
+                       column=len(before) - before.rfind("\n"))
         return None
     except yaml.YAMLError as exc:
         problems.error(path, first, f"YAML error: {exc}", rule="yaml-syntax")
@@ -136,17 +173,25 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
                        rule="front-matter-shape")
         return None
     lines: dict[str, int] = {}
+    places: dict[str, Place] = {}
+
+    def at(mark: yaml.Mark) -> tuple[int, int]:
+        return first + mark.line, mark.column + 1
+
     if isinstance(node, yaml.MappingNode):
-        for key_node, _ in node.value:
+        for key_node, value_node in node.value:
             key = str(key_node.value)
+            line, column = at(key_node.start_mark)
             if key in lines:
-                problems.error(path, first + key_node.start_mark.line,
-                               f"'{printable(key)}' is given twice (first on line "
-                               f"{lines[key]}); keep one",
-                               rule="duplicate-key")
-            lines.setdefault(key, first + key_node.start_mark.line)
+                problems.error(path, line, f"'{printable(key)}' is given twice (first on line "
+                               f"{lines[key]}); keep one", rule="duplicate-key", column=column)
+                continue
+            lines[key] = line
+            items = value_node.value if isinstance(value_node, yaml.SequenceNode) else []
+            places[key] = Place(column, at(value_node.start_mark),
+                                tuple(at(item.start_mark) for item in items))
     body_line = offset + stripped[: len(stripped) - len(body)].count("\n") + 1
-    return Document({str(k): v for k, v in meta.items()}, lines, body, body_line)
+    return Document({str(k): v for k, v in meta.items()}, lines, body, body_line, places)
 
 
 class _Unreadable:
@@ -241,12 +286,14 @@ def check_fields(
         if field is None:
             problems.error(path, line, f"unknown key '{printable(key)}'"
                            f"{did_you_mean(key, known)}; "
-                           f"the keys are: {', '.join(known)}", rule="unknown-key")
+                           f"the keys are: {', '.join(known)}", rule="unknown-key",
+                           column=doc.key_column(key))
             continue
         checked = _check_value(field, value)
         if isinstance(checked, _Bad):
             problems.error(path, line, f"'{printable(key)}' {checked.message}",
-                           rule="bad-status" if field.kind == "status" else "wrong-type")
+                           rule="bad-status" if field.kind == "status" else "wrong-type",
+                           column=doc.value_column(key))
         elif checked is not None:
             values[key] = checked
     for field in fields:

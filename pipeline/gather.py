@@ -18,18 +18,14 @@ machine's and the network's own services unless ``allow_private`` says otherwise
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from .build import resolve_issue
 from .config import Config, load_config
-from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, read_text
+from .content import ISSUE_FILE, read_text, resolve_issue
 from .errors import (
     ContentError,
     PipelineError,
@@ -38,21 +34,21 @@ from .errors import (
     UsageError,
     did_you_mean,
     plural,
+    short_date,
 )
 from .errors import display_path as shown
+from .feeds_fetch import sources
 from .feeds_in import (
     Entry,
     Failure,
     Feed,
-    Source,
     markdown_text,
     markdown_url,
     normal_link,
     read_feeds,
-    sources,
 )
 from .front_matter import ISSUE_FIELDS, check_fields, split_document, yaml_value
-from .seasons import IssueId, IssueIdError
+from .seasons import IssueId
 from .writer import Output, Written, write_all
 
 READING_LIST = "reading-list.md"
@@ -107,8 +103,7 @@ def select(feeds: Sequence[Feed], start: datetime, end: datetime) -> Selection:
 
 
 def _day(moment: datetime, tz: ZoneInfo) -> str:
-    local = moment.astimezone(tz)
-    return f"{local.day} {local:%B %Y}"
+    return short_date(moment.astimezone(tz))
 
 
 def reading_list(
@@ -124,7 +119,7 @@ def reading_list(
         by_feed.setdefault(entry.feed, []).append(entry)
     used = [f for f in feeds if f.entries and f.entries[0].feed in by_feed]
     titles = [f.title for f in used]
-    sources_count = f"{len(used)} source{'s' if len(used) != 1 else ''}"
+    sources_count = plural(len(used), "source")
     count = len(selection.entries)
     lines = [
         "---",
@@ -136,7 +131,7 @@ def reading_list(
         f"authors: {yaml_value(list(authors))}",
         f"section: {yaml_value(section)}",
         "summary: " + yaml_value(
-            f"{count} piece{'s' if count != 1 else ''} from {sources_count} published since "
+            f"{plural(count, 'piece')} from {sources_count} published since "
             f"the {since}, gathered for this issue."),
         "status: draft",
         "---",
@@ -171,18 +166,6 @@ def _issue_editors(folder: Path) -> tuple[tuple[str, ...], list[Problem]]:
     return tuple(values.get("editors", ())), [p for p in problems.items if p.level == "error"]
 
 
-def _resolve(ref: str, config: Config) -> IssueId:
-    problems = Problems()
-    folders = dict(list_issues(config, problems))
-    candidate = Path(ref)
-    if "/" in ref or candidate.is_dir():
-        return resolve_issue(ref, config, folders)
-    try:
-        return IssueId.parse(ref)
-    except IssueIdError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def gather(
     root: Path, ref: str, *, now: datetime, feeds: Sequence[str] | None = None,
     timeout: float | None = None, authors: Sequence[str] = (), section: str | None = None,
@@ -196,7 +179,7 @@ def gather(
     read, the result has failures and no feeds, and nothing is written.
     """
     config = load_config(root)
-    issue_id = _resolve(ref, config)
+    issue_id = resolve_issue(ref, config, must_exist=False)
     folder = config.issues_dir / str(issue_id)
     target = folder / READING_LIST
     result = GatherResult(issue_id, target, window_open=now < issue_id.moment())
@@ -250,116 +233,3 @@ def gather(
     result.written = write_all([Output(root, f"issues/{issue_id}/{READING_LIST}",
                                        text.encode("utf-8"))])
     return result
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``newsletter gather`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "gather", help="draft the issue's reading list from the teams' and organisation's feeds",
-        description="Read the feeds listed in newsletter.toml ([gather] feeds: URLs, or files "
-                    "relative to the root), keep the entries published between the previous "
-                    "issue's moment and this issue's, drop duplicate links, and write "
-                    f"issues/ISSUE/{READING_LIST} as a draft piece for an editor to curate. "
-                    "A feed that is down, slow or not a feed is reported and skipped.",
-        epilog="Exit status: 0 written (or nothing in the window), 1 no feed could be read or "
-               f"{READING_LIST} exists already, 2 bad usage.")
-    common(parser, True)
-    parser.add_argument("issue", metavar="ISSUE",
-                        help="an issue id such as 2026-12-solstice, or the path of its folder")
-    parser.add_argument("--feed", action="append", dest="feeds", metavar="URL_OR_FILE",
-                        help="read this feed instead of newsletter.toml's (repeat for more; "
-                             "a file is relative to the current folder)")
-    parser.add_argument("--timeout", type=_seconds, metavar="S",
-                        help="seconds one feed may take in all, from connecting to its last "
-                             "byte (default: [gather] timeout_seconds, 10)")
-    parser.add_argument("--allow-private", action="store_true", default=None,
-                        help="also read feeds on loopback, private and link-local addresses "
-                             "(an intranet); refused by default (default: [gather] "
-                             "allow_private)")
-    parser.add_argument("--author", action="append", dest="authors", default=[],
-                        metavar="NAME",
-                        help="author of the reading list (repeat for more; default: the "
-                             "editors in the issue's issue.md)")
-    parser.add_argument("--section", metavar="S",
-                        help="its section (default: the last one in newsletter.toml)")
-    parser.add_argument("--force", action="store_true",
-                        help=f"replace an existing {READING_LIST} (an editor's curation is lost)")
-    parser.set_defaults(run=run)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
-    if not 0 < value <= 600:
-        raise argparse.ArgumentTypeError("must be more than 0 and at most 600 seconds")
-    return value
-
-
-def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``newsletter gather`` and report what it read and wrote."""
-    root = newsletter_root(args)
-    authors = [a.strip() for a in args.authors if a.strip()]
-    result = gather(root, args.issue, now=now(), feeds=args.feeds, timeout=args.timeout,
-                    authors=authors, section=args.section, force=args.force,
-                    allow_private=args.allow_private)
-    _report(result, console)
-    if not result.feeds:
-        count = len(result.failures)
-        what = "the feed could not" if count == 1 else f"none of the {count} feeds could"
-        console.message("error", f"{what} be read (see the warnings above); nothing was "
-                        "written")
-        return 1
-    return 0
-
-
-def _report(result: GatherResult, console: Console) -> None:
-    for failure in result.failures:
-        if failure.source.path is not None:
-            console.problem(Problem(failure.source.path, failure.line, "warning",
-                                    f"feed skipped: {failure.reason}", "gather-feed"))
-        else:
-            line = f" (line {failure.line})" if failure.line else ""
-            console.message("warning", f"{failure.source.label}: feed skipped: "
-                            f"{failure.reason}{line}")
-    selection = result.selection
-    for feed in result.feeds:
-        if feed.note:
-            _note(console, feed.source, feed.note)
-        kept = sum(1 for e in selection.entries if e.feed == feed.entries[0].feed) \
-            if selection and feed.entries else 0
-        skipped = []
-        if feed.undated:
-            skipped.append(f"{feed.undated} without a date")
-        if feed.unlinked:
-            skipped.append(f"{feed.unlinked} without an http(s) link")
-        console.result(f"{feed.title} ({feed.source.label}): {kept} of "
-                       f"{plural(len(feed.entries) + feed.undated + feed.unlinked, 'entry')} kept"
-                       + (f"; skipped {', '.join(skipped)}" if skipped else ""))
-    read = len(result.feeds)
-    total = read + len(result.failures)
-    if selection is None:
-        return
-    start, end = window(result.issue_id)
-    counts = (f"{plural(len(selection.entries), 'entry')} from {read} of {plural(total, 'feed')} "
-              f"({plural(selection.duplicates, 'duplicate')} removed, {selection.outside} outside "
-              f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC)")
-    if not result.written:
-        console.result(f"nothing to gather for {result.issue_id}: {counts}; nothing was written")
-    else:
-        console.result(f"wrote {shown(result.path)}: {counts}; it is a draft: curate it, "
-                       "then set 'status: ready'")
-    if result.window_open and console.verbosity >= 0:
-        console.message("note", f"{result.issue_id} is still to come: run gather again nearer "
-                        "its deadline with --force for the latest entries")
-
-
-def _note(console: Console, source: Source, text: str) -> None:
-    if source.path is not None:
-        console.problem(Problem(source.path, None, "note", f"this feed {text}", "gather-feed"))
-    elif console.verbosity >= 0:
-        console.message("note", f"{source.label}: this feed {text}")

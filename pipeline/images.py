@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote, urlsplit
 from . import cache as c
 from .errors import Problems
 from .html_scan import Parser, feed
+from .links import place_of
 
 # Pillow is imported by the code that reads an image, so a build that shows none (and every
 # command that only imports this module) does not pay for importing it.
@@ -85,11 +86,12 @@ NO_IMAGES = Images({}, {})
 
 @dataclass(frozen=True)
 class Use:
-    """Where a body shows an image: its ``src`` and the file and line that say so."""
+    """Where a body shows an image: its ``src`` and the file, line and column that say so."""
 
     src: str
     path: Path
     line: int | None
+    column: int | None = None
 
 
 class _Sources(Parser):
@@ -118,8 +120,8 @@ def image_sources(html: str) -> list[str]:
 def uses(html: str, assets: tuple[Path, ...], issue_dir: Path, source: str, path: Path,
          first_line: int) -> list[Use]:
     """The images of ``issue_dir`` a body's web HTML shows (those of its ``assets``: a
-    missing file is reported by the Markdown's rendering), each with the line of ``source``
-    (the Markdown, starting at ``first_line``) that names it."""
+    missing file is reported by the Markdown's rendering), each with the line and column of
+    ``source`` (the Markdown, starting at ``first_line``) that names it."""
     found = []
     kept = set(assets)
     for src in image_sources(html):
@@ -132,13 +134,9 @@ def uses(html: str, assets: tuple[Path, ...], issue_dir: Path, source: str, path
             continue
         if local not in kept:
             continue
-        line = first_line
-        for needle in (unquote(parts.path), parts.path, posixpath.basename(unquote(parts.path))):
-            hit = next((i for i, text in enumerate(source.split("\n")) if needle in text), None)
-            if hit is not None:
-                line = first_line + hit
-                break
-        found.append(Use(src, path, line))
+        line, column = place_of(source, first_line, unquote(parts.path), parts.path,
+                                posixpath.basename(unquote(parts.path)))
+        found.append(Use(src, path, line, column))
     return found
 
 
@@ -182,7 +180,8 @@ def survey(issue_dir: Path, found: list[Use], column: int, budget_kb: int, cache
         try:
             picture, made = _picture(issue_dir, use.src, relative, column, cache)
         except ImageProblem as exc:
-            problems.error(use.path, use.line, f"image '{relative}': {exc}", rule="image")
+            problems.error(use.path, use.line, f"image '{relative}': {exc}", rule="image",
+                           column=use.column)
             continue
         pictures[use.src] = picture
         if made is not None:

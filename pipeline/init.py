@@ -11,22 +11,19 @@ left alone and listed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import SOFTWARE, __version__
 from .config import CONFIG_NAME
-from .console import Console, now
 from .content import ISSUE_FILE
 from .contributors import CONTRIBUTORS_NAME
-from .errors import PipelineError, UsageError, display_path
+from .errors import PipelineError, UsageError
+from .init_workflows import workflows
 from .options import OPTIONS, REQUIRED, Option
 from .seasons import IssueId, next_issue
 from .writer import Output, write_all
@@ -53,26 +50,6 @@ BASE_URL = "https://newsletter.example.org"
 SECTIONS = ("Features", "Notes", "Reading")
 EXAMPLE_PERSON = ("alex-example", "Alex Example", "Editorial")
 EXAMPLE_PIECE = "how-to-write-a-piece.md"
-WORKFLOWS = ".github/workflows"
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``init`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "init", help="start a new newsletter: configuration, an example issue, CI workflows",
-        description="Make DIR (default: the current folder, or --root) a newsletter root: "
-                    "newsletter.toml with every key explained, contributors.toml with one "
-                    "example, the coming issue's folder with issue.md and a ready example "
-                    "piece, a .gitignore, and GitHub Actions workflows (check and preview on "
-                    "every pull request, a scheduled publish at the publication moment). "
-                    "build-issue of the coming issue works straight away. An existing file is "
-                    "never overwritten; it is left alone and listed.")
-    common(parser, True)
-    parser.add_argument("dir", metavar="DIR", nargs="?", type=Path,
-                        help="the folder to start in (created if missing)")
-    parser.add_argument("--title", metavar="T",
-                        help="the newsletter's name (default: made from the folder's name)")
-    parser.set_defaults(run=run_init)
 
 
 @dataclass(frozen=True)
@@ -85,27 +62,6 @@ class InitResult:
     kept: tuple[str, ...]
     #: Already a newsletter (it had newsletter.toml): no example issue was written into it.
     existing: bool = False
-
-
-def run_init(args: argparse.Namespace, console: Console) -> int:
-    root: Path = args.dir if args.dir is not None else (args.root or Path.cwd())
-    result = init(root, args.title, today=now().astimezone(ZoneInfo("UTC")).date())
-    for name in result.written:
-        console.result(f"wrote {display_path(result.root / name)}")
-    for name in result.kept:
-        console.message("note", f"{display_path(result.root / name)} exists: left alone")
-    if result.existing:
-        console.message("note", f"{display_path(result.root)} is a newsletter already, so no "
-                        "example issue or piece was written into its issues/ (they would be "
-                        "published with the real ones)")
-    where = display_path(result.root)
-    cd = "" if where == "." else f"cd {where} && "
-    console.result(
-        f"Next: edit {CONFIG_NAME} (base_url, email.sender), then run "
-        f"'{cd}build-issue {result.issue_id}' (it prints the files it writes) and open its "
-        f"index.html in a browser; contributors start a piece with "
-        f"'newsletter new-piece --title \"...\" --author \"...\"'.")
-    return 0
 
 
 def init(root: Path, title: str | None, *, today: date) -> InitResult:
@@ -159,17 +115,8 @@ def plan(title: str, issue_id: IssueId) -> dict[str, str]:
         f"issues/{issue_id}/{EXAMPLE_PIECE}": EXAMPLE_MD.format(
             name=person, section=SECTIONS[0], issue=issue_id),
         ".gitignore": GITIGNORE,
-        f"{WORKFLOWS}/check.yml": _workflow(CHECK_WORKFLOW),
-        f"{WORKFLOWS}/publish.yml": _workflow(PUBLISH_WORKFLOW),
+        **workflows(),
     }
-
-
-def _workflow(template: str) -> str:
-    return template.replace("@SETUP@\n", SETUP_STEPS).replace("@PIPELINE@", _pipeline())
-
-
-def _pipeline() -> str:
-    return f"{SOFTWARE}=={__version__}"
 
 
 # --------------------------------------------------------------------------- newsletter.toml
@@ -309,141 +256,4 @@ GITIGNORE = """\
 *.sqlite3-wal
 *.sqlite3-shm
 *.send-lock
-"""
-
-#: The first steps of both workflows: the repository, Python and the pipeline.
-SETUP_STEPS = """\
-      - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "3.12"
-      - name: Install the pipeline
-        run: python -m pip install "$PIPELINE"
-"""
-
-CHECK_WORKFLOW = """\
-# On every pull request: check the coming issue (annotations on the pieces' lines) and
-# build a preview of it, drafts included, as an artifact to download.
-name: Check the coming issue
-
-on:
-  pull_request:
-
-permissions:
-  contents: read
-
-env:
-  # The pipeline, pinned. Install it from wherever your organisation keeps it (a package
-  # index, or a git URL such as git+https://example.org/you/pipeline.git@v@VERSION@).
-  PIPELINE: "@PIPELINE@"
-
-jobs:
-  check:
-    runs-on: ubuntu-latest
-    steps:
-@SETUP@
-      - name: Find the coming issue
-        id: coming
-        run: |
-          newsletter calendar --count 1 --json > coming.json
-          python - >> "$GITHUB_OUTPUT" <<'PY'
-          import json, os
-          issue = json.load(open("coming.json"))[0]["issue_id"]
-          print("issue=" + issue)
-          print("exists=" + str(os.path.isdir("issues/" + issue)).lower())
-          PY
-      # Until someone writes the first piece of the coming issue, there is nothing to check.
-      - name: Check it
-        if: steps.coming.outputs.exists == 'true'
-        run: newsletter check ${{ steps.coming.outputs.issue }} --format github
-      - name: Build a preview, drafts included
-        if: ${{ !cancelled() && steps.coming.outputs.exists == 'true' }}
-        run: build-issue ${{ steps.coming.outputs.issue }} --drafts --out preview-site
-      - name: Upload the preview
-        if: ${{ !cancelled() && steps.coming.outputs.exists == 'true' }}
-        uses: actions/upload-artifact@v4
-        with:
-          name: preview-${{ steps.coming.outputs.issue }}
-          path: preview-site/
-          if-no-files-found: ignore
-""".replace("@VERSION@", __version__)
-
-PUBLISH_WORKFLOW = """\
-# Every hour: once the coming issue's moment (its equinox or solstice) has come, publish it:
-# 'newsletter publish' checks it strictly, builds the site, the archive and the feeds, records
-# the publication time and sends the email (resumably: a run after a failed one sends only
-# what is missing). Keep the site as an artifact (add your deploy step), and give the job the
-# secrets your newsletter.toml names (SMTP password, token key, database password).
-name: Publish at the moment
-
-on:
-  schedule:
-    - cron: "7 * * * *"
-  workflow_dispatch:
-
-permissions:
-  contents: write  # to commit published.toml (the publication time) and the feeds
-
-env:
-  PIPELINE: "@PIPELINE@"
-
-jobs:
-  publish:
-    runs-on: ubuntu-latest
-    steps:
-@SETUP@
-      - name: Is an issue due?
-        id: coming
-        run: |
-          python - >> "$GITHUB_OUTPUT" <<'PY'
-          # The newest issue folder whose moment has come: published late if need be (a
-          # folder merged days after the moment), and again harmlessly (publish is
-          # idempotent: it sends only what is missing).
-          import json, os, re, subprocess
-          from datetime import datetime, timezone
-          epoch = os.environ.get("SOURCE_DATE_EPOCH")  # "now", as the pipeline reads it
-          now = (datetime.fromtimestamp(int(epoch), timezone.utc) if epoch
-                 else datetime.now(timezone.utc))
-          names = sorted((n for n in os.listdir("issues")
-                          if re.fullmatch(r"[0-9]{4}-[0-9]{2}-(equinox|solstice)", n)),
-                         reverse=True) if os.path.isdir("issues") else []
-          due = None
-          for name in names:
-              listed = subprocess.run(["newsletter", "calendar", "--from", name[:7] + "-01",
-                                       "--count", "1", "--json"],
-                                      check=True, capture_output=True, text=True).stdout
-              moment = datetime.fromisoformat(
-                  json.loads(listed)[0]["moment_utc"].replace("Z", "+00:00"))
-              if moment <= now:
-                  due = name
-                  break
-          print("issue=" + (due or (names[0] if names else "")))
-          print("due=" + str(due is not None).lower())
-          PY
-      - name: Publish the issue (site, archive, feeds, email)
-        if: steps.coming.outputs.due == 'true'
-        env:
-          NEWSLETTER_SMTP_USERNAME: ${{ secrets.NEWSLETTER_SMTP_USERNAME }}
-          NEWSLETTER_SMTP_PASSWORD: ${{ secrets.NEWSLETTER_SMTP_PASSWORD }}
-          NEWSLETTER_TOKEN_SECRET: ${{ secrets.NEWSLETTER_TOKEN_SECRET }}
-          NEWSLETTER_DB_PASSWORD: ${{ secrets.NEWSLETTER_DB_PASSWORD }}
-        run: newsletter publish ${{ steps.coming.outputs.issue }} --yes
-      - name: Keep the record and the feeds in the repository
-        if: steps.coming.outputs.due == 'true'
-        run: |
-          git config user.name "newsletter publish"
-          git config user.email "newsletter-publish@users.noreply.github.com"
-          git add published.toml feeds/
-          if ! git diff --cached --quiet; then
-            git commit -m "Publish ${{ steps.coming.outputs.issue }}"
-            git push
-          fi
-      - name: Keep the site
-        if: steps.coming.outputs.due == 'true'
-        uses: actions/upload-artifact@v4
-        with:
-          name: site-${{ steps.coming.outputs.issue }}
-          path: |
-            public/
-            feeds/
 """

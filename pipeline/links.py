@@ -39,16 +39,20 @@ class Context:
     drafts: frozenset[str] = frozenset()
 
 
-def line_of(source: str, first_line: int, *needles: str) -> int:
-    """The file line of the first line of ``source`` (whose first line is ``first_line``)
-    holding the first of ``needles`` found anywhere in it; else ``first_line``."""
+def place_of(source: str, first_line: int, *needles: str,
+             point: str = "") -> tuple[int, int | None]:
+    """The file line and column of the first line of ``source`` (whose first line is
+    ``first_line``) holding the first of ``needles`` found anywhere in it: the column of
+    ``point`` inside the needle found (of the needle itself without one); else
+    ``first_line`` and no column."""
     lines = source.split("\n")
     for needle in needles:
         if needle:
             for index, text in enumerate(lines):
-                if needle in text:
-                    return first_line + index
-    return first_line
+                column = text.find(needle)
+                if column >= 0:
+                    return first_line + index, column + 1 + max(needle.find(point), 0)
+    return first_line, None
 
 
 class Links:
@@ -75,18 +79,20 @@ class Links:
     def _add(self, level: str, rule: str, needle: str, message: str) -> None:
         self.found.append((level, rule, needle, message))
 
-    def line(self, value: str) -> int:
-        """The line of the source that writes the link ``value`` (else the body's first)."""
-        return line_of(self.source, self.ctx.first_line,
-                       f"]({value}", f'"{value}"', f"'{value}'", value)
+    def place(self, value: str) -> tuple[int, int | None]:
+        """The line and column of the source that writes the link ``value`` (the column of
+        the value itself), else the body's first line."""
+        return place_of(self.source, self.ctx.first_line,
+                        f"]({value}", f'"{value}"', f"'{value}'", value, point=value)
 
     def report(self, problems: Problems) -> None:
         for level, rule, needle, message in self.found:
-            at = self.ctx.first_line if rule == "broken-link" else self.line(needle)
+            at, column = ((self.ctx.first_line, None) if rule == "broken-link"
+                          else self.place(needle))
             if level == "error":
-                problems.error(self.ctx.path, at, message, rule=rule)
+                problems.error(self.ctx.path, at, message, rule=rule, column=column)
             else:
-                problems.warning(self.ctx.path, at, message, rule=rule)
+                problems.warning(self.ctx.path, at, message, rule=rule, column=column)
 
     def _resolve(self, tag: str, attr: str, value: str) -> str | None:
         ctx = self.ctx

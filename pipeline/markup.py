@@ -33,7 +33,7 @@ import nh3
 from . import plaintext
 from .engines import DEFAULT, MarkdownOptions, convert
 from .errors import Problems
-from .links import Context, Links, line_of
+from .links import Context, Links, place_of
 from .slugs import Slugger
 
 TOP_HEADING = 4
@@ -224,9 +224,10 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     html_absolute: str = _absolute(ctx.issue_url).clean(html)
     _check_images(html, source, ctx, problems)
     for href in made.empty_links:
-        problems.warning(ctx.path, links.line(href), f"the link to '{href}' has no text (a "
-                         "link inside another link?), so it is left out; give each link its "
-                         "own text", rule="empty-link")
+        line, column = links.place(href)
+        problems.warning(ctx.path, line, f"the link to '{href}' has no text (a link inside "
+                         "another link?), so it is left out; give each link its own text",
+                         rule="empty-link", column=column)
     links.report(problems)
     return Body(html, html_absolute, tuple(links.assets), tuple(sorted(links.probes.items())),
                 tuple(sorted(links.lookups.items())))
@@ -271,6 +272,7 @@ def _check_images(html: str, source: str, ctx: Context, problems: Problems) -> N
         attrs = dict(_ATTR.findall(img[1]))
         if not attrs.get("alt", "").strip():
             src = html_mod.unescape(attrs.get("src", ""))
-            problems.warning(ctx.path, line_of(source, ctx.first_line, src),
-                             f"image '{src}' has no alt text; describe it for readers who "
-                             "cannot see it: ![what the image shows](path)", rule="image-alt")
+            line, column = place_of(source, ctx.first_line, src)
+            problems.warning(ctx.path, line, f"image '{src}' has no alt text; describe it for "
+                             "readers who cannot see it: ![what the image shows](path)",
+                             rule="image-alt", column=column)

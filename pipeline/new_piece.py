@@ -9,23 +9,20 @@ its ``issue.md`` are created when the issue has no folder yet. Nothing is ever o
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from .config import Config, load_config
-from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, slugify
-from .contributors import CONTRIBUTORS_NAME, load_contributors
+from .config import Config
+from .content import ISSUE_FILE, resolve_issue, slugify
+from .contributors import CONTRIBUTORS_NAME
 from .errors import (
     PipelineError,
     Problems,
     UsageError,
     did_you_mean,
     display_path,
+    in_days,
     long_date,
 )
 from .front_matter import (
@@ -37,37 +34,11 @@ from .front_matter import (
     yaml_value,
 )
 from .model import Contributor
-from .seasons import IssueId, IssueIdError, entry, next_issue
+from .seasons import IssueId, entry, next_issue
 from .writer import Output, write_all
 
 #: Where the ``# comment`` of a front-matter line starts (longer lines get two spaces).
 COMMENT_COLUMN = 34
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``new-piece`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "new-piece", help="start a new piece in the coming issue, with every field explained",
-        description="Write issues/<issue>/<slug-of-title>.md: front matter with every field "
-                    "and what it is for (status: draft), ready for you to write in. The issue "
-                    "is the coming one from the calendar unless --issue says otherwise; its "
-                    "folder and issue.md are created when missing. An existing file is never "
-                    "overwritten.")
-    common(parser, True)
-    parser.add_argument("--title", required=True, metavar="TEXT",
-                        help="the headline; the file is named after it")
-    parser.add_argument("--author", required=True, action="append", dest="authors",
-                        metavar="NAME", help="your name or id in contributors.toml (repeat "
-                                             "for each co-author)")
-    parser.add_argument("--issue", metavar="ID",
-                        help="the issue, e.g. 2027-03-equinox (default: the coming issue)")
-    parser.add_argument("--section", metavar="S",
-                        help="one of the sections of newsletter.toml (default: the first)")
-    parser.add_argument("--team", metavar="TEAM",
-                        help="the piece's team (default: the author's in contributors.toml)")
-    parser.add_argument("--slug", metavar="SLUG",
-                        help="the file name without .md (default: a slug of the title)")
-    parser.set_defaults(run=run_new_piece)
 
 
 @dataclass(frozen=True)
@@ -80,34 +51,6 @@ class NewPiece:
     piece_text: str
     issue_text: str | None  # issue.md for a new issue folder, else None
     warnings: tuple[str, ...]
-
-
-def run_new_piece(args: argparse.Namespace, console: Console) -> int:
-    root = newsletter_root(args)
-    config = load_config(root)
-    problems = Problems()
-    people = load_contributors(root, problems)
-    for problem in problems.items:
-        console.problem(problem)
-    today = now().astimezone(config.time_zone).date()
-    plan = plan_piece(config, people, args.title, args.authors, issue=args.issue,
-                      section=args.section, team=args.team, slug=args.slug, today=today)
-    for warning in plan.warnings:
-        console.message("warning", warning)
-    outputs = [Output(config.issues_dir, f"{plan.issue_id}/{plan.piece_path.name}",
-                      plan.piece_text.encode("utf-8"))]
-    if plan.issue_text is not None:
-        outputs.insert(0, Output(config.issues_dir, f"{plan.issue_id}/{ISSUE_FILE}",
-                                 plan.issue_text.encode("utf-8")))
-    _refuse_existing(plan.piece_path, plan.folder)  # once more, just before writing
-    write_all(outputs)
-    if plan.issue_text is not None:
-        console.result(f"wrote {display_path(plan.folder / ISSUE_FILE)} (the new issue "
-                       f"folder of {plan.issue_id.name(config.season_names)})")
-    console.result(f"wrote {display_path(plan.piece_path)}")
-    for line in next_steps(config, plan.issue_id, plan.piece_path, today):
-        console.result(line)
-    return 0
 
 
 def plan_piece(
@@ -193,6 +136,17 @@ ISSUE_BODY = ("\n<!-- The editor's letter goes here, in Markdown, in place of th
               "opens the issue. -->\n")
 
 
+def write_piece(config: Config, plan: NewPiece) -> None:
+    """Write the planned piece (and the new issue folder's issue.md); never overwrite."""
+    outputs = [Output(config.issues_dir, f"{plan.issue_id}/{plan.piece_path.name}",
+                      plan.piece_text.encode("utf-8"))]
+    if plan.issue_text is not None:
+        outputs.insert(0, Output(config.issues_dir, f"{plan.issue_id}/{ISSUE_FILE}",
+                                 plan.issue_text.encode("utf-8")))
+    _refuse_existing(plan.piece_path, plan.folder)  # once more, just before writing
+    write_all(outputs)
+
+
 def front_matter(fields: tuple[Field, ...], values: dict[str, str],
                  notes: dict[str, str]) -> str:
     """Every field in order: set ones as ``key: value``, the others commented out with their
@@ -228,8 +182,7 @@ def next_steps(config: Config, issue_id: IssueId, path: Path, today: date) -> li
                  config.season_names)
     days = (when.deadline - today).days
     if days >= 0:
-        left = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-        deadline = f"by the deadline, {long_date(when.deadline)} ({left})"
+        deadline = f"by the deadline, {long_date(when.deadline)} ({in_days(days)})"
     else:
         deadline = (f"as soon as you can: the deadline was {long_date(when.deadline)}, so ask the "
                     f"editors whether it can still go into {issue_id} or waits for "
@@ -259,11 +212,7 @@ def _one_line(text: str, option: str) -> str:
 def _issue_id(ref: str | None, config: Config, today: date) -> IssueId:
     if ref is None:
         return next_issue(today, config.time_zone)
-    name = Path(ref).name if "/" in ref else ref
-    try:
-        return IssueId.parse(name)
-    except IssueIdError as exc:
-        raise UsageError(f"--issue {ref}: {exc}") from None
+    return resolve_issue(ref, config, must_exist=False, option="--issue")
 
 
 def _section(section: str | None, config: Config) -> str:

@@ -42,11 +42,14 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import safe_files
-from .build import PREVIEW_DIR, BuildResult, build_issue
-from .config import CONFIG_NAME
-from .errors import ContentError, PipelineError, Problem, display_path
+from .build import BuildResult, build_issue
+from .config import CONFIG_NAME, load_config
+from .content import resolve_issue
+from .errors import ContentError, PipelineError, Problem, display_path, plural
 from .render import default_templates_dir
-from .web import CSP, EMAIL_CSP, Files, SecurityHeaders
+from .site import PREVIEW_DIR
+from .web import Files
+from .web_security import CSP, EMAIL_CSP, SecurityHeaders
 
 RELOAD_SCRIPT = """\
 // Reloads the page when the preview has been rebuilt (newsletter preview).
@@ -115,8 +118,9 @@ class Preview:
             self.builds += 1
             version = f"{self.boot}-{self.builds}"
             try:
-                result = self.build(self.root, self.ref, now=self.now(), out=self.out,
-                                    drafts=True)
+                config = load_config(self.root)  # edited while the preview runs: read again
+                result = self.build(config, resolve_issue(self.ref, config), self.now(),
+                                    out=self.out, drafts=True)
                 state = State(version, str(result.issues[0].issue_id), result.problems, None)
             except ContentError as exc:
                 state = State(version, None, exc.problems, str(exc))
@@ -200,7 +204,7 @@ def rebuild_lines(state: State, root: Path) -> list[str]:
     """What the terminal says after a rebuild: one line, then the problems of a failure."""
     if state.error is None:
         warnings = sum(1 for p in state.problems if p.level == "warning")
-        more = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+        more = f" ({plural(warnings, 'warning')})" if warnings else ""
         return [f"rebuilt {state.issue_id}: ok{more}"]
     return [f"rebuild failed: {state.error}",
             *(f"  {p.format(root)}" for p in state.problems if p.level != "note")]

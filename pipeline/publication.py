@@ -21,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from .config import read_toml
-from .errors import ContentError, Problems
+from .errors import ContentError, Problems, long_date
 from .seasons import IssueId, IssueIdError
 from .writer import Output
 
@@ -43,7 +43,7 @@ def load_record(root: Path) -> dict[IssueId, datetime]:
     parsed = read_toml(path, problems)
     if parsed is None:
         raise ContentError(problems.items)
-    data, lines = parsed
+    data, lines, columns = parsed
     record: dict[IssueId, datetime] = {}
     for key, value in data.items():
         line = lines.get(key)
@@ -51,11 +51,11 @@ def load_record(root: Path) -> dict[IssueId, datetime]:
             issue_id = IssueId.parse(key)
         except IssueIdError as exc:
             problems.error(path, line, f"{exc}; each line is ISSUE_ID = "
-                           "2026-12-22T09:00:00Z")
+                           "2026-12-22T09:00:00Z", column=columns.get(key))
             continue
         if not isinstance(value, datetime) or value.tzinfo is None:
             problems.error(path, line, f"'{key}' must be a date and time with its offset, "
-                           f"such as 2026-12-22T09:00:00Z, not {value!r}")
+                           f"such as 2026-12-22T09:00:00Z, not {value!r}", column=columns.get(key))
             continue
         record[issue_id] = value.astimezone(UTC)
     problems.raise_if_errors()
@@ -83,7 +83,7 @@ def published_at(issue_id: IssueId, record: Record) -> datetime:
 def when(moment: datetime, now: datetime, tz: ZoneInfo) -> str:
     """``Monday 21 December 2026 at 20:50 (Europe/London), in 15 days`` ."""
     local = moment.astimezone(tz)
-    return (f"{local:%A} {local.day} {local:%B %Y} at {local:%H:%M} ({tz.key}), "
+    return (f"{long_date(local)} at {local:%H:%M} ({tz.key}), "
             f"{countdown(moment - now)}")
 
 
@@ -102,3 +102,16 @@ def countdown(left: timedelta) -> str:
     if minutes:
         return f"in {minutes} min {secs:02d} s"
     return f"in {secs} s"
+
+
+def latest_issue(site: Path, now: datetime, record: Record) -> IssueId | None:
+    """The newest published issue whose web edition is in the site folder."""
+    found = []
+    for entry in site.iterdir() if site.is_dir() else []:
+        try:
+            issue_id = IssueId.parse(entry.name)
+        except IssueIdError:
+            continue
+        if (entry / "index.html").is_file() and is_published(issue_id, now, record):
+            found.append(issue_id)
+    return max(found, default=None)

@@ -15,11 +15,9 @@ from the same key, so a reminder sent again after a crash is recognisably the sa
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -30,15 +28,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .check import Finding, check_issue
+from .check import Finding
 from .config import Config
-from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
-from .contributors import CONTRIBUTORS_NAME, load_contributors
-from .errors import PipelineError, Problems, display_path, long_date
+from .errors import PipelineError, Problems, display_path, in_days, long_date, plural
 from .model import Contributor
-from .send import SendOptions, transports_for
-from .status import Target, choose_issue, issue_status
+from .status import Target, issue_status
 from .transports import PermanentFailure, TemporaryFailure, Transport
 from .writer import Output, write_all
 
@@ -106,10 +101,6 @@ def deliver(config: Config, transport: Transport, name: str, address: str, subje
 
 
 
-def _in_days(days: int) -> str:
-    return "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
-
-
 def _person(name: str, people: dict[str, Contributor] | None) -> Contributor | None:
     if people is None:
         return None
@@ -149,7 +140,7 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
         lines = [f"Hello {names[address]},", ""]
         lines.append(plaintext.wrap(
             f"Submissions for {name} of {config.title} close on {long_date(deadline)} "
-            f"({_in_days(days)}); the issue comes out on {long_date(published)}. "
+            f"({in_days(days)}); the issue comes out on {long_date(published)}. "
             f"{'This piece is' if len(own) == 1 else 'These pieces are'} not ready yet:"))
         for piece in own:
             state = "a draft" if piece.state == "draft" else "failing the build's checks"
@@ -186,9 +177,9 @@ def plan_reminders(target: Target, people: dict[str, Contributor] | None,
                 f"Hello {person.name},", "",
                 plaintext.wrap(
                     f"{team} has not written for {config.title} in the last "
-                    f"{n} issue{'s' if n != 1 else ''}. Would you, or someone in {team}, "
+                    f"{plural(n, 'issue')}. Would you, or someone in {team}, "
                     f"write a short piece for {name}? Submissions close on {long_date(deadline)} "
-                    f"({_in_days(days)})."),
+                    f"({in_days(days)})."),
                 "", "Start one with:", "",
                 f"    newsletter new-piece --issue {issue_id} --title \"...\" "
                 f"--author \"{person.name}\"", ""])
@@ -253,92 +244,4 @@ def record(root: Path, ledger: dict[str, Any], reminder: Reminder, moment: datet
     text = json.dumps(ledger, indent=2, ensure_ascii=False) + "\n"
     write_all([Output(root, LEDGER, text.encode("utf-8"))])
 
-
-# --------------------------------------------------------------------------- the command
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``remind`` to the ``newsletter`` parser."""
-    parser = commands.add_parser(
-        "remind", help="email the authors of pieces that are not ready, before the deadline",
-        description="Before the submission deadline, email each author of a piece that is "
-                    "not ready (its title, its state, what 'newsletter check' still finds, "
-                    "the deadline) and, with [remind] silent_issues, the teams that have not "
-                    "written lately. Addresses come from 'email' in contributors.toml. Sent "
-                    "through the delivery transport (the outbox unless delivery.smtp_url is "
-                    f"set); each reminder is recorded in {LEDGER} and never sent twice.",
-        epilog="Exit status: 0 sent (or nothing to send), 1 the deadline has passed or a "
-               "message could not be sent, 2 bad usage.")
-    common(parser, True)
-    parser.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print who would be reminded of what; send and record nothing")
-    parser.add_argument("--smtp", metavar="URL", help="send over this SMTP server (default: "
-                        "delivery.smtp_url)")
-    parser.add_argument("--outbox", type=Path, metavar="DIR",
-                        help="write .eml files here instead of sending over SMTP")
-    parser.set_defaults(run=run_remind)
-
-
-def run_remind(args: argparse.Namespace, console: Console) -> int:
-    moment = now()
-    root = newsletter_root(args)
-    target = choose_issue(root, args.issue, moment, must_exist=args.issue is not None)
-    config, issue_id = target.config, target.issue_id
-    problems = Problems()
-    people = load_contributors(root, problems)
-    for problem in problems.items:
-        console.problem(problem)
-    if problems.has_errors:
-        raise PipelineError(f"{CONTRIBUTORS_NAME} has errors (above); nothing was sent")
-    if people is None:
-        raise PipelineError(f"there is no {CONTRIBUTORS_NAME}: remind writes to the 'email' "
-                            "of each person there")
-    deadline = issue_status(target).deadline
-    if deadline < target.today:
-        raise PipelineError(f"the deadline of {issue_id} was {long_date(deadline)}: "
-                            "reminders are for before it; nothing was sent (the next issue "
-                            f"is {issue_id.following()})")
-    findings = check_issue(root, str(issue_id), target.config)[0] if target.exists else []
-    plan = plan_reminders(target, people, findings)
-    for name in plan.unreachable:
-        console.message("warning", f"{name} has no email in {CONTRIBUTORS_NAME}, so cannot be "
-                        "reminded: add email = \"...\" to their entry")
-    ledger = read_ledger(root)
-    done = {entry.get("key") for entry in ledger["sent"] if isinstance(entry, dict)}
-    todo = [r for r in plan.reminders if r.key not in done]
-    already = len(plan.reminders) - len(todo)
-    if args.dry_run:
-        for reminder in todo:
-            console.result(f"would remind {formataddr((reminder.name, reminder.address))}: "
-                           f"{reminder.subject}")
-        console.result(f"dry run: {len(todo)} to send, {already} sent before; nothing sent")
-        return 0
-    if not todo:
-        console.result(f"nothing to send for {issue_id}: {already} reminder"
-                       f"{'s' if already != 1 else ''} sent before")
-        return 0
-    options = SendOptions(issue=str(issue_id), smtp_url=args.smtp, outbox=args.outbox)
-    transports, label = transports_for(config, options, dict(os.environ), count=1)
-    failed = 0
-    try:
-        for reminder in todo:
-            why = deliver(config, transports[0], reminder.name, reminder.address,
-                          reminder.subject, reminder.text, message_id(config, reminder.key),
-                          moment)
-            if why is not None:
-                failed += 1
-                console.message("error", f"{reminder.address}: not sent: {why}")
-                continue
-            record(root, ledger, reminder, moment)
-            console.result(f"reminded {formataddr((reminder.name, reminder.address))}: "
-                           f"{reminder.subject}")
-    finally:
-        transports[0].close()
-    sent = len(todo) - failed
-    console.result(f"{issue_id} via {label}: {sent} reminder{'s' if sent != 1 else ''} sent, "
-                   f"{failed} failed, {already} sent before")
-    return 1 if failed else 0
 

@@ -26,7 +26,7 @@ from .edition import EmailEdition as EmailEdition
 from .edition import email_edition as email_edition
 from .edition import sent_size as sent_size
 from .engines import MarkdownOptions
-from .errors import ContentError, Problem, Problems, join_names
+from .errors import ContentError, Problem, Problems, join_names, long_date, short_date
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
 from .markup import Body
@@ -68,8 +68,8 @@ def environment(config: Config,
     env.filters["underline"] = plaintext.underline
     env.filters["wrap"] = plaintext.wrap
     env.filters["links"] = plaintext.link_list
-    env.filters["longdate"] = lambda d: f"{d:%A} {d.day} {d:%B %Y}"
-    env.filters["shortdate"] = lambda d: f"{d.day} {d:%B %Y}"
+    env.filters["longdate"] = long_date
+    env.filters["shortdate"] = short_date
     env.globals["generator"] = GENERATOR  # the software and its version, for page.html
     return env
 

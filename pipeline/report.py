@@ -11,8 +11,7 @@ readers, and the same numbers in a data table beside each chart.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,11 +22,9 @@ from markupsafe import Markup
 
 from . import __version__
 from . import render as r
-from .audience import Audience, audience, audience_text
-from .build import check_out_dir
+from .audience import Audience
 from .charts import PALETTE, bar_chart, stacked_chart, team_colours
 from .config import Config, load_config
-from .console import Console, newsletter_root, now
 from .content import list_issues, load_issue
 from .contributors import CONTRIBUTORS_NAME, load_contributors
 from .errors import ContentError, PipelineError, Problems, UsageError, display_path
@@ -35,12 +32,9 @@ from .model import Issue
 from .plaintext import display_width, wrap
 from .publication import is_published, load_record
 from .render import run_template
-from .seasons import MAX_YEAR, MIN_YEAR, IssueId
-from .status import has_independent_reviewer
-from .store import open_store
-from .writer import Output, write_all
+from .seasons import IssueId
+from .status import NO_TEAM, has_independent_reviewer, team_order
 
-NO_TEAM = "(no team)"
 SILENT_WINDOW = 4
 REPORT_DIR = "reports"  # in the newsletter root, outside the site folder: it is not public
 
@@ -91,10 +85,6 @@ class Report:
 
     def contributors_of(self, team: str) -> list[int]:
         return [i.contributors_by_team.get(team, 0) for i in self.issues]
-
-
-def _team_sort(team: str) -> tuple[bool, str]:
-    return team == NO_TEAM, team.casefold()
 
 
 def build_report(root: Path, moment: datetime, since: int | None,
@@ -152,7 +142,7 @@ def build_report(root: Path, moment: datetime, since: int | None,
     all_teams |= {t for s in stats for t in s.pieces_by_team}
     all_teams.discard(NO_TEAM)
     wrote = set().union(*(s.writing_teams for s in window)) if window else set()
-    silent = tuple(sorted(all_teams - wrote, key=_team_sort)) if window else ()
+    silent = tuple(sorted(all_teams - wrote, key=team_order)) if window else ()
 
     shown = [s for s in stats if since is None or s.issue_id.year >= since]
     if not shown:
@@ -163,7 +153,7 @@ def build_report(root: Path, moment: datetime, since: int | None,
     teams |= set(silent)
     return Report(
         title=config.title, since=since, generated=moment.astimezone(config.time_zone).date(),
-        issues=tuple(shown), teams=tuple(sorted(teams, key=_team_sort)), silent=silent,
+        issues=tuple(shown), teams=tuple(sorted(teams, key=team_order)), silent=silent,
         silent_window=tuple(s.issue_id for s in window), left_out=tuple(left_out),
     )
 
@@ -338,81 +328,3 @@ def report_html(report: Report, config: Config, env: jinja2.Environment, home: s
         "silent_window": SILENT_WINDOW,
     }
     return run_template(lambda: env.get_template("report.html").render(context))
-
-
-# --------------------------------------------------------------------------- the command
-
-
-def parse_year(text: str) -> int:
-    """``--since YEAR``: a year the calendar covers."""
-    try:
-        year = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a year: use e.g. 2026") from None
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise argparse.ArgumentTypeError(f"{year} is not a year of the calendar: use a year "
-                                         f"from {MIN_YEAR} to {MAX_YEAR}")
-    return year
-
-
-def _run_report(args: argparse.Namespace, console: Console) -> int:
-    root = newsletter_root(args)
-    config = load_config(root)
-    report = build_report(root, now(), args.since, config)
-    out_dir = check_out_dir(args.out, config) if args.out is not None \
-        else config.root / REPORT_DIR
-    home = f"{config.base_url}/"
-    for path in report.left_out:
-        console.message("warning", f"{path}: has errors, so it is not counted (newsletter "
-                        "check shows them)")
-    for line in report_text(report):
-        console.result(line)
-    subscribers = _subscribers(config, console)
-    if subscribers is not None:
-        console.result("")
-        for line in audience_text(subscribers):
-            console.result(line)
-    env = r.environment(config)
-    written = write_all([
-        Output(out_dir, "index.html", report_html(report, config, env, home, subscribers)),
-        Output(out_dir, "style.css", run_template(lambda: r.stylesheet(env))),
-    ])
-    if console.verbosity >= 0:
-        console.message("note", f"wrote {display_path(written[0].path)}")
-    return 0
-
-
-def _subscribers(config: Config, console: Console) -> Audience | None:
-    """The subscribers' numbers, when the newsletter has a subscriber database (a SQLite file
-    that is not there yet is not created); a database that cannot be read is a warning."""
-    database = config.delivery.database
-    if isinstance(database, Path) and not database.is_file():
-        return None
-    try:
-        store = open_store(database, config.delivery.database_password_env)
-    except PipelineError as exc:
-        console.message("warning", f"subscribers not counted: {exc}")
-        return None
-    try:
-        return audience(store.subscribers())
-    finally:
-        store.close()
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``report`` to the ``newsletter`` parser."""
-    report = commands.add_parser(
-        "report", help="who carries the work: pieces, contributors and reviews per team",
-        description="Look across every issue folder (ready pieces only): pieces and "
-                    "contributors per team per issue, first-time contributors, teams that "
-                    "have not written for the last four issues, and review coverage. Prints "
-                    "tables and writes an HTML page with charts to <root>/reports/index.html "
-                    "(or DIR/index.html with --out), outside the site folder: the report is "
-                    "for the editors, not the public, and its page says noindex.")
-    common(report, True)
-    report.add_argument("--since", type=parse_year, metavar="YEAR",
-                        help="only issues from this year on (first-time contributors and "
-                             "silent teams still look at the whole archive)")
-    report.add_argument("--out", type=Path, metavar="DIR",
-                        help="where to write index.html (default: <root>/reports)")
-    report.set_defaults(run=_run_report)

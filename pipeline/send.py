@@ -19,8 +19,10 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .build import build_issue, delivery_email
+from .analysis import delivery_email
+from .build import build_issue
 from .config import Config, load_config
+from .content import resolve_issue
 from .databases import Database
 from .delivery import Progress, RateLimiter, run_send
 from .errors import PipelineError, UsageError
@@ -117,8 +119,8 @@ def send_issue(
     config = load_config(root)
     full = not options.test_to and not options.dry_run
     at = now()
-    result = build_issue(root, options.issue, now=at, strict=True, early=full and options.early,
-                         config=config)
+    result = build_issue(config, resolve_issue(options.issue, config), at, strict=True,
+                         early=full and options.early)
     issue = result.issues[0]
     if full and result.preview:
         raise NotYet(f"{issue.issue_id} is not published yet: its moment is "

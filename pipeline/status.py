@@ -10,27 +10,28 @@ pieces have a reviewer who is not one of their authors. The checks are the build
 
 from __future__ import annotations
 
-import argparse
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from . import plaintext
-from .build import analyse_issue, resolve_issue
+from .analysis import analyse_issue
 from .config import Config, load_config
-from .console import Console, newsletter_root, now
-from .content import ISSUE_FILE, list_issues, read_text
+from .content import ISSUE_FILE, list_issues, read_text, resolve_issue
 from .errors import Problem, Problems, UsageError, display_path, join_names, long_date, plural
 from .front_matter import split_document
 from .model import Contributor, Issue, Piece
-from .seasons import IssueId, IssueIdError, next_issue
+from .seasons import IssueId, next_issue
 
 State = Literal["ready", "draft", "failing"]
 STATES: tuple[State, ...] = ("ready", "draft", "failing")
-NO_TEAM = "(no team)"
+NO_TEAM = "(no team)"  # how people and pieces without a team are listed
+
+
+def team_order(team: str) -> tuple[bool, str]:
+    """The order teams are listed in: by name, :data:`NO_TEAM` last."""
+    return team == NO_TEAM, team.casefold()
 
 
 # --------------------------------------------------------------------------- choosing the issue
@@ -63,13 +64,7 @@ def choose_issue(root: Path, ref: str | None, moment: datetime, must_exist: bool
         issue_id = next_issue(today, config.time_zone)
         return Target(config, issue_id, config.issues_dir / str(issue_id), today, False)
     folders = dict(list_issues(config, Problems()))
-    if "/" in ref or Path(ref).is_dir():
-        issue_id = resolve_issue(ref, config, folders)
-    else:
-        try:
-            issue_id = IssueId.parse(ref)
-        except IssueIdError as exc:
-            raise UsageError(str(exc)) from None
+    issue_id = resolve_issue(ref, config, folders, must_exist=False)
     target = Target(config, issue_id, config.issues_dir / str(issue_id), today, True)
     if must_exist and not target.exists:
         known = ", ".join(str(i) for i in sorted(folders)) or "none yet"
@@ -217,7 +212,7 @@ def issue_status(target: Target) -> Status:
         return Status(theme=None, exists=False, pieces=(), left_out=(),
                       sections=tuple((s, 0) for s in config.sections), contributors=(),
                       other_problems=(), **common)
-    analysis = analyse_issue(config.root, str(issue_id), drafts=True, config=config)
+    analysis = analyse_issue(config, issue_id, drafts=True)
     issue = analysis.issue
     errors: dict[Path, list[Problem]] = {}
     warnings: dict[Path, int] = {}
@@ -359,7 +354,7 @@ def status_text(status: Status) -> list[str]:
     by_team: dict[str, list[str]] = {}
     for person in people:
         by_team.setdefault(person.team or NO_TEAM, []).append(person.name)
-    for team in sorted(by_team, key=lambda t: (t == NO_TEAM, t.casefold())):
+    for team in sorted(by_team, key=team_order):
         lines.append(f"  {team}: {', '.join(by_team[team])}")
     lines.append("")
     reviewable = status.reviewable
@@ -373,39 +368,3 @@ def status_text(status: Status) -> list[str]:
         for piece in missing:
             lines.append(f"  needs a reviewer: {display_path(piece.path)} ({piece.title})")
     return lines
-
-
-def _run_status(args: argparse.Namespace, console: Console) -> int:
-    target = choose_issue(newsletter_root(args), args.issue, now(), must_exist=True)
-    status = issue_status(target)
-    if args.json:
-        console.result(json.dumps(status.as_json(), indent=2, ensure_ascii=False))
-    else:
-        for line in status_text(status):
-            console.result(line)
-    for problem in status.other_problems:
-        console.problem(problem)
-    if not status.exists:
-        console.message("note", f"the coming issue {status.issue_id} has no folder yet")
-    return 1 if status.other_problems else 0
-
-
-# --------------------------------------------------------------------------- the commands
-
-
-def register(commands: Any, common: Callable[[argparse.ArgumentParser, bool], None]) -> None:
-    """Add ``status`` to the ``newsletter`` parser."""
-    status = commands.add_parser(
-        "status", help="the coming issue at a glance: deadline, pieces by state, gaps, credit",
-        description="Show an issue at a glance: its moment, the days left to the submission "
-                    "deadline and to publication, its pieces by state (ready, draft, failing "
-                    "the build's checks), the sections without a ready piece, its contributors "
-                    "and teams, and how many pieces have a reviewer who is not an author. "
-                    "Exit status 1 when issue.md, contributors.toml or the email budget has "
-                    "an error.")
-    common(status, True)
-    status.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue, from the calendar)")
-    status.add_argument("--json", action="store_true", help="print JSON for tools")
-    status.set_defaults(run=_run_status)

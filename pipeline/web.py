@@ -15,19 +15,15 @@ content types, and four pages:
 - ``/unsubscribe?token=…``: a page with a button; a POST with ``List-Unsubscribe=One-Click``
   (RFC 8058, form-urlencoded or multipart) unsubscribes at once and answers 200.
 
-Every answer carries security headers (a Content-Security-Policy without scripts, no framing,
-no referrer). A form POST from another site is refused (``Sec-Fetch-Site`` and ``Origin``, the
-same check Go's CrossOriginProtection makes, which also refuses ``Origin: null``), except the
-one-click unsubscribe, which mail providers send from their own servers and which the
-per-subscriber token authorises. No cookie is set. A visitor never sees a stack trace: an
-unexpected error is logged and answered with a plain page.
+Every answer carries security headers, and a form POST from another site is refused, except the
+one-click unsubscribe (:mod:`pipeline.web_security`). No cookie is set. A visitor never sees a
+stack trace: an unexpected error is logged and answered with a plain page.
 """
 
 from __future__ import annotations
 
 import sys
 import traceback
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,22 +40,30 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from . import __version__
 from . import render as r
 from .config import Config
+from .errors import short_date
 from .messages import notice
-from .publication import is_published, load_record
-from .seasons import IssueId, IssueIdError, next_issue
+from .publication import latest_issue, load_record
+from .seasons import next_issue
 from .store import Store, Subscriber
 from .subscribers import AddressError, clean_name, normalise
 from .tokens import TokenError, Tokens, address_digest
 from .transports import Transport
+from .web_security import (
+    CSP,
+    SECURITY_HEADERS,
+    Limiter,
+    SecurityHeaders,
+    check_same_origin,
+    read_form,
+)
 
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 FORM_MAX_AGE = 6 * 3600  # a subscribe or confirm page may stay open this long
-MAX_BODY = 16 * 1024
 MAX_NAME = 200  # characters of a subscriber's name that are kept
 CONTENT_TYPES = {
     "rss.xml": "application/rss+xml; charset=utf-8",
@@ -72,19 +76,6 @@ CONTENT_TYPES = {
     ".json": "application/json; charset=utf-8",
     ".ics": "text/calendar; charset=utf-8",
     ".svg": "image/svg+xml",
-}
-#: No script, no framing, forms only to us. The built email (inlined CSS) may use inline styles.
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data: https:; "
-       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-EMAIL_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-    "cross-origin-resource-policy": "same-origin",
-    "permissions-policy": "interest-cohort=(), browsing-topics=(), camera=(), microphone=(), "
-                          "geolocation=()",
 }
 
 
@@ -100,27 +91,6 @@ class WebParts:
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
 
 
-class Limiter:
-    """At most ``limit`` events per key in any ``window`` seconds (a sliding window, in this
-    process's memory: several app servers each keep their own)."""
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self.hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        if len(self.hits) > 10_000:  # forget keys whose window has passed
-            self.hits = {k: q for k, q in self.hits.items() if q and q[-1] > now - self.window}
-        times = self.hits.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if len(times) >= self.limit:
-            return False
-        times.append(now)
-        return True
-
-
 class Files(StaticFiles):
     """Static files with the content types feeds and text need (charset included)."""
 
@@ -132,46 +102,6 @@ class Files(StaticFiles):
         if kind:
             response.headers["content-type"] = kind
         return response
-
-
-class SecurityHeaders:
-    """Adds the security headers to every response, and refuses oversized bodies."""
-
-    def __init__(self, app: ASGIApp, scripts: bool = False) -> None:
-        self.app = app
-        self.csp = CSP
-        self.email_csp = EMAIL_CSP
-        if scripts:  # the live preview's reload script, served by the app itself
-            extra = "; script-src 'self'; connect-src 'self'"
-            self.csp, self.email_csp = self.csp + extra, self.email_csp + extra
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > MAX_BODY):
-                response = Response("Request body too large.\n", 413,
-                                    media_type="text/plain")
-                await self._with_headers(response, scope, receive, send)
-                return
-        await self._with_headers(self.app, scope, receive, send)
-
-    async def _with_headers(self, app: ASGIApp, scope: Scope, receive: Receive,
-                            send: Send) -> None:
-        csp = self.email_csp if scope["path"].endswith("/email.html") else self.csp
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                for name, value in {**SECURITY_HEADERS, "content-security-policy": csp}.items():
-                    if name.encode() not in present:
-                        headers.append((name.encode(), value.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
 
 
 def create_app(config: Config, parts: WebParts, *, scripts: bool = False,
@@ -248,30 +178,6 @@ class _Pages:
 
     # ------------------------------------------------------------------ request checks
 
-    def check_same_origin(self, request: Request) -> None:
-        """Refuse a form POST that a browser sent from another site (CSRF)."""
-        site = request.headers.get("sec-fetch-site")
-        if site is not None:
-            if site not in ("same-origin", "none"):
-                raise HTTPException(403, "This form can only be sent from our own pages.")
-            return
-        origin = request.headers.get("origin")
-        if not origin:  # not a browser, or a browser too old to say: as Go's check does
-            return
-        # "null" is an opaque origin (a sandboxed frame, a data: page, a file): another site.
-        netloc = "" if origin == "null" else urlsplit(origin).netloc
-        if not netloc or netloc not in (request.headers.get("host"), self.origin):
-            raise HTTPException(403, "This form can only be sent from our own pages.")
-
-    async def form(self, request: Request) -> FormData:
-        try:
-            return await request.form(max_files=0, max_fields=20, max_part_size=MAX_BODY)
-        except HTTPException:
-            raise
-        except Exception:  # a malformed body (python-multipart's own errors, bad encoding)
-            raise HTTPException(400, "The form could not be read; reload the page and try "
-                                     "again.") from None
-
     def check_form_token(self, form: FormData, purpose: str) -> str | None:
         try:
             self.parts.tokens.check_form(_text(form, "form_token"), purpose, FORM_MAX_AGE)
@@ -285,8 +191,8 @@ class _Pages:
         return self.subscribe_form()
 
     async def subscribe(self, request: Request) -> Response:
-        self.check_same_origin(request)
-        form = await self.form(request)
+        check_same_origin(request, self.origin)
+        form = await read_form(request)
         email, name = _text(form, "email").strip(), _text(form, "name").strip()
         problem = self.check_form_token(form, "subscribe")
         if problem:
@@ -385,8 +291,8 @@ class _Pages:
                   "fields": {"token": token, "form_token": self.parts.tokens.form("confirm")}})
 
     async def confirm(self, request: Request) -> Response:
-        self.check_same_origin(request)
-        form = await self.form(request)
+        check_same_origin(request, self.origin)
+        form = await read_form(request)
         problem = self.check_form_token(form, "confirm")
         if problem:
             raise HTTPException(400, problem)
@@ -425,7 +331,7 @@ class _Pages:
             latest={"name": latest.name(self.config.season_names),
                     "url": self.config.issue_url(latest)} if latest else None,
             coming={"name": coming.name(self.config.season_names),
-                    "date": f"{coming.publication_date(tz):%d %B %Y}".lstrip("0")},
+                    "date": short_date(coming.publication_date(tz))},
             link=self.link("unsubscribe", self.parts.tokens.unsubscribe(person.id,
                                                                         person.email)))
         self.send(person, f"Welcome to {self.config.title}", text, now)
@@ -460,7 +366,7 @@ class _Pages:
     async def unsubscribe(self, request: Request) -> Response:
         # No origin check: mail providers send the one-click POST from their own servers,
         # and the signed per-subscriber token is what authorises it.
-        form = await self.form(request)
+        form = await read_form(request)
         if _text(form, ONE_CLICK[0]) != ONE_CLICK[1]:
             raise HTTPException(400, "An unsubscribe request carries List-Unsubscribe=One-Click "
                                      "(RFC 8058).")
@@ -485,20 +391,6 @@ class _Pages:
             f"You will not receive {self.config.title} by email any more.",
             "Changed your mind? You can subscribe again at any time, or follow the newsletter "
             "by feed.")
-
-
-def latest_issue(site: Path, now: datetime, record: Mapping[IssueId, datetime],
-                 ) -> IssueId | None:
-    """The newest published issue whose web edition is in the site folder."""
-    found = []
-    for entry in site.iterdir() if site.is_dir() else []:
-        try:
-            issue_id = IssueId.parse(entry.name)
-        except IssueIdError:
-            continue
-        if (entry / "index.html").is_file() and is_published(issue_id, now, record):
-            found.append(issue_id)
-    return max(found, default=None)
 
 
 def _text(form: FormData, name: str) -> str:

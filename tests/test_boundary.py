@@ -21,8 +21,8 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.cli_web import bind
 from pipeline.preview import Preview, create_preview_app
+from pipeline.serving import bind
 from tests.conftest import RunCli, Scratch, png
 from tests.smtp_sink import SmtpSink
 from tests.test_content_errors import (

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from pipeline.cli_web import bind
 from pipeline.preview import Preview, create_preview_app
+from pipeline.serving import bind
 
 from .browser import assert_accessible, assert_shows_content, new_page, screenshot
 from .conftest import RunCli, Scratch

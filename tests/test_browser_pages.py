@@ -16,8 +16,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from pipeline.build import BuildResult, build_issue
-from pipeline.cli_web import bind
 from pipeline.config import load_config
+from pipeline.seasons import IssueId
+from pipeline.serving import bind
 from pipeline.store_sqlite import SqliteStore
 from pipeline.tokens import Tokens
 from pipeline.transports import OutboxTransport
@@ -55,7 +56,7 @@ def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def built(sample_root: Path) -> BuildResult:
     """The sample issue, built once for the module, as of 1 January 2027."""
-    return build_issue(sample_root, ISSUE, now=NOW)
+    return build_issue(load_config(sample_root), IssueId.parse(ISSUE), NOW)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import build as b
 from pipeline import cache as c
-from pipeline import incremental as inc
+from pipeline import memo, stages
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
 from pipeline.config import load_config
-from pipeline.errors import ContentError, Problem, Problems
+from pipeline.errors import ContentError, Problem
+from pipeline.seasons import IssueId
+from pipeline.site import open_site
 
 from .conftest import REPO, RunCli, Scratch, copy_sample, png
 from .test_build import outputs
@@ -46,7 +47,7 @@ def archive(scratch: Scratch) -> Scratch:
 
 
 def build(root: Path, **kwargs: bool) -> BuildResult:
-    return build_all(root, now=NOW, **kwargs)
+    return build_all(load_config(root), NOW, **kwargs)
 
 
 def test_a_warm_build_writes_exactly_what_a_cold_one_writes(archive: Scratch) -> None:
@@ -70,16 +71,16 @@ def test_a_warm_build_writes_exactly_what_a_cold_one_writes(archive: Scratch) ->
 def test_the_sample_builds_the_same_warm_and_cold(tmp_path: Path) -> None:
     roots = [copy_sample(tmp_path / name) for name in ("cold", "warm")]
     for issue in ("2026-09-equinox", "2026-12-solstice"):
-        build_issue(roots[0], issue, now=NOW, cache=False)
-        build_issue(roots[1], issue, now=NOW)
+        build_issue(load_config(roots[0]), IssueId.parse(issue), NOW, cache=False)
+        build_issue(load_config(roots[1]), IssueId.parse(issue), NOW)
     first = outputs(roots[1])
     shutil.rmtree(roots[1] / "public")
     shutil.rmtree(roots[1] / "feeds")
-    again = build_issue(roots[1], "2026-12-solstice", now=NOW)
+    again = build_issue(load_config(roots[1]), IssueId.parse("2026-12-solstice"), NOW)
     assert again.cache.rendered("issue") == 0 and again.cache.rendered("piece") == 0
     # the other issue's folder is gone from the site, so its pages come back from the cache
     assert again.cache.hits.get("issue") == 2 and len(again.issues) == 2
-    build_issue(roots[1], "2026-09-equinox", now=NOW)
+    build_issue(load_config(roots[1]), IssueId.parse("2026-09-equinox"), NOW)
     assert outputs(roots[0]) == first == outputs(roots[1])
 
 
@@ -91,7 +92,7 @@ def test_changing_one_piece_renders_only_that_piece(archive: Scratch) -> None:
     assert result.cache.rendered("issue") == 1 and result.cache.hits["issue"] == 1
     assert b"Piece 2, corrected" in (archive.root / f"public/{ISSUES[1]}/index.html").read_bytes()
     # build-issue of the other issue renders nothing: the archive and feeds come from the cache
-    other = build_issue(archive.root, ISSUES[0], now=NOW)
+    other = build_issue(load_config(archive.root), IssueId.parse(ISSUES[0]), NOW)
     assert other.cache.rendered("piece") == 0 and other.cache.rendered("issue") == 0
     assert other.cache.rendered("summary") == 0 and other.cache.rendered("entry") == 0
 
@@ -101,11 +102,11 @@ def test_a_new_issue_on_a_warm_archive_renders_only_its_own_pieces(archive: Scra
     new = "2026-12-solstice"
     for n in range(7):
         archive.piece(new, f"new-{n}", title=f"New {n}", body=f"New text {n}.\n")
-    result = build_issue(archive.root, new, now=NOW)
+    result = build_issue(load_config(archive.root), IssueId.parse(new), NOW)
     assert result.cache.rendered("piece") == 7  # the new pieces, on every core (7 > 6)
     assert result.cache.rendered("summary") == 0 and result.cache.rendered("entry") == 0
     warm = outputs(archive.root)
-    cold = build_issue(archive.root, new, now=NOW, cache=False)
+    cold = build_issue(load_config(archive.root), IssueId.parse(new), NOW, cache=False)
     assert outputs(archive.root) == warm
     assert cold.problems == result.problems
     assert b"New 3" in warm["feeds/atom.xml"] and b"Piece 1 of 2026-06" in warm["feeds/atom.xml"]
@@ -194,7 +195,8 @@ def test_a_warm_build_reports_the_problems_a_cold_one_reports(scratch: Scratch,
 
     def run() -> tuple[Problem, ...]:
         try:
-            return build_issue(scratch.root, issue, now=NOW, strict=strict).problems
+            return build_issue(load_config(scratch.root), IssueId.parse(issue), NOW,
+                               strict=strict).problems
         except ContentError as exc:
             return exc.problems
 
@@ -236,12 +238,12 @@ def test_compiled_templates_are_checked_like_every_entry(archive: Scratch) -> No
         garbled[entry] = bytes(data)
     shutil.rmtree(archive.root / "public")
     shutil.rmtree(archive.root / CACHE_DIR / "issue")  # so that every page is made again
-    inc._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
+    stages._ENVIRONMENTS.clear()  # a fresh process would not have compiled them yet
     build(archive.root)
     assert outputs(archive.root) == made
     assert entries(archive.root, "template") == compiled
     assert all(entry.read_bytes() != data for entry, data in garbled.items())  # rewritten
-    inc._ENVIRONMENTS.clear()
+    stages._ENVIRONMENTS.clear()
     first = entries(archive.root, "template")[0].read_bytes()
     build(archive.root)
     assert entries(archive.root, "template")[0].read_bytes() == first
@@ -260,19 +262,21 @@ def test_a_whole_archive_build_that_fails_leaves_nothing_staged(archive: Scratch
 
 def test_a_template_added_to_the_root_is_used_by_the_next_build(archive: Scratch) -> None:
     archive.write("templates/notes.txt", "Our own templates go here.\n")
-    build_issue(archive.root, ISSUES[0], now=NOW)  # the shipped templates, in this process
+    # The shipped templates, in this process:
+    build_issue(load_config(archive.root), IssueId.parse(ISSUES[0]), NOW)
     shipped = (REPO / "templates" / "issue.html").read_text(encoding="utf-8")
     archive.write("templates/issue.html", shipped.replace("In this issue", "Inside"))
-    build_issue(archive.root, ISSUES[0], now=NOW)  # the same process sees the new file
+    # The same process sees the new file:
+    build_issue(load_config(archive.root), IssueId.parse(ISSUES[0]), NOW)
     assert b"Inside" in (archive.root / f"public/{ISSUES[0]}/index.html").read_bytes()
 
 
 @pytest.mark.parametrize("saved", ["a piece", "the configuration"])
 def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch,
                                                                 saved: str) -> None:
-    site = b._open_site(load_config(archive.root), Problems(), use_cache=True).rendering
+    site = open_site(load_config(archive.root), use_cache=True).rendering
     folder = archive.root / "issues" / ISSUES[0]
-    issue, inputs = inc.read_issue(site, b.IssueId.parse(ISSUES[0]), folder, Problems())
+    issue, _, inputs = memo.read_issue(site, IssueId.parse(ISSUES[0]), folder)
     if saved == "a piece":  # after the issue was read
         archive.piece(ISSUES[0], "piece-0", title="Saved meanwhile")
     else:  # after the configuration was read
@@ -280,9 +284,9 @@ def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch
         config.write_text(config.read_text(encoding="utf-8").replace("Scratch Weekly", "Other"),
                           encoding="utf-8")
     cache = c.Cache(site.cache_folder)
-    pages = inc.render_pages(site, cache, issue, inputs, archive.root / "public", False, False)
-    assert pages.outputs  # this build still gets its pages...
-    inc.store_summary(site, cache, issue, inputs, [], False)
+    pages = memo.pages(site, cache, memo.environment(site), issue, inputs, drafts=False)
+    assert pages.files  # this build still gets its pages...
+    memo.store_summary(site, cache, issue, inputs, ())
     for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
         assert entries(archive.root, kind) == []
     assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown

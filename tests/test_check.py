@@ -389,6 +389,58 @@ def test_front_matter_problems_keep_the_builds_rule_ids(scratch: Scratch, cli: R
     assert code == 1
 
 
+#: (id, the piece's file, contributors.toml, (rule, line, column)): a column the problem now
+#: carries from its producer, where check used to guess it from the first quoted text of the
+#: message found on the line (the column guessed before is in the comment).
+EXACT_COLUMNS = [
+    # the YAML parser's mark; the hint "text with ': '" used to put it at the first ": " (6)
+    ("yaml-syntax", "---\ntitle: a: b\n---\nText.\n", None, ("yaml-syntax", 2, 9)),
+    # the link's own target, not the same text earlier on the line (5)
+    ("link-target", piece_text(body="See images/nope.png: ![A chart of it](images/nope.png)\n"),
+     None, ("missing-file", BODY, 39)),
+    # the unknown name in the list, not the known name it is a part of (19)
+    ("list-item", piece_text(reviewed_by="[Ada Example, Example]"),
+     '[ada]\nname = "Ada Example"\nteam = "Policy"\n', ("unknown-author", 8, 28)),
+    # the invisible character, not the curly quote the message suggests (3)
+    ("control-character", piece_text(body="It\u2019s a \u0092test.\n"), None,
+     ("control-character", BODY, 8)),
+    # the value that is wrong, not its key (1)
+    ("wrong-value", piece_text(order="ten"), None, ("wrong-type", 8, 8)),
+]
+
+
+@pytest.mark.parametrize(("text", "people", "expected"), [case[1:] for case in EXACT_COLUMNS],
+                         ids=[case[0] for case in EXACT_COLUMNS])
+def test_a_build_problem_carries_its_exact_column(
+    scratch: Scratch, cli: RunCli, text: str, people: str | None,
+    expected: tuple[str, int, int],
+) -> None:
+    if people is not None:
+        scratch.write("contributors.toml", people)
+    scratch.write(f"{FOLDER}/piece.md", text)
+    _, findings = run_json(cli, scratch)
+    assert (expected[0], expected[1], expected[2]) in [
+        (f["rule"], f["line"], f["column"]) for f in findings], findings
+
+
+@pytest.mark.parametrize(("extra", "line", "column", "message"), [
+    # tomllib says where the syntax breaks (the column used to be 1)
+    ("\n[feeds]\nissues = = 3\n", 12, 10, "TOML syntax error: Invalid value"),
+    # the key where it is written, indented in its table (13: the value 'x' the message quotes)
+    ('\n[feeds]\n  issues = "x"\n', 12, 3, "'feeds.issues' must be a whole number"),
+])
+def test_a_newsletter_toml_problem_carries_its_column(
+    scratch: Scratch, cli: RunCli, extra: str, line: int, column: int, message: str
+) -> None:
+    configure(scratch, extra)
+    scratch.piece(ISSUE, "piece")
+    code, findings = run_json(cli, scratch)
+    assert code == 1
+    assert [(f["rule"], f["line"], f["column"]) for f in findings] == [
+        ("config", line, column)], findings
+    assert findings[0]["message"].startswith(message)
+
+
 def test_files_left_out_are_noted(scratch: Scratch, cli: RunCli) -> None:
     scratch.piece(ISSUE, "piece")
     scratch.write(f"{FOLDER}/notes.markdown", "not a piece")

@@ -24,6 +24,7 @@ from pipeline.config import load_config
 from pipeline.email_html import LAYOUT, code_cell
 from pipeline.errors import ContentError
 from pipeline.render import sent_size
+from pipeline.seasons import IssueId
 from pipeline.send import KWH_PER_GB
 from pipeline.store import NewSubscriber, open_store
 
@@ -205,7 +206,7 @@ def right_aligned(html: str) -> list[Node]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult]:
     root = copy_sample(tmp_path_factory.mktemp("email") / "sample")
-    return root, build_issue(root, SAMPLE, now=NOW)
+    return root, build_issue(load_config(root), IssueId.parse(SAMPLE), NOW)
 
 
 def sample_email(sample: tuple[Path, BuildResult]) -> tuple[str, Path]:
@@ -349,7 +350,7 @@ def test_scratch_issue_renders_right(scratch: Scratch) -> None:
     derivatives at twice its width (JPEG re-encoded, PNG lossless, SVG rasterised); the long
     line wraps; the numeric column stays right-aligned; every block keeps its typography."""
     scratch_issue(scratch)
-    result = build_issue(scratch.root, SCRATCH, now=NOW)
+    result = build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     out = scratch.root / "public" / SCRATCH
     html = (out / "email.html").read_text(encoding="utf-8")
     images = assert_images_sized(html, out, f"{BASE}/{SCRATCH}/")
@@ -391,13 +392,13 @@ def test_derivatives_follow_their_original(scratch: Scratch) -> None:
     """A derivative is made once and kept in the render cache; replacing the original (same
     name, new picture) makes a new one, and the email's height follows."""
     scratch_issue(scratch)
-    build_issue(scratch.root, SCRATCH, now=NOW)
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     cached = sorted((scratch.root / ".cache" / "newsletter" / "image").rglob("*.json"))
     assert len(cached) == 3  # the JPEG's and the PNG's derivatives, the SVG's PNG
-    build_issue(scratch.root, SCRATCH, now=NOW)
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     assert sorted((scratch.root / ".cache" / "newsletter" / "image").rglob("*.json")) == cached
     scratch.write(f"issues/{SCRATCH}/images/photo.jpg", _photo(3000, 1000))
-    build_issue(scratch.root, SCRATCH, now=NOW)
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     out = scratch.root / "public" / SCRATCH
     html = (out / "email.html").read_text(encoding="utf-8")
     assert 'width="536" height="179"' in html
@@ -449,7 +450,7 @@ def test_unusable_images_are_located_errors(scratch: Scratch, cli: RunCli, name:
     assert re.search(where + message, err), err
     assert not (scratch.root / "public").exists()
     with pytest.raises(ContentError):
-        build_issue(scratch.root, SCRATCH, now=NOW)
+        build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     code, out, _ = cli("check", SCRATCH, "--root", str(scratch.root))  # check finds it too
     assert code == 1 and re.search(rf"piece\.md:{line}:\d+: error: image .*\[image\]", out), out
 
@@ -485,7 +486,7 @@ def test_an_animated_gif_keeps_its_frames_and_its_first_one(scratch: Scratch) ->
     scratch.write(f"issues/{SCRATCH}/images/steps.gif", out.getvalue())
     scratch.write(f"issues/{SCRATCH}/piece.md", piece_text(
         body="![Three steps of the repair, one after another](images/steps.gif)\n"))
-    build_issue(scratch.root, SCRATCH, now=NOW)
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW)
     built = scratch.root / "public" / SCRATCH
     assert_images_sized((built / "email.html").read_text(encoding="utf-8"), built,
                         f"{BASE}/{SCRATCH}/")
@@ -497,11 +498,11 @@ def test_an_animated_gif_keeps_its_frames_and_its_first_one(scratch: Scratch) ->
 def test_no_cache_builds_the_same_derivatives(scratch: Scratch, tmp_path: Path) -> None:
     """--no-cache makes the same derivatives and email, and writes no cache."""
     scratch_issue(scratch)
-    build_issue(scratch.root, SCRATCH, now=NOW, cache=False)
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW, cache=False)
     assert not (scratch.root / ".cache").exists()
     out = scratch.root / "public" / SCRATCH
     cold = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    build_issue(scratch.root, SCRATCH, now=NOW, out=tmp_path / "warm")
+    build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW, out=tmp_path / "warm")
     warm_out = tmp_path / "warm" / SCRATCH
     warm = {p.relative_to(warm_out): p.read_bytes() for p in warm_out.rglob("*") if p.is_file()}
     assert Path("resized/images/photo-1072w.jpg") in cold

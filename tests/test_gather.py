@@ -15,7 +15,7 @@ from typing import Any
 import frontmatter
 import pytest
 
-from pipeline import feeds_in, gather
+from pipeline import feeds_fetch, feeds_in, gather
 from pipeline.seasons import IssueId
 
 from .conftest import RunCli, Scratch
@@ -335,7 +335,7 @@ def test_select_window_is_from_the_previous_moment_to_this_one() -> None:
     def entry(link: str, when: datetime, feed: int = 0) -> feeds_in.Entry:
         return feeds_in.Entry(link, link, "", when, "src", feed)
 
-    source = feeds_in.Source("f")
+    source = feeds_fetch.Source("f")
     feeds = [
         feeds_in.Feed(source, "a", (entry("https://a/1", START), entry("https://a/2", END),
                                   entry("https://a/3", END - timedelta(seconds=1)))),
@@ -551,7 +551,7 @@ def test_loopback_private_and_link_local_addresses_are_refused(
 def test_a_redirect_to_a_private_address_is_refused(server: str) -> None:
     """With 127.0.0.1 standing in for a public server, a redirect to the metadata service
     or to a private network is refused before following it."""
-    from pipeline.feeds_in import FeedUnavailable, Source, address_kind, fetch
+    from pipeline.feeds_fetch import FeedUnavailable, Source, address_kind, fetch
 
     def kind(ip: Any) -> str | None:  # this test's public internet is 127.0.0.1
         return None if str(ip) == "127.0.0.1" else address_kind(ip)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import analyse_issue
+from pipeline.analysis import analyse_issue
 from pipeline.config import load_config
 from pipeline.content import load_piece
 from pipeline.contributors import load_contributors
 from pipeline.errors import Problems
 from pipeline.front_matter import ISSUE_FIELDS, PIECE_FIELDS
+from pipeline.seasons import IssueId
 
 from .conftest import RunCli, Scratch
 
@@ -40,7 +41,7 @@ def loads_cleanly(root: Path, path: Path) -> None:
     piece = load_piece(path, config, load_contributors(root, problems), problems)
     assert piece is not None
     assert [p for p in problems.items if p.level == "error"] == []
-    analysis = analyse_issue(root, path.parent.name)
+    analysis = analyse_issue(load_config(root), IssueId.parse(path.parent.name))
     assert [p for p in analysis.problems if p.level == "error"] == []
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.cli_web import bind
 from pipeline.preview import Preview, create_preview_app, rebuild_lines
+from pipeline.serving import bind
 
 from .conftest import AS_OF_EPOCH, REPO, RunCli, Scratch, piece_text
 from .web_server import serving

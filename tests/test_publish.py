@@ -21,11 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli_delivery import confirmation
+from pipeline.commands.publish import _countdown
+from pipeline.commands.send import confirmation
 from pipeline.console import Console
 from pipeline.errors import ContentError
 from pipeline.publication import RECORD_NAME, load_record
-from pipeline.publish import Clock, _countdown, publish
+from pipeline.publish import Clock, publish
 from pipeline.seasons import IssueId
 from pipeline.send import NotYet, SendOptions
 

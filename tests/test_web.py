@@ -16,8 +16,8 @@ import feedparser
 import httpx
 import pytest
 
-from pipeline.cli_web import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, bind
-from pipeline.cli_web import server as make_server
+from pipeline.serving import KEEP_ALIVE_TIMEOUT, REQUEST_TIMEOUT, bind
+from pipeline.serving import server as make_server
 from pipeline.store import Store, Subscriber
 from pipeline.web import create_app
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.build import build_all
-from pipeline.cli_web import bind
-from pipeline.cli_web import server as make_server
 from pipeline.config import load_config
+from pipeline.serving import bind
+from pipeline.serving import server as make_server
 from pipeline.store import Store, open_store
 from pipeline.tokens import Tokens
 from pipeline.transports import OutboxTransport
@@ -55,7 +55,7 @@ class Clock:
 @contextmanager
 def serving(app: Any, sock: Any, **options: Any) -> Iterator[None]:
     """Run ``app`` with uvicorn on ``sock`` in a thread until the block ends (``options``:
-    those of :func:`pipeline.cli_web.server`)."""
+    those of :func:`pipeline.serving.server`)."""
     server = make_server(app, **options)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -89,7 +89,7 @@ class Site:
         if databases is not None:  # SQLite (the default file) or a fresh PostgreSQL database
             databases.attach(root)
         self.config = load_config(root)
-        build_all(root, now=datetime(2027, 1, 1, tzinfo=UTC))
+        build_all(load_config(root), datetime(2027, 1, 1, tzinfo=UTC))
         self.clock = Clock()
         self.tokens = Tokens(SECRET, clock=self.clock.time)
         self.outbox = root / "outbox"

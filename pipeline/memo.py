@@ -1,0 +1,398 @@
+"""The render cache (:mod:`pipeline.cache`) wrapped around the expensive stages
+(:mod:`pipeline.stages`): one body's Markdown, one issue's pages, its feed entry, its line on
+the archive page.
+
+:func:`memoised` is the whole idea: look the value up by its key; when there is none to
+trust, make it with the stage and store it. Values become JSON only at this edge, when they
+are stored or read back; a value just made is returned as it was made. Every problem a stage
+found is stored with what it made and returned again with it, so a build that uses the cache
+reports exactly what one that renders everything reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+
+from . import cache as c
+from . import feeds as feeds_mod
+from . import images as images_mod
+from . import render as r
+from . import stages
+from .config import CONFIG_NAME, Config
+from .contributors import CONTRIBUTORS_NAME
+from .email_html import LAYOUT
+from .engines import MarkdownOptions
+from .errors import Problem, Problems
+from .links import Context, ask
+from .markup import Body, render
+from .markup import anchors as markup_anchors
+from .model import Issue
+from .seasons import IssueId
+
+T = TypeVar("T")
+
+
+def memoised(cache: c.Cache, kind: str, entry_key: str, make: Callable[[], T],
+             dump: Callable[[T], dict[str, Any]], load: Callable[[dict[str, Any]], T],
+             keep: Callable[[T], bool] = lambda _: True,
+             valid: Callable[[dict[str, Any]], bool] | None = None) -> T:
+    """The value stored under ``entry_key`` (``load`` of its JSON form) if there is one to
+    trust (:meth:`pipeline.cache.Cache.get`, ``valid``), else ``make()``, stored as ``dump``
+    of it when ``keep`` says it may be."""
+    payload = cache.get(kind, entry_key, valid)
+    if payload is not None:
+        return load(payload)
+    value = make()
+    if cache.folder is not None and keep(value):
+        cache.put(kind, entry_key, dump(value))
+    return value
+
+
+# --------------------------------------------------------------------------- the site
+
+
+def _site_files(root: Path) -> tuple[list[Path], list[Path]]:
+    return ([root / CONFIG_NAME, root / CONTRIBUTORS_NAME],
+            [root / "templates", r.default_templates_dir()])
+
+
+def site_stamp(root: Path) -> str:
+    """What the file system says of ``newsletter.toml``, ``contributors.toml`` and the
+    templates (:func:`pipeline.cache.site_stamp`), without reading them."""
+    return c.site_stamp(*_site_files(root))
+
+
+def site_inputs(config: Config) -> str:
+    """The digest of what every issue's pages read besides their folder: the configuration
+    (the digest of the bytes it was parsed from), ``contributors.toml`` and the templates
+    (:func:`pipeline.cache.site_digest`)."""
+    files, templates = _site_files(config.root)
+    return c.site_digest(config.root, files[1:], templates, config.digest)
+
+
+def environment(site: stages.Site) -> jinja2.Environment:
+    """The site's Jinja2 environment, its compiled templates kept in the cache."""
+    return stages.environment(site, c.TemplateCode(site.cache_folder)
+                              if site.cache_folder else None)
+
+
+def read_issue(site: stages.Site, issue_id: IssueId, folder: Path, drafts: bool = False,
+               ) -> tuple[Issue, tuple[Problem, ...], str]:
+    """:func:`pipeline.stages.read_issue`, and the digest of the folder's inputs
+    (:func:`pipeline.cache.inputs`) taken before reading it. What is made from the issue is
+    stored under that digest only if the folder still has it afterwards (:func:`_unchanged`):
+    a file saved during the build is then never paired with a rendering of another version."""
+    inputs = c.inputs(folder) if site.cache_folder else ""
+    issue, found = stages.read_issue(site, issue_id, folder, drafts)
+    return issue, found, inputs
+
+
+def _unchanged(site: stages.Site, folder: Path, inputs: str) -> bool:
+    """Whether the folder's inputs and the site's are still the ones read (so what was made
+    from them may be stored under their key); the site's are asked of the file system's
+    stamps, not read again."""
+    return c.inputs(folder) == inputs and site_stamp(site.config.root) == site.stamp
+
+
+def _issue_key(kind: str, site: stages.Site, issue_id: IssueId, folder: Path, inputs: str,
+               *flags: object) -> str:
+    published = site.published.get(issue_id)
+    return c.key(kind, site.digest, str(issue_id), str(folder), inputs,
+                 published.isoformat() if published else "", *flags)
+
+
+# --------------------------------------------------------------------------- JSON forms
+
+
+def problems_json(found: tuple[Problem, ...] | list[Problem]) -> list[list[Any]]:
+    """Problems as JSON, each at the level it was found at (``--strict`` comes later)."""
+    return [[str(p.path), p.line, p.level, p.message, p.rule, p.column] for p in found]
+
+
+def problems_from(stored: list[list[Any]]) -> tuple[Problem, ...]:
+    return tuple(Problem(Path(path), line, level, message, rule, column)
+                 for path, line, level, message, rule, column in stored)
+
+
+def _entry_json(entry: feeds_mod.Entry) -> dict[str, Any]:
+    return {"url": entry.url, "title": entry.title, "summary": entry.summary,
+            "content_html": entry.content_html, "published": entry.published.isoformat(),
+            "updated": entry.updated.isoformat(), "authors": entry.authors,
+            "categories": entry.categories}
+
+
+def _entry_from(data: dict[str, Any]) -> feeds_mod.Entry:
+    return feeds_mod.Entry(
+        url=data["url"], title=data["title"], summary=data["summary"],
+        content_html=data["content_html"], published=datetime.fromisoformat(data["published"]),
+        updated=datetime.fromisoformat(data["updated"]), authors=tuple(data["authors"]),
+        categories=tuple(data["categories"]))
+
+
+def _archive_json(entry: r.ArchiveEntry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {"issue_id": entry.issue_id, "name": entry.name, "title": entry.title,
+            "summary": entry.summary, "moment": entry.moment.isoformat(),
+            "pieces": entry.pieces, "contributors": entry.contributors, "teams": entry.teams,
+            "published": entry.published.isoformat() if entry.published else None}
+
+
+def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
+    if data is None:
+        return None
+    published = data.get("published")
+    return r.ArchiveEntry(**{**data, "moment": datetime.fromisoformat(data["moment"]),
+                             "published": datetime.fromisoformat(published) if published
+                             else None})
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+def piece_key(source: str, ctx: Context) -> str:
+    """The cache key of one body: its Markdown, where it lives and the engine. What the
+    other bodies of its page answered about its in-page links is stored with it and asked
+    again before it is used (:func:`pipeline.links.ask`), so an edit of one piece renders
+    another only when that changes where one of its links lands."""
+    return c.key("piece", source, str(ctx.issue_dir), str(ctx.issue_dir.resolve()),
+                 ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line, ctx.markdown.key(),
+                 ctx.anchors is None)
+
+
+def _lands_the_same(ctx: Context) -> Callable[[dict[str, Any]], bool]:
+    def check(payload: dict[str, Any]) -> bool:
+        return ctx.anchors is None or all(
+            ask(ctx.anchors, ctx.slug, question, ctx.drafts) == answer
+            for question, answer in payload.get("lookups", ()))
+    return check
+
+
+def _render_body(source: str, ctx: Context) -> tuple[Body, tuple[Problem, ...]]:
+    found = Problems()
+    return render(source, ctx, found), tuple(found.items)
+
+
+def _body_json(made: tuple[Body, tuple[Problem, ...]]) -> dict[str, Any]:
+    body, found = made
+    return {"html": body.html, "html_absolute": body.html_absolute,
+            "assets": [str(a) for a in body.assets], "probes": body.probes,
+            "lookups": body.lookups, "text": body.text, "links": body.links,
+            "problems": problems_json(found)}
+
+
+def _body_from(payload: dict[str, Any]) -> tuple[Body, tuple[Problem, ...]]:
+    return Body.with_text(payload["html"], payload["html_absolute"],
+                          tuple(Path(a) for a in payload["assets"]),
+                          tuple((p, s) for p, s in payload["probes"]),
+                          tuple((q, a) for q, a in payload["lookups"]), payload["text"],
+                          tuple(payload["links"])), problems_from(payload["problems"])
+
+
+def render_piece(cache_folder: Path | None, source: str,
+                 ctx: Context) -> tuple[str, dict[str, Any]]:
+    """Render one body and store it (in a worker); its key and what was stored."""
+    entry_key = piece_key(source, ctx)
+    payload = _body_json(_render_body(source, ctx))
+    c.Cache(cache_folder).put("piece", entry_key, payload)
+    return entry_key, payload
+
+
+def cached_body(cache: c.Cache) -> r.BodyRenderer:
+    """A body renderer that reuses the cached rendering of the same Markdown in the same
+    place, and stores what it renders (with its plain text and its problems)."""
+
+    def body(source: str, ctx: Context, problems: Problems) -> Body:
+        made, found = memoised(cache, "piece", piece_key(source, ctx),
+                               lambda: _render_body(source, ctx), _body_json, _body_from,
+                               valid=_lands_the_same(ctx))
+        problems.items.extend(found)
+        return made
+
+    return body
+
+
+def cached_anchors(cache: c.Cache) -> r.AnchorFinder:
+    """The ids of a body (:func:`pipeline.markup.anchors`), kept in the cache, so a build
+    that renders one changed piece does not run the engine over the others for their ids."""
+
+    def anchors(source: str, options: MarkdownOptions) -> tuple[str, ...]:
+        return memoised(cache, "anchors", c.key("anchors", source, options.key()),
+                        lambda: markup_anchors(source, options),
+                        lambda ids: {"ids": list(ids)}, lambda p: tuple(p["ids"]))
+
+    return anchors
+
+
+def renderers(cache: c.Cache) -> stages.Renderers:
+    """The stages' renderers, through ``cache``."""
+    return stages.Renderers(cached_body(cache), cached_anchors(cache), cache)
+
+
+# --------------------------------------------------------------------------- issues
+
+
+def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Issue,
+          inputs: str, drafts: bool) -> stages.Pages:
+    """:func:`pipeline.stages.render_pages` through the cache. The pages are looked up by the
+    issue's inputs; when they must be made, each piece's Markdown is still looked up on its
+    own, so only the pieces that changed are rendered. Pages made fresh are stored, and so is
+    their feed entry (what a build of another issue needs), unless a file changed meanwhile."""
+    pictures = images_mod.folder_digest(issue.path)  # their bytes shape the pages too
+    entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, pictures)
+
+    def keep(made: stages.Pages) -> bool:
+        if made.entry is None or not _unchanged(site, issue.path, inputs):
+            return False
+        if not drafts:
+            cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs),
+                      {"entry": _entry_json(made.entry), "probes": made.probes,
+                       "problems": problems_json(made.problems)})
+        return True
+
+    def dump(made: stages.Pages) -> dict[str, Any]:
+        assert made.entry is not None
+        return {"files": {name: data.decode("utf-8") for name, data in made.files.items()},
+                "size": made.size, "full_size": made.full_size, "teasers": made.teasers,
+                "entry": _entry_json(made.entry), "assets": made.assets,
+                "images": [[u.src, str(u.path), u.line] for u in made.images],
+                "image_weight": made.image_weight, "probes": made.probes,
+                "problems": problems_json(made.problems)}
+
+    def load(payload: dict[str, Any]) -> stages.Pages:
+        # The images made for the email come from the cache's images (made again if they
+        # are not there); what surveying them found is in the stored problems already.
+        uses = tuple(images_mod.Use(src, Path(path), line)
+                     for src, path, line in payload["images"])
+        derived = images_mod.survey(issue.path, list(uses), LAYOUT.column,
+                                    site.config.image_budget_kb, cache, Problems()).derived
+        return stages.Pages(
+            {name: data.encode("utf-8") for name, data in payload["files"].items()},
+            tuple(payload["assets"]), uses, derived, problems_from(payload["problems"]),
+            _entry_from(payload["entry"]), payload["size"], payload["full_size"],
+            payload["teasers"], payload["image_weight"],
+            tuple((p, s) for p, s in payload["probes"]))
+
+    return memoised(cache, "issue", entry_key,
+                    lambda: stages.render_pages(site, issue, env, renderers(cache)),
+                    dump, load, keep)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a build needs of an issue it does not build: its archive line, and the problems
+    reading it found (an issue without a ready piece has no line)."""
+
+    archive: r.ArchiveEntry | None
+    problems: tuple[Problem, ...]
+    issue: Issue | None  # when it was read now (not from the cache), for feed_entry
+    inputs: str  # the digest of the folder's inputs before it was read
+
+
+def _summary_json(made: Summary) -> dict[str, Any]:
+    return {"archive": _archive_json(made.archive), "problems": problems_json(made.problems)}
+
+
+def summary(site: stages.Site, cache: c.Cache, issue_id: IssueId, folder: Path) -> Summary:
+    """Read an issue for the archive page, or take what the cache says of it."""
+    inputs = c.inputs(folder) if site.cache_folder else ""
+
+    def make() -> Summary:
+        issue, found, _ = read_issue(site, issue_id, folder)
+        return Summary(stages.archive_entry(issue), found, issue, inputs)
+
+    return memoised(cache, "summary", _issue_key("summary", site, issue_id, folder, inputs),
+                    make, _summary_json,
+                    lambda p: Summary(_archive_from(p["archive"]),
+                                      problems_from(p["problems"]), None, inputs),
+                    lambda _: _unchanged(site, folder, inputs))
+
+
+def store_summary(site: stages.Site, cache: c.Cache, issue: Issue, inputs: str,
+                  found: tuple[Problem, ...]) -> None:
+    """Store the summary of an issue just read (without drafts) with the problems reading it
+    found, for the builds of other issues."""
+    if site.cache_folder and _unchanged(site, issue.path, inputs):
+        made = Summary(stages.archive_entry(issue), found, issue, inputs)
+        cache.put("summary", _issue_key("summary", site, issue.issue_id, issue.path, inputs),
+                  _summary_json(made))
+
+
+def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue_id: IssueId,
+               folder: Path, read: tuple[Issue, str] | None,
+               ) -> tuple[feeds_mod.Entry, tuple[Problem, ...]]:
+    """The feed entry of an issue that is not being built, rendered only when the cache has
+    none to trust, and what rendering it found. ``read`` is the issue if it was read
+    already, with the digest of its inputs from before it was read."""
+    issue, inputs = read if read else (None, c.inputs(folder) if site.cache_folder else "")
+
+    def make() -> tuple[feeds_mod.Entry, tuple[Problem, ...], tuple[tuple[str, str], ...]]:
+        known = issue or read_issue(site, issue_id, folder)[0]  # from the cache: read again
+        return stages.feed_entry(site, known, env, renderers(cache))
+
+    made, found, _ = memoised(
+        cache, "entry", _issue_key("entry", site, issue_id, folder, inputs), make,
+        lambda m: {"entry": _entry_json(m[0]), "problems": problems_json(m[1]),
+                   "probes": m[2]},
+        lambda p: (_entry_from(p["entry"]), problems_from(p["problems"]), ()),
+        lambda _: _unchanged(site, folder, inputs))
+    return made, found
+
+
+# --------------------------------------------------------------------------- last good
+
+
+def _good_key(folder: Path) -> str:
+    # Not c.key: the last good build of an issue outlives a new release of the code, an edit
+    # of its pieces or of the templates; that is what it is for.
+    return hashlib.sha256(f"good\0{folder.resolve()}".encode()).hexdigest()
+
+
+def _read_good(cache: c.Cache, folder: Path) -> dict[str, Any]:
+    """The stored last good build (not counted: it is no rendering the cache saved)."""
+    data = cache.get_bytes("good", _good_key(folder), count=False)
+    try:
+        payload = json.loads(data) if data is not None else {}
+    except ValueError:
+        payload = {}
+    return payload if isinstance(payload, dict) else {}
+
+
+@dataclass(frozen=True)
+class Good:
+    """What the archive and the feeds last carried of an issue that built without errors."""
+
+    archive: r.ArchiveEntry | None
+    entry: feeds_mod.Entry | None
+
+
+def last_good(cache: c.Cache, folder: Path) -> Good:
+    """The issue's archive line and feed entry from its last build without errors (None
+    where there was none, or with ``--no-cache``)."""
+    payload = _read_good(cache, folder)
+    entry = payload.get("entry")
+    return Good(_archive_from(payload.get("archive")),
+                _entry_from(entry) if entry is not None else None)
+
+
+def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
+               entry: feeds_mod.Entry | None) -> None:
+    """Keep what a build without errors made of the issue, for the builds of other issues
+    while this one has errors (an entry not made this time is kept from before)."""
+    if cache.folder is None:
+        return
+    old = _read_good(cache, folder)
+    payload = {
+        "archive": _archive_json(archive),
+        "entry": _entry_json(entry) if entry is not None else old.get("entry"),
+    }
+    if payload != old:  # most builds find it as they left it: nothing to write
+        cache.put("good", _good_key(folder), payload)

@@ -1,0 +1,101 @@
+"""The build on every core: a whole archive one issue per worker process, one big new issue
+one piece per worker.
+
+Each job is a stage of :mod:`pipeline.stages` through the cache (:mod:`pipeline.memo`), pure
+but for the cache and the staging of its own files, so no process holds the whole archive's
+pages and a build that fails commits nothing any worker staged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import cache as c
+from . import memo, stages
+from . import render as r
+from .errors import PipelineError, Problem, has_errors
+from .model import Issue
+from .seasons import IssueId
+from .writer import Staged, stage
+
+T = TypeVar("T")
+
+
+def on_every_core(job: Callable[..., T], jobs: Sequence[Sequence[Any]], chunksize: int = 1,
+                  workers: int | None = None) -> list[T]:
+    """``job(*args)`` for each of ``jobs``, in order, on every core when there are several
+    jobs and cores (``workers`` processes at most)."""
+    workers = min(len(jobs), workers or os.cpu_count() or 1)
+    if workers < 2:
+        return [job(*args) for args in jobs]
+    from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(job, *zip(*jobs, strict=True), chunksize=chunksize))
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One issue of a whole-archive build as its worker leaves it: what reading it found, its
+    pages (without their files, which the worker staged) when it has a ready piece, what the
+    cache had, and a message if its files could not be staged."""
+
+    issue: Issue
+    found: tuple[Problem, ...]
+    pages: stages.Pages | None
+    stats: c.Stats
+    staged: Staged | None = None
+    unwritable: str = ""
+
+
+def read_and_render(site: stages.Site, issue_id: IssueId, folder: Path, out_dir: Path,
+                    keep_entry: bool) -> Rendered:
+    """Read one issue and, if it has a ready piece, render it and stage its files (unless it
+    has errors: then the build writes nothing). Only the newest issues' feed entries
+    (``keep_entry``) come back."""
+    cache = c.Cache(site.cache_folder)
+    issue, found, inputs = memo.read_issue(site, issue_id, folder)
+    memo.store_summary(site, cache, issue, inputs, found)
+    if not issue.pieces:
+        return Rendered(issue, found, None, cache.stats)
+    pages = memo.pages(site, cache, memo.environment(site), issue, inputs, drafts=False)
+    staged = None
+    if not has_errors([*found, *pages.problems]):
+        try:
+            staged = stage(pages.outputs(issue, out_dir))
+        except PipelineError as exc:
+            return Rendered(issue, found, pages, cache.stats, None, str(exc))
+    kept = replace(pages, files={}, derived={}, entry=pages.entry if keep_entry else None)
+    return Rendered(issue, found, kept, cache.stats, staged)
+
+
+def render_every_issue(site: stages.Site, issue_ids: Iterable[IssueId],
+                       folders: dict[IssueId, Path], out_dir: Path,
+                       newest: set[IssueId]) -> list[Rendered]:
+    """:func:`read_and_render` for each issue, one issue per task on every core."""
+    return on_every_core(read_and_render, [(site, i, folders[i], out_dir, i in newest)
+                                           for i in issue_ids])
+
+
+#: Below this many pieces to render, starting worker processes costs more than it saves.
+PRERENDER_MIN = 6
+
+
+def prerender(site: stages.Site, issue: Issue, cache: c.Cache) -> None:
+    """Render the Markdown of an issue's changed pieces on every core before its pages are
+    made, so that one big new issue keeps every core busy too; what the workers render
+    goes into ``cache`` (on disk, and in memory for this build)."""
+    jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
+    missing = [(site.cache_folder, source, ctx) for source, ctx in jobs
+               if not cache.has("piece", memo.piece_key(source, ctx))]
+    workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
+    if len(missing) < PRERENDER_MIN or workers < 2:
+        return
+    made = on_every_core(memo.render_piece, missing, workers=workers,
+                         chunksize=max(1, len(missing) // (workers * 2)))
+    for entry_key, payload in made:
+        cache.remember("piece", entry_key, payload)
