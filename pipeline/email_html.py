@@ -21,9 +21,9 @@ from __future__ import annotations
 import html as html_mod
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import urljoin
 
+from .html_scan import Parser, feed
 from .images import Images, Picture
 
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
@@ -70,7 +70,7 @@ def _set(attrs: list[tuple[str, str | None]], name: str,
     return [*((n, v) for n, v in attrs if n != name), (name, value)]
 
 
-class _Rewriter(HTMLParser):
+class _Rewriter(Parser):
     """Copies the HTML token by token, letting :meth:`start` change start tags."""
 
     def __init__(self) -> None:
@@ -102,8 +102,7 @@ class _Rewriter(HTMLParser):
         self.out.append(f"<!--{data}-->")
 
     def result(self, html: str) -> str:
-        self.feed(html)
-        self.close()
+        feed(self, html)
         return "".join(self.out)
 
 

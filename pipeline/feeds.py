@@ -15,7 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
+from functools import lru_cache
 
 from . import GENERATOR, SOFTWARE, __version__
 from .config import Config
@@ -27,9 +27,11 @@ DC = "http://purl.org/dc/elements/1.1/"
 _XML_FORBIDDEN = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
+@lru_cache(maxsize=64)
 def xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot carry (control characters, lone
-    surrogates, U+FFFE/U+FFFF)."""
+    surrogates, U+FFFE/U+FFFF). Kept for the last texts: RSS and Atom carry the same
+    entries, each a whole issue."""
     return _XML_FORBIDDEN.sub("", text)
 
 
@@ -60,6 +62,20 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _rfc822(moment: datetime) -> str:
+    """A UTC moment as RSS dates it: what ``email.utils.format_datetime(moment,
+    usegmt=True)`` writes, without importing the email package for it."""
+    if moment.tzinfo != UTC:
+        raise ValueError("an RSS date is written in UTC")
+    t = moment.timetuple()
+    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year:04d} "
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT")
+
+
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
@@ -88,7 +104,7 @@ def rss(entries: list[Entry], config: Config) -> bytes:
     _sub(channel, "language", config.language)
     _sub(channel, f"{{{ATOM}}}link", href=config.feed_url("rss.xml"), rel="self",
          type="application/rss+xml")
-    _sub(channel, "lastBuildDate", format_datetime(_newest(entries), usegmt=True))
+    _sub(channel, "lastBuildDate", _rfc822(_newest(entries)))
     _sub(channel, "generator", GENERATOR)
     _sub(channel, "docs", "https://www.rssboard.org/rss-specification")
     for entry in entries:
@@ -96,7 +112,7 @@ def rss(entries: list[Entry], config: Config) -> bytes:
         _sub(item, "title", entry.title)
         _sub(item, "link", entry.url)
         _sub(item, "guid", entry.url, isPermaLink="true")
-        _sub(item, "pubDate", format_datetime(entry.published.astimezone(UTC), usegmt=True))
+        _sub(item, "pubDate", _rfc822(entry.published.astimezone(UTC)))
         _sub(item, "description", as_html(entry.summary))
         _sub(item, f"{{{CONTENT}}}encoded", entry.content_html)
         for author in entry.authors:

@@ -26,16 +26,19 @@ import io
 import posixpath
 import warnings
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
-
-import PIL
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
 
 from . import cache as c
 from .errors import Problems
+from .html_scan import Parser, feed
 from .links import place_of
+
+# Pillow is imported by the code that reads an image, so a build that shows none (and every
+# command that only imports this module) does not pay for importing it.
+if TYPE_CHECKING:
+    from PIL import Image
 
 #: Formats every major email client shows.
 RASTER_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
@@ -91,7 +94,7 @@ class Use:
     column: int | None = None
 
 
-class _Sources(HTMLParser):
+class _Sources(Parser):
     """The ``src`` of every ``<img>`` of a (sanitised) body."""
 
     def __init__(self) -> None:
@@ -107,9 +110,10 @@ class _Sources(HTMLParser):
 
 def image_sources(html: str) -> list[str]:
     """The ``src`` of every ``<img>`` of ``html``, in order."""
+    if "<img" not in html.lower():  # most bodies show none: nothing to read
+        return []
     parser = _Sources()
-    parser.feed(html)
-    parser.close()
+    feed(parser, html)
     return parser.found
 
 
@@ -230,6 +234,8 @@ def _derived_name(relative: str, tag: str, suffix: str | None) -> str:
 
 def _open(data: bytes) -> Image.Image:
     """The image in ``data``; anything Pillow cannot use is an :class:`ImageProblem`."""
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -263,6 +269,8 @@ def _key(data: bytes, how: str, width: int) -> str:
     """The cache key of what ``how`` makes of ``data`` at ``width`` with these libraries."""
     from importlib import metadata
 
+    import PIL
+
     try:
         svg = metadata.version("cairosvg")
     except metadata.PackageNotFoundError:
@@ -282,6 +290,8 @@ def derivative(data: bytes, width: int, cache: c.Cache) -> bytes:
 
 
 def _resize(data: bytes, width: int) -> bytes:
+    from PIL import ImageOps, ImageSequence
+
     out = io.BytesIO()
     with _open(data) as image:
         kind = image.format
@@ -305,6 +315,8 @@ def _resize(data: bytes, width: int) -> bytes:
 
 
 def _scaled(image: Image.Image, width: int) -> Image.Image:
+    from PIL import Image
+
     height = max(1, round(image.height * width / image.width))
     return image.resize((width, height), Image.Resampling.LANCZOS)
 

@@ -114,11 +114,22 @@ class Draft:
     too_deep: str = ""  # why the body could not be rendered, when it could not
 
 
+def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None = None,
+             ) -> nh3.Cleaner:
+    """The sanitiser with the settings above."""
+    return nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                       allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES, link_rel=None,
+                       attribute_filter=attribute_filter)
+
+
+#: The sanitiser without a filter, made once (nh3.clean would make it again on every call).
+_CLEANER = _cleaner()
+
+
 def _clean(html: str,
            attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
-    cleaned: str = nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                             allowed_classes=ALLOWED_CLASSES, url_schemes=URL_SCHEMES,
-                             link_rel=None, attribute_filter=attribute_filter)
+    cleaned: str = (_CLEANER if attribute_filter is None else _cleaner(attribute_filter)
+                    ).clean(html)
     return cleaned
 
 
@@ -132,7 +143,9 @@ def draft(source: str, options: MarkdownOptions = DEFAULT) -> Draft:
     except RecursionError:
         return Draft("", (), too_deep="the Markdown is nested too deeply to render; flatten "
                      "the nested lists, quotes or emphasis")
-    if _depth(html) > MAX_DEPTH:
+    # No deeper than its start tags are many ("<" not followed by "/"): most bodies have too
+    # few to be measured.
+    if html.count("<") - html.count("</") > MAX_DEPTH and _depth(html) > MAX_DEPTH:
         return Draft("", (), too_deep=f"the text is nested more than {MAX_DEPTH} levels deep "
                      "(lists, quotes or HTML); flatten it")
     empty: list[str] = []
@@ -208,14 +221,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links = Links(source, ctx, made.ids)
     html = _clean(made.html, attribute_filter=links.resolve)
 
-    def absolute(tag: str, attr: str, value: str) -> str | None:
-        # Every URL absolute, anchors too: email clients and feed readers do not resolve
-        # "#note" against the issue, so it points at the web edition.
-        if attr not in ("href", "src"):
-            return value
-        return urljoin(ctx.issue_url, value)
-
-    html_absolute = _clean(html, attribute_filter=absolute)
+    html_absolute: str = _absolute(ctx.issue_url).clean(html)
     _check_images(html, source, ctx, problems)
     for href in made.empty_links:
         line, column = links.place(href)
@@ -225,6 +231,20 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links.report(problems)
     return Body(html, html_absolute, tuple(links.assets), tuple(sorted(links.probes.items())),
                 tuple(sorted(links.lookups.items())))
+
+
+@lru_cache(maxsize=16)
+def _absolute(issue_url: str) -> nh3.Cleaner:
+    """The sanitiser that makes every URL of a body on the page ``issue_url`` absolute,
+    anchors too: email clients and feed readers do not resolve "#note" against the issue, so
+    it points at the web edition. Made once per page."""
+
+    def absolute(tag: str, attr: str, value: str) -> str | None:
+        if attr not in ("href", "src"):
+            return value
+        return urljoin(issue_url, value)
+
+    return _cleaner(absolute)
 
 
 MAX_DEPTH = 100

@@ -1,94 +1,43 @@
 """Rendering: an :class:`~pipeline.model.Issue` in, strings out. Nothing here touches the disk
 except to read templates.
 
-The pieces' Markdown is rendered once (:func:`render_issue`); the HTML email, the plain-text
-email, the web edition and the archive page are Jinja2 templates over that one result. The
-email's CSS is inlined with css-inline, keeping the ``@media`` rules for dark mode and narrow
-screens in a ``<style>`` block. The email and the web edition show each body through their
-post-pass (:mod:`pipeline.email_html`: images sized, code that wraps, aligned cells), given
-what :func:`pipeline.images.survey` found of the issue's images (:func:`image_uses`).
+The pieces' Markdown is rendered once (:func:`render_issue`) into a
+:class:`~pipeline.rendered.RenderedIssue`; the HTML email, the plain-text email
+(:mod:`pipeline.edition`), the web edition, the feed entry and the archive page are Jinja2
+templates over that one result.
 """
 
 from __future__ import annotations
 
-import secrets
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import TypeVar
 
-import css_inline
 import jinja2
-from markupsafe import Markup
 
+# The email edition (edition) and the rendered issue (rendered) are modules of their own;
+# the names other modules and the tests know from here are kept here ("as": re-exported).
 from . import GENERATOR, __version__, markup, plaintext
 from .config import Config
-from .email_html import LAYOUT, email_body, web_body
+from .edition import EmailEdition as EmailEdition
+from .edition import email_edition as email_edition
+from .edition import sent_size as sent_size
 from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems, join_names, long_date, short_date
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
 from .markup import Body
 from .model import Contributor, Issue, Piece
-from .tokens import longest_unsubscribe_link
+from .rendered import UNSUBSCRIBE_PLACEHOLDER as UNSUBSCRIBE_PLACEHOLDER
+from .rendered import RenderedIssue as RenderedIssue
+from .rendered import RenderedPiece, Section, context
+from .rendered import feed_links as feed_links
+from .rendered import unsubscribe_marker as unsubscribe_marker
 
-#: Where each subscriber's signed unsubscribe URL goes, in the built email files. A send
-#: renders the email again with a marker of its own instead (:func:`unsubscribe_marker`), so a
-#: piece that contains this text is delivered with it as written.
-UNSUBSCRIBE_PLACEHOLDER = "%%unsubscribe_url%%"
-
-
-def unsubscribe_marker() -> str:
-    """A marker for the unsubscribe URL that no author can write: new and random per send."""
-    return f"%%unsubscribe-{secrets.token_hex(16)}%%"
-
-
-PREHEADER_LENGTH = 150
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RenderedPiece:
-    piece: Piece
-    body: Body
-    #: In the email only: the title, byline and summary with a link to the web edition
-    #: instead of the whole piece (:func:`email_edition`).
-    teaser: bool = False
-
-    @property
-    def anchor(self) -> str:
-        return self.piece.slug
-
-
-@dataclass(frozen=True)
-class Section:
-    name: str
-    pieces: tuple[RenderedPiece, ...]
-
-
-@dataclass(frozen=True)
-class RenderedIssue:
-    """An issue with every body rendered, grouped by section: what the templates see."""
-
-    issue: Issue
-    letter: Body | None
-    sections: tuple[Section, ...]
-    url: str
-
-    @property
-    def pieces(self) -> tuple[RenderedPiece, ...]:
-        return tuple(p for s in self.sections for p in s.pieces)
-
-    @property
-    def assets(self) -> tuple[Path, ...]:
-        found: dict[Path, None] = {}
-        bodies = [p.body for p in self.pieces] + ([self.letter] if self.letter else [])
-        for body in bodies:
-            found.update(dict.fromkeys(body.assets))
-        return tuple(found)
 
 
 def default_templates_dir() -> Path:
@@ -201,162 +150,10 @@ def image_uses(rendered: RenderedIssue) -> list[Use]:
     return found
 
 
-def _context(rendered: RenderedIssue, config: Config,
-             images: Images = NO_IMAGES,
-             unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
-             shown: dict[int, Markup] | None = None) -> dict[str, Any]:
-    issue = rendered.issue
-    contributors = issue.contributors()
-    bodies = {} if shown is None else shown  # each body as the email shows it, by identity
-
-    def in_email(body: Body) -> Markup:
-        if id(body) not in bodies:
-            bodies[id(body)] = Markup(email_body(body.html_absolute, rendered.url, images))
-        return bodies[id(body)]
-
-    return {
-        "layout": LAYOUT,
-        "email_body": in_email,
-        "web_body": lambda body: Markup(web_body(body.html, images)),
-        "config": config,
-        "issue": issue,
-        "r": rendered,
-        "contributors": contributors,
-        "teams": issue.teams(),
-        "preheader": preheader(rendered),
-        "unsubscribe_url": unsubscribe_url,
-        "feeds": feed_links(config),
-        "feedback": lambda piece: feedback_url(issue, piece, config),
-        "version": __version__,
-    }
-
-
-def feedback_url(issue: Issue, piece: Piece, config: Config) -> str | None:
-    """A mailto: link for readers to respond to a piece or raise a concern about it."""
-    if not config.editors_address:
-        return None
-    subject = f"{issue.name}: {piece.title}"
-    return f"mailto:{config.editors_address}?subject={quote(subject)}"
-
-
-def feed_links(config: Config) -> dict[str, str]:
-    """The feeds a reader can follow, by name."""
-    return {"RSS": config.feed_url("rss.xml"), "Atom": config.feed_url("atom.xml"),
-            "JSON Feed": config.feed_url("feed.json")}
-
-
-def preheader(rendered: RenderedIssue) -> str:
-    """The inbox preview line: the issue's summary, then the pieces' titles."""
-    parts = [rendered.issue.summary] + [p.piece.title for p in rendered.pieces]
-    text = " · ".join(part for part in parts if part)
-    if len(text) > PREHEADER_LENGTH:
-        text = text[: PREHEADER_LENGTH - 1].rsplit(" ", 1)[0] + "…"
-    return text
-
-
-def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
-               images: Images = NO_IMAGES,
-               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER,
-               shown: dict[int, Markup] | None = None) -> str:
-    """The HTML email with its CSS inlined (``@media`` rules kept in a style block), its
-    images as ``images`` says, ``unsubscribe_url`` where each reader's link goes. ``shown``
-    keeps each body as the email shows it, for several renderings of one issue."""
-    html = env.get_template("email.html").render(_context(rendered, config, images,
-                                                          unsubscribe_url, shown))
-    inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
-    return str(inliner.inline(html))
-
-
-def email_text(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
-               unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> str:
-    """The plain-text email."""
-    text = env.get_template("email.txt").render(
-        _context(rendered, config, unsubscribe_url=unsubscribe_url))
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
-
-
-@dataclass(frozen=True)
-class EmailEdition:
-    """The email as it is sent: its HTML and plain text (the same pieces as teasers in both),
-    and its size as a reader's client receives it, with the longest unsubscribe link a
-    subscriber can have in place of the placeholder."""
-
-    html: str
-    text: str
-    size: int  # bytes of the HTML as sent
-    full_size: int  # the same, with every piece in full
-    teasers: tuple[str, ...]  # the anchors of the pieces shown as teasers, in page order
-    chosen: tuple[str, ...]  # of those, the ones the pipeline chose (no "email:" of their own)
-
-
-def sent_size(html: str, config: Config, marker: str = UNSUBSCRIBE_PLACEHOLDER) -> int:
-    """The HTML's size as a reader's client receives it: the ``marker`` of the unsubscribe
-    link replaced by the longest real link (made by the code that makes every subscriber's)
-    and each line ending a CRLF, as in the message."""
-    link = longest_unsubscribe_link(config.delivery.unsubscribe_url)
-    return len(html.encode("utf-8")) + html.count("\n") + html.count(marker) * (
-        len(link.encode("ascii")) - len(marker))
-
-
-def with_teasers(rendered: RenderedIssue, anchors: set[str]) -> RenderedIssue:
-    """The issue with the pieces named by ``anchors`` as teasers."""
-    sections = tuple(Section(s.name, tuple(replace(p, teaser=p.anchor in anchors)
-                                           for p in s.pieces)) for s in rendered.sections)
-    return replace(rendered, sections=sections)
-
-
-def email_edition(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
-                  images: Images = NO_IMAGES,
-                  unsubscribe_url: str = UNSUBSCRIBE_PLACEHOLDER) -> EmailEdition:
-    """The email within ``email.size_budget_kb`` where it can be.
-
-    Pieces that say ``email: teaser`` are always teasers. When the email is over the budget
-    and ``email.overflow`` is ``teasers``, the letter and the pieces keep their place in full
-    while they fit, in page order, and the rest become teasers (a piece that says ``email:
-    full`` never does); the largest such prefix is found by bisection, so a few renderings
-    decide it. What does not fit even so is returned over the budget: the caller reports it.
-    """
-    budget = config.size_budget_kb * 1024
-    pieces = rendered.pieces
-    forced = {p.anchor for p in pieces if p.piece.email == "teaser"}
-    auto = [p.anchor for p in pieces if p.piece.email is None]
-
-    shown: dict[int, Markup] = {}  # the bodies' email HTML, made once for every attempt
-
-    def attempt(full: int) -> tuple[str, int]:
-        html = email_html(with_teasers(rendered, forced | set(auto[full:])), config, env,
-                          images, unsubscribe_url, shown)
-        return html, sent_size(html, config, unsubscribe_url)
-
-    everything = email_html(rendered, config, env, images, unsubscribe_url, shown)
-    full_size = sent_size(everything, config, unsubscribe_url)
-    html, size = (everything, full_size) if not forced else attempt(len(auto))
-    kept = len(auto)
-    if size > budget and config.email_overflow == "teasers" and auto:
-        low, high = 0, len(auto) - 1  # the largest number of full auto pieces that fits
-        best: tuple[str, int] | None = None
-        while low <= high:
-            middle = (low + high) // 2
-            made = attempt(middle)
-            if made[1] <= budget:
-                best, kept, low = made, middle, middle + 1
-            else:
-                high = middle - 1
-        if best is None:
-            kept = 0
-            best = attempt(0)
-        html, size = best
-    chosen = set(auto[kept:])
-    teasers = tuple(p.anchor for p in pieces if p.anchor in forced | chosen)
-    text = email_text(with_teasers(rendered, set(teasers)), config, env, unsubscribe_url)
-    return EmailEdition(html, text, size, full_size, teasers,
-                        tuple(a for a in teasers if a in chosen))
-
-
 def web_issue(rendered: RenderedIssue, config: Config, env: jinja2.Environment,
               images: Images = NO_IMAGES) -> str:
     """The web edition of one issue, with a permalink anchor per piece."""
-    return env.get_template("issue.html").render(_context(rendered, config, images))
+    return env.get_template("issue.html").render(context(rendered, config, images))
 
 
 @dataclass(frozen=True)
@@ -381,7 +178,7 @@ def archive(entries: list[ArchiveEntry], config: Config, env: jinja2.Environment
 
 def feed_content(rendered: RenderedIssue, config: Config, env: jinja2.Environment) -> str:
     """The whole issue as one HTML fragment with absolute URLs, for the feeds."""
-    return env.get_template("feed_entry.html").render(_context(rendered, config)).strip()
+    return env.get_template("feed_entry.html").render(context(rendered, config)).strip()
 
 
 #: Crawlers that gather text to train AI models (and only that: search engines are welcome).

@@ -26,9 +26,16 @@ def _kept(char: str) -> bool:
         unicodedata.category(char) == "Pc"
 
 
+#: The ASCII characters :func:`_kept` drops: all but letters, digits, ``_``, ``-`` and space.
+_ASCII_DROPPED = re.compile(r"[^a-z0-9_\- ]")
+
+
 def github_slug(text: str) -> str:
     """``Café & Co 🎉`` -> ``café--co-``: GitHub's id for a heading with that text."""
-    return "".join(c for c in text.lower() if _kept(c)).replace(" ", "-")
+    lower = text.lower()
+    if lower.isascii():  # the same characters kept, without asking unicodedata of each
+        return _ASCII_DROPPED.sub("", lower).replace(" ", "-")
+    return "".join(c for c in lower if _kept(c)).replace(" ", "-")
 
 
 class Slugger:
