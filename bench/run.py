@@ -179,7 +179,10 @@ def run_once(argv: list[str], scratch: Path, epoch: int = AS_OF_EPOCH) -> Run:
     worker's) and CPU time (its own and its workers'). Raise if it fails."""
     out, err = scratch / "stdout.txt", scratch / "stderr.txt"
     flags, mode = os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644
-    env = {**os.environ, "NO_COLOR": "1", "SOURCE_DATE_EPOCH": str(epoch)}
+    # Bytecode is kept (as an installed package has it): a PYTHONDONTWRITEBYTECODE of the
+    # machine would make every run compile every module again.
+    env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+           "NO_COLOR": "1", "SOURCE_DATE_EPOCH": str(epoch)}
     start = time.perf_counter()
     pid = os.posix_spawn(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_OPEN, 1, str(out), flags, mode),
