@@ -8,8 +8,10 @@ templates, every file under ``issues/``, the pipeline's own files and the instal
 which issues were published, the command's arguments and folder) and of every output after
 it (the site folder and the feeds). The next run with the same arguments takes both stamps
 again; only if both are the same is the stored report printed instead of building. A stamp
-is each file's path, size, modification time and inode, never its bytes, so taking one costs
-a directory walk.
+is each file's path, size, modification and change times and inode, never its bytes (the
+walk follows symbolic links to folders, each folder once), so taking one costs a directory
+walk. The libraries are the distributions in every folder of ``sys.path``. A stored file
+that is not one :func:`remember` wrote is never printed: the command builds.
 
 A preview (its message says how long until the moment), ``--drafts``, ``--early``,
 ``--no-cache``, ``-v`` and a build whose feeds depend on the clock are never replayed.
@@ -21,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +33,7 @@ from typing import Any
 
 from . import __file__ as _package_file
 from .config import CONFIG_NAME, Config
-from .console import Console
+from .console import COLOURS, Console
 from .errors import Problem
 from .publication import RECORD_NAME, Record, is_published
 from .seasons import IssueId, IssueIdError
@@ -40,11 +43,21 @@ FOLDER = Path(".cache") / "newsletter" / "uptodate"
 _VERSION = "uptodate-1"
 
 
+def _stat(st: os.stat_result) -> str:
+    """Size, modification time, change time and inode: the change time is set by the system
+    on every write, so an edit that puts the modification time back still shows."""
+    return f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+
+
 def _tree(folder: Path) -> list[str]:
-    """Every entry under ``folder`` (recursively, symlinks not followed) with its kind, size,
-    modification time and inode."""
+    """Every entry under ``folder`` (recursively, into the folders that symbolic links lead
+    to, each folder once) with its kind, size, modification and change times and inode."""
     lines = []
     stack = [folder]
+    seen: set[tuple[int, int]] = set()
+    with contextlib.suppress(OSError):
+        top = folder.stat()
+        seen.add((top.st_dev, top.st_ino))
     while stack:
         current = stack.pop()
         try:
@@ -58,9 +71,10 @@ def _tree(folder: Path) -> list[str]:
             except OSError:
                 lines.append(f"{entry.path}\0dangling")
                 continue
-            lines.append(f"{entry.path}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}"
-                         f"\0{st.st_ino}")
-            if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+            lines.append(f"{entry.path}\0{st.st_mode}\0{_stat(st)}")
+            if stat.S_ISDIR(st.st_mode) and entry.name != "__pycache__" and \
+                    (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
                 stack.append(Path(entry.path))
     return lines
 
@@ -69,8 +83,7 @@ def _files(paths: Iterable[Path]) -> list[str]:
     lines = []
     for path in paths:
         try:
-            st = path.stat()
-            lines.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}")
+            lines.append(f"{path}\0{_stat(path.stat())}")
         except OSError:
             lines.append(f"{path}\0missing")
     return lines
@@ -81,11 +94,14 @@ def _digest(lines: Iterable[str]) -> str:
 
 
 def _libraries() -> list[str]:
-    """The installed distributions (their folder names carry their versions)."""
+    """The installed distributions of every folder Python imports from (their folder names
+    carry their versions; a reinstall of the same version gives them another inode)."""
     names = []
-    for folder in {Path(p) for p in sys.path if p.endswith("site-packages")}:
-        with contextlib.suppress(OSError):
-            names += sorted(n for n in os.listdir(folder) if n.endswith(".dist-info"))
+    for entry in dict.fromkeys(sys.path):
+        with contextlib.suppress(OSError), os.scandir(entry or ".") as found:
+            for item in sorted(found, key=lambda e: e.name):
+                if item.name.endswith((".dist-info", ".egg-info", ".egg-link", ".pth")):
+                    names.append(f"{item.path}\0{_stat(item.stat())}")
     return names
 
 
@@ -154,18 +170,45 @@ def _path(config: Config, request: dict[str, Any]) -> Path:
     return config.root / FOLDER / f"{name}.json"
 
 
+def _read(path: Path) -> bytes:
+    """The bytes of a regular file (never waiting on a FIFO put in its place)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a file")
+        return file.read()
+
+
+def _event(event: Any) -> bool:
+    """Whether ``event`` is one a :class:`Recorder` keeps (the file may have been edited)."""
+    if not isinstance(event, list) or not event:
+        return False
+    kind, *rest = event
+    if kind == "problem" and len(rest) == 5:
+        path, line, level, message, rule = rest
+        return (isinstance(path, str) and (line is None or type(line) is int)
+                and level in COLOURS and isinstance(message, str) and isinstance(rule, str))
+    if kind == "message" and len(rest) == 2:
+        return all(isinstance(text, str) for text in rest)
+    return kind == "result" and len(rest) == 1 and isinstance(rest[0], str)
+
+
 def replay(config: Config, request: dict[str, Any], inputs: str,
            out_dir: Path) -> Report | None:
     """The stored report of the last build of ``request`` if nothing it read or wrote has
-    changed since (``inputs`` taken now), else None."""
+    changed since (``inputs`` taken now), else None (also when the stored file is not one
+    :func:`remember` wrote)."""
     try:
-        stored = json.loads(_path(config, request).read_bytes())
-    except (OSError, ValueError):
+        stored = json.loads(_read(_path(config, request)))
+    except (OSError, ValueError, RecursionError):
         return None
-    if not isinstance(stored, dict) or stored.get("inputs") != inputs or \
+    if not isinstance(stored, dict) or stored.get("inputs") != inputs:
+        return None
+    events = stored.get("events")
+    if not isinstance(events, list) or not all(map(_event, events)) or \
             stored.get("outputs") != outputs_stamp(config, out_dir):
         return None
-    return Report(stored.get("events", []))
+    return Report(events)
 
 
 def remember(config: Config, request: dict[str, Any], inputs: str, out_dir: Path,

@@ -3,6 +3,7 @@ the build reads or wrote builds again (pipeline.uptodate)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -170,3 +171,96 @@ def test_strict_and_plain_builds_are_kept_apart(cli: RunCli, site: Scratch) -> N
     assert build(cli, site)[0] == 0  # replayed
     code, _, err = build(cli, site, "--strict")
     assert code == 1 and "error" in err
+
+
+def test_a_build_that_also_wrote_a_missing_issue_is_replayed_as_the_next_build_prints(
+        cli: RunCli, site: Scratch) -> None:
+    """The first build also writes 2026-06-solstice, missing from the site, and says so; the
+    next one finds it there, neither writes nor names it, and neither does its replay."""
+    first = build(cli, site)
+    assert "2026-06-solstice (" in first[1]
+    full = build(cli, site, "--no-cache")
+    assert "2026-06-solstice (" not in full[1]
+    assert build(cli, site) == full
+
+
+def test_an_edit_that_puts_size_modification_time_and_inode_back_builds_again(
+        cli: RunCli, site: Scratch, builds: list[str]) -> None:
+    """Written in place (the same inode), the same length, its modification time set back:
+    only the change time, which no one can set, tells."""
+    build(cli, site)
+    piece = site.root / "issues" / ISSUE / "piece-0.md"
+    before = piece.stat()
+    with piece.open("r+b") as file:  # in place, as some editors save
+        file.write(piece.read_bytes().replace(b"Text 0", b"Tex 00"))
+    os.utime(piece, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = piece.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == \
+        (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert build(cli, site)[0] == 0
+    assert builds == [ISSUE, ISSUE]
+    assert "Tex 00" in (site.root / "public" / ISSUE / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_template_in_a_linked_folder_is_followed(cli: RunCli, site: Scratch,
+                                                   tmp_path: Path) -> None:
+    """templates/parts is a symbolic link to a folder elsewhere (and templates/loop one back
+    to templates/): an edit of a template in it builds again."""
+    parts = tmp_path / "shared" / "parts"
+    parts.mkdir(parents=True)
+    (parts / "note.html").write_text("<p>First note</p>", encoding="utf-8")
+    archive = (REPO / "templates" / "archive.html").read_text(encoding="utf-8")
+    site.write("templates/archive.html", archive.replace(
+        "{% endblock %}", '{% include "parts/note.html" %}{% endblock %}', 1))
+    (site.root / "templates" / "parts").symlink_to(parts)
+    (site.root / "templates" / "loop").symlink_to(site.root / "templates")
+    page = site.root / "public" / "index.html"
+    assert build(cli, site)[0] == 0 and "First note" in page.read_text(encoding="utf-8")
+    assert build(cli, site)[0] == 0
+    (parts / "note.html").write_text("<p>Other note</p>", encoding="utf-8")
+    assert build(cli, site)[0] == 0
+    assert "Other note" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("stored_events", [
+    "result", [["result", 42]], [[]], {"result": 1}, [["problem", "x", 1, "bogus", "m", ""]],
+    [["result", "a", "b"]], [["problem", "x", "1", "warning", "m", ""]], "deep", "fifo",
+])
+def test_a_stored_report_that_is_not_one_builds(cli: RunCli, site: Scratch, builds: list[str],
+                                                stored_events: Any) -> None:
+    """A hand-edited or damaged file with the right stamps is never printed, nor crashes, nor
+    waits: the command builds."""
+    build(cli, site)
+    full = build(cli, site, "--no-cache")
+    [path] = stored(site)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    path.unlink()
+    if stored_events == "deep":
+        path.write_text("[" * 100_000, encoding="utf-8")
+    elif stored_events == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(json.dumps({**data, "events": stored_events}), encoding="utf-8")
+    assert build(cli, site) == full
+    assert builds == [ISSUE] * 3
+
+
+def test_a_library_upgraded_outside_site_packages_builds_again(site: Scratch,
+                                                               tmp_path: Path) -> None:
+    """A distribution on PYTHONPATH (or in Debian's dist-packages) is what the build may
+    import too: its new version builds again."""
+    libs = tmp_path / "libs"
+    (libs / "somelib-1.0.dist-info").mkdir(parents=True)
+    script = ("import sys; from pipeline.cli import main; "
+              f"code = main(['build-issue', '{ISSUE}', '--root', sys.argv[1], '-q']); "
+              "print(code, 'pipeline.build' in sys.modules)")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": AS_OF_EPOCH, "PYTHONPATH": str(libs)}
+
+    def run() -> list[str]:
+        return subprocess.run([sys.executable, "-c", script, str(site.root)], cwd=REPO,
+                              env=env, capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert [run(), run()] == [["0", "True"], ["0", "False"]]
+    (libs / "somelib-1.0.dist-info").rename(libs / "somelib-2.0.dist-info")
+    assert run() == ["0", "True"]

@@ -73,8 +73,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
                        f"{when(issue.moment, at, tz)}; built into {out}/, and the site, "
                        "the archive and the feeds are untouched. Then run 'newsletter "
                        f"publish {issue.issue_id}' (or build-issue --early to publish now)")
-    else:
-        remember(config, request, stamp, result)
+    else:  # an issue it also wrote, missing from the site, is not written again, nor told
+        remember(config, request, stamp, replace(result, issues=result.issues[:1]))
     return 0
 
 
