@@ -15,6 +15,7 @@ index included), exactly as SQLite's ``NOCASE``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import os
@@ -124,29 +125,37 @@ SELECT c.subscriber_id, s.email, s.name, s.status = 'active', c.attempts
 FROM claimed c JOIN subscribers s ON s.id = c.subscriber_id ORDER BY c.subscriber_id
 """
 
-#: :meth:`PostgresStore.record`: data-modifying WITH clauses always run to completion, whether
-#: or not the final SELECT reads them.
-_RECORD = """
-WITH outcome AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(mids)s::text[],
-                         %(sizes)s::integer[], %(details)s::text[])
-        AS o (subscriber_id, status, message_id, size, detail)
-), written AS (
+@functools.lru_cache(maxsize=256)
+def _record_query(outcomes: int, check: int) -> str:
+    """:meth:`PostgresStore.record` of so many outcomes and subscribers to check, in ONE
+    statement: each outcome a row of a VALUES list (cheaper to send and plan than arrays),
+    written to the ledger, the bounced subscribers marked, and the still-active ones read.
+    Data-modifying WITH clauses always run to completion, whether or not the final SELECT
+    reads them; one statement per size, prepared once."""
+    active = f"id IN ({', '.join(['%s'] * check)}) AND status = 'active'" if check else "false"
+    select = f"SELECT id FROM subscribers WHERE {active}"
+    if not outcomes:
+        return select
+    rows = ", ".join(["(%s::bigint, %s::text, %s::text, %s::integer, %s::text, %s::boolean)"]
+                     * outcomes)
+    return f"""
+WITH outcome (subscriber_id, status, message_id, size, detail, bounced) AS (VALUES {rows}),
+written AS (
     UPDATE deliveries d SET status = o.status, message_id = o.message_id, size = o.size,
-        detail = o.detail, updated_at = %(at)s
-    FROM outcome o WHERE d.send_id = %(send)s AND d.subscriber_id = o.subscriber_id
+        detail = o.detail, updated_at = %s
+    FROM outcome o WHERE d.send_id = %s AND d.subscriber_id = o.subscriber_id
     RETURNING 1
 ), bounced AS (
-    UPDATE subscribers SET status = 'bounced', updated_at = %(at)s
-    WHERE id = ANY(%(bounced)s::bigint[])
+    UPDATE subscribers SET status = 'bounced', updated_at = %s
+    WHERE id IN (SELECT subscriber_id FROM outcome WHERE bounced)
     RETURNING 1
 )
-SELECT id FROM subscribers WHERE id = ANY(%(check)s::bigint[]) AND status = 'active'
+{select}
 """
 
-#: The common case of :data:`_RECORD` (one worker's outcome, not a bounce, and the recipient it
-#: sends to next), with scalars instead of arrays: the same writes and read, cheaper to send,
-#: plan and run.
+
+#: The common case of :func:`_record_query` (one worker's outcome, not a bounce, and the
+#: recipient it sends to next), with no list to join: the same writes and read, cheaper to run.
 _RECORD_ONE = """
 WITH written AS (
     UPDATE deliveries SET status = %s, message_id = %s, size = %s, detail = %s, updated_at = %s
@@ -279,24 +288,23 @@ class PostgresStore(SqlStore):
         atomic on its own): the outcomes, the bounces and the still-active check together.
         The check reads the snapshot the statement starts with, as it would in a
         transaction of its own."""
-        done = list(outcomes)
-        if len(done) == 1 and not done[0].bounced and len(check) == 1:
-            [o], [upcoming] = done, list(check)
-            one = (o.status, o.message_id, o.size, o.detail, _iso(now), send_id, o.subscriber_id,
-                   upcoming)
+        done, checked, at = list(outcomes), list(check), _iso(now)
+        if len(done) == 1 and not done[0].bounced and len(checked) == 1:
+            [o] = done
+            one = (o.status, o.message_id, o.size, o.detail, at, send_id, o.subscriber_id,
+                   checked[0])
             with self._failures():
                 found = self._tuples().execute(_RECORD_ONE, one, prepare=True).fetchall()
             return {int(row[0]) for row in found}
-        args = {
-            "send": send_id, "at": _iso(now),
-            "ids": [o.subscriber_id for o in done], "statuses": [o.status for o in done],
-            "mids": [o.message_id for o in done], "sizes": [o.size for o in done],
-            "details": [o.detail for o in done],
-            "bounced": [o.subscriber_id for o in done if o.bounced], "check": list(check),
-        }
+        args: list[object] = [value for o in done for value in (
+            o.subscriber_id, o.status, o.message_id, o.size, o.detail, o.bounced)]
+        if done:
+            args += [at, send_id, at]
+        args += checked
         with self._failures():
-            rows = self._conn().execute(_RECORD, args).fetchall()
-        return {int(row["id"]) for row in rows}
+            rows = self._tuples().execute(_record_query(len(done), len(checked)), args,
+                                          prepare=True).fetchall()
+        return {int(row[0]) for row in rows}
 
     def claim(self, send_id: int, limit: int, after: int = 0,
               owner: str | None = None) -> list[Claimed]:
