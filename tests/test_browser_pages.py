@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from pipeline.build import BuildResult, build_issue
 from pipeline.cli_web import bind
 from pipeline.config import load_config
-from pipeline.store_sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore
 from pipeline.tokens import Tokens
 from pipeline.transports import OutboxTransport
 from pipeline.web import WebParts, create_app
