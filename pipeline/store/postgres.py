@@ -16,6 +16,7 @@ starting together migrate once. Addresses compare case-insensitively for ASCII o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -276,6 +277,11 @@ class PostgresStore(LedgerStore):
 
             yield f"advisory {LOCK_NAMESPACE}:{lock_key(issue_id)}", check
         finally:
+            # Unlocked first, so the next sender finds it free at once: the server ends a
+            # closed session (and its locks) a moment after the connection goes.
+            with contextlib.suppress(psycopg.Error):
+                if not (conn.closed or conn.broken):
+                    conn.execute("SELECT pg_advisory_unlock_all()")
             conn.close()  # the session ends, and with it the lock
 
     @staticmethod
