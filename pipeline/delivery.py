@@ -134,7 +134,7 @@ class _Recorder:
         with self.lock:
             self.closing = True
             self.arrived.notify()
-        self.thread.join()
+        self.thread.join(timeout=120)
 
     def _run(self) -> None:
         while True:
