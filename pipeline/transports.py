@@ -9,8 +9,10 @@ import contextlib
 import os
 import re
 import smtplib
+import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -43,9 +45,17 @@ class PermanentFailure(Exception):
 
 
 class Transport(Protocol):
-    """Hands one message to its next hop."""
+    """Hands one message to its next hop.
+
+    ``send_when`` sends it only if ``ready()``, asked at the last moment before the message is
+    handed over (just before the end of SMTP's DATA), says yes; False when it said no and
+    nothing was handed over. What comes before that moment (connecting, the envelope, the
+    body) may overlap with the work ``ready`` waits for.
+    """
 
     def send(self, sender: str, recipient: str, message_id: str, data: bytes) -> None: ...
+    def send_when(self, sender: str, recipient: str, message_id: str, data: bytes,
+                  ready: Callable[[], bool]) -> bool: ...
     def close(self) -> None: ...
 
 
@@ -104,6 +114,13 @@ class OutboxTransport:
             raise PipelineError(f"{self.folder}: cannot write {name} to the outbox: "
                                 f"{exc.strerror or exc}") from None
 
+    def send_when(self, sender: str, recipient: str, message_id: str, data: bytes,
+                  ready: Callable[[], bool]) -> bool:
+        if not ready():
+            return False
+        self.send(sender, recipient, message_id, data)
+        return True
+
     def close(self) -> None:
         pass
 
@@ -147,8 +164,17 @@ def quote_periods(data: bytes) -> bytes:
     return b"." + quoted if quoted.startswith(b".") else quoted
 
 
+class Withdrawn(Exception):
+    """The message was not to leave after all: its DATA was left unended."""
+
+
 class _FastData(smtplib.SMTP):
-    """``smtplib.SMTP.data`` as the standard library has it, with :func:`quote_periods`."""
+    """``smtplib.SMTP.data`` as the standard library has it, with :func:`quote_periods`, and
+    ``before_end``: when set, asked once the body is sent and before the ``.`` that ends it;
+    if it says no (or raises), the connection is closed with the DATA unended, which a server
+    must treat as no message at all (RFC 5321, 4.1.1.4)."""
+
+    before_end: Callable[[], bool] | None = None
 
     def data(self, msg: Buffer | str) -> tuple[int, bytes]:
         if not isinstance(msg, bytes):
@@ -160,7 +186,20 @@ class _FastData(smtplib.SMTP):
         quoted = quote_periods(msg)
         if not quoted.endswith(b"\r\n"):
             quoted += b"\r\n"
-        self.send(quoted + b".\r\n")
+        gate, self.before_end = self.before_end, None
+        if gate is None:
+            self.send(quoted + b".\r\n")
+            return self.getreply()
+        self.send(quoted)
+        try:
+            go = gate()
+        except BaseException:
+            self.close()
+            raise
+        if not go:
+            self.close()
+            raise Withdrawn
+        self.send(b".\r\n")
         return self.getreply()
 
 
@@ -177,13 +216,13 @@ class SmtpTransport:
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
-        self.client: smtplib.SMTP | None = None
+        self.client: _FastData | None = None
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _FastData:
         s = self.settings
         context = ssl.create_default_context()
         try:
-            client: smtplib.SMTP
+            client: _FastData
             if s.security == "tls":
                 client = _SmtpSsl(s.host, s.port, timeout=s.timeout, context=context)
             else:
@@ -192,6 +231,10 @@ class SmtpTransport:
                     client.starttls(context=context)
             if s.username:
                 client.login(s.username, s.password or "")
+            # The end of a message goes as a small write of its own (see send_when): sent at
+            # once, not held back until the body is acknowledged.
+            if client.sock is not None:
+                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except smtplib.SMTPAuthenticationError as exc:
             reply = exc.smtp_error
             text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
@@ -220,6 +263,25 @@ class SmtpTransport:
         if refused:
             code, reply = refused[recipient]
             raise _classify(code, reply)
+
+    def send_when(self, sender: str, recipient: str, message_id: str, data: bytes,
+                  ready: Callable[[], bool]) -> bool:
+        """:meth:`send`, with ``ready`` asked after the envelope and the body went and before
+        the ``.`` that ends the DATA: if it says no (or raises), the connection is closed with
+        the message unended, and the next message opens a new one."""
+        if self.client is None:
+            self.client = self._connect()
+        client = self.client
+        client.before_end = ready
+        try:
+            self.send(sender, recipient, message_id, data)
+        except Withdrawn:
+            return False
+        finally:
+            client.before_end = None
+            if client.sock is None and self.client is client:  # closed with its DATA unended
+                self.client = None
+        return True
 
     def _drop(self) -> None:
         if self.client is not None:

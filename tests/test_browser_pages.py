@@ -19,7 +19,7 @@ from pipeline.build import BuildResult, build_issue
 from pipeline.config import load_config
 from pipeline.seasons import IssueId
 from pipeline.serving import bind
-from pipeline.store_sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore
 from pipeline.tokens import Tokens
 from pipeline.transports import OutboxTransport
 from pipeline.web import WebParts, create_app

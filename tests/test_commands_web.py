@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, expect
 
-from pipeline.store_sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore
 
 from .browser import assert_accessible, new_page
 from .conftest import REPO, Scratch, copy_sample

@@ -298,6 +298,36 @@ def test_lines_starting_with_a_period_arrive_intact(sink: SmtpSink) -> None:
     assert second.data == data  # a message not ending with CRLF gets one, as with smtplib
 
 
+def test_a_message_is_ended_only_once_ready_says_so(sink: SmtpSink) -> None:
+    """``send_when`` asks ``ready`` after the body and before the end of the DATA: a no (the
+    recipient left) or a failure (the ledger could not be written) leaves the message unended,
+    and the server keeps nothing; the next message goes on a new connection."""
+    data = b"Subject: gated\r\n\r\nbody\r\n"
+    transport = SmtpTransport(SmtpSettings(HOST, sink.port, "none", None, None, timeout=10))
+    asked: list[int] = []
+
+    def ready(answer: bool) -> Callable[[], bool]:
+        def ask() -> bool:
+            asked.append(sink.count())  # the body went, and the server has kept nothing yet
+            return answer
+        return ask
+
+    def fails() -> bool:
+        raise RuntimeError("the ledger failed")
+
+    try:
+        assert not transport.send_when("news@example.org", "ada@example.org", "<a@x>", data,
+                                       ready(False))
+        with pytest.raises(RuntimeError, match="the ledger failed"):
+            transport.send_when("news@example.org", "bob@example.org", "<b@x>", data, fails)
+        assert transport.send_when("news@example.org", "cy@example.org", "<c@x>", data,
+                                   ready(True))
+    finally:
+        transport.close()
+    assert asked == [0, 0]
+    assert [m.rcpt_tos for m in sink.messages] == [("cy@example.org",)]
+
+
 # ---------------------------------------------------------------------- (2) header injection
 
 

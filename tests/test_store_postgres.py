@@ -309,7 +309,7 @@ def test_the_password_comes_from_the_named_environment_variable(
 
 
 def test_without_psycopg_a_url_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(sys.modules, "pipeline.store_postgres", raising=False)
+    monkeypatch.delitem(sys.modules, "pipeline.store.postgres", raising=False)
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
     with pytest.raises(PipelineError, match=r"psycopg is not installed: pip install "
                                             r"'ethics-society-pipeline\[postgres\]'"):

@@ -20,7 +20,7 @@ import pytest
 from pipeline.databases import Database
 from pipeline.errors import PipelineError
 from pipeline.store import MIGRATIONS, NewSubscriber, Store, open_store
-from pipeline.store_sqlite import SqliteStore
+from pipeline.store.sqlite import SqliteStore
 from pipeline.subscribers import AddressError, normalise
 
 from .conftest import RunCli, Scratch

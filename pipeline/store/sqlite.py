@@ -1,8 +1,9 @@
 """The subscriber store on SQLite: one file, no server to start (the default).
 
-The queries are the ones every backend shares (:class:`pipeline.store.SqlStore`); this module
-adds SQLite's connection, its transactions (``BEGIN IMMEDIATE``), the per-send process lock
-beside the database's own lease, and the schema migrations (``PRAGMA user_version``).
+The queries are the ones every backend shares (:mod:`pipeline.store.sql`,
+:mod:`pipeline.store.ledger`); this module adds SQLite's connection, its transactions
+(``BEGIN IMMEDIATE``), the per-send process lock beside the database's own lease, and the
+schema migrations (``PRAGMA user_version``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import PipelineError
-from .store import MIGRATIONS, TABLES, StoreError, check_version
-from .store_sql import SqlStore
+from ..errors import PipelineError
+from . import StoreError
+from .ledger import LedgerStore
+from .schema import TABLES, check_version, migrations, statements
+
+#: The schema of each version, in SQLite's words.
+MIGRATIONS = migrations("sqlite")
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(LedgerStore):
     """The subscriber store and ledger in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
@@ -130,13 +135,12 @@ class SqliteStore(SqlStore):
 def migrate(db: sqlite3.Connection) -> int:
     """Apply the schema versions this database does not have yet; its version after."""
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    check_version(version, len(MIGRATIONS))
+    check_version(version)
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in script.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+            for statement in statements(script):
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {number}")
         except BaseException:
             db.execute("ROLLBACK")

@@ -1,10 +1,14 @@
 """Subscribers and the send ledger, behind one small interface (:class:`Store`).
 
-Two implementations share every query (:class:`SqlStore`): :class:`SqliteStore`, the default
-(one file, WAL mode, no server), and ``PostgresStore`` in :mod:`pipeline.store_postgres`, for
-several app servers and senders sharing one database. :func:`open_store` picks one from the
-``subscribers.database`` setting: a file path, or a ``postgresql://`` URL. Each keeps its schema
-version in the database and applies the versions it lacks in order.
+The package: this module (the interface, its values and :func:`open_store`),
+:mod:`~pipeline.store.schema` (one schema for both backends, with a per-dialect type map),
+:mod:`~pipeline.store.sql` and :mod:`~pipeline.store.ledger` (the queries both backends share:
+subscribers, consent and reports; the send lease and the ledger), :mod:`~pipeline.store.sqlite`
+(:class:`SqliteStore`, the default: one file, WAL mode, no server) and
+:mod:`~pipeline.store.postgres` (``PostgresStore``, for several app servers and senders sharing
+one database). :func:`open_store` picks a backend from the ``subscribers.database`` setting: a
+file path, or a ``postgresql://`` URL. Each keeps its schema version in the database and applies
+the versions it lacks in order.
 
 Every method that changes state takes ``now`` (never reads the clock) and is one transaction.
 The ledger holds one row per recipient of a send; a row is claimed (``sending``) before its
@@ -25,8 +29,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from .databases import DEFAULT_PASSWORD_ENV, Database, Status, is_url
-from .errors import PipelineError
+from ..databases import DEFAULT_PASSWORD_ENV, Database, Status, is_url
+from ..errors import PipelineError
+from .schema import MIGRATIONS as MIGRATIONS  # for the tests and tools that count versions
 
 DeliveryStatus = Literal["pending", "sending", "sent", "deferred", "failed", "skipped"]
 
@@ -213,98 +218,16 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-MIGRATIONS: tuple[str, ...] = (
-    # 1: subscribers, sends and the per-recipient ledger
-    """
-    CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
-        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
-        name TEXT,
-        status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'unsubscribed', 'bounced')),
-        consent_at TEXT,
-        consent_source TEXT,
-        created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX subscribers_status ON subscribers (status);
-    CREATE TABLE sends (
-        id INTEGER PRIMARY KEY,
-        issue_id TEXT NOT NULL UNIQUE,
-        started_at TEXT NOT NULL,
-        recipients INTEGER NOT NULL
-    );
-    CREATE TABLE deliveries (
-        send_id INTEGER NOT NULL REFERENCES sends (id),
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id),
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN
-            ('pending', 'sending', 'sent', 'deferred', 'failed', 'skipped')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        message_id TEXT,
-        size INTEGER NOT NULL DEFAULT 0,
-        detail TEXT,
-        updated_at TEXT,
-        PRIMARY KEY (send_id, subscriber_id)
-    );
-    CREATE INDEX deliveries_status ON deliveries (send_id, status);
-    """,
-    # 2: the consent history of each subscriber (sign-up requests, confirmations, leaving)
-    """
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY,
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
-        at TEXT NOT NULL,
-        kind TEXT NOT NULL CHECK (kind IN ('requested', 'confirmed', 'unsubscribed')),
-        detail TEXT NOT NULL
-    );
-    CREATE INDEX events_subscriber ON events (subscriber_id, id);
-    """,
-    # 3: one sender per send, whatever path or machine reaches the database: a lease row
-    # (owner, heartbeat, expiry), and which sender claimed each ledger row
-    """
-    CREATE TABLE leases (
-        name TEXT PRIMARY KEY,
-        owner TEXT NOT NULL,
-        lock TEXT NOT NULL,
-        heartbeat_at TEXT NOT NULL,
-        expires_at TEXT NOT NULL
-    );
-    ALTER TABLE deliveries ADD COLUMN claimed_by TEXT;
-    """,
-    # 4: delivery reports that arrived after the relay accepted a message (bounces,
-    # complaints), one row per report and subscriber, so reading a report again changes nothing
-    """
-    CREATE TABLE reports (
-        id INTEGER PRIMARY KEY,
-        report_key TEXT NOT NULL UNIQUE,
-        subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
-        kind TEXT NOT NULL CHECK (kind IN ('permanent', 'temporary', 'complaint')),
-        at TEXT NOT NULL,
-        detail TEXT NOT NULL
-    );
-    CREATE INDEX reports_subscriber ON reports (subscriber_id, kind, at);
-    """,
-)
-
-
-#: The tables every schema version since the last has.
-TABLES = ("subscribers", "sends", "deliveries", "events", "leases", "reports")
-
-def check_version(version: int, known: int) -> None:
-    if version > known:
-        raise PipelineError(f"the subscriber database is at schema version {version}, newer "
-                            f"than this pipeline knows ({known}); upgrade the pipeline")
-
-
 def open_store(database: Database, password_env: str = DEFAULT_PASSWORD_ENV,
                environ: Mapping[str, str] | None = None) -> Store:
     """The store ``database`` names: a SQLite file, or a PostgreSQL database by its URL,
     whose password (if any) is in the environment variable ``password_env``."""
     if not is_url(database):
-        from .store_sqlite import SqliteStore  # the store imports its backends when used
+        from .sqlite import SqliteStore  # the store imports its backends when used
 
         return SqliteStore(Path(database))
     try:
-        from .store_postgres import PostgresStore
+        from .postgres import PostgresStore
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("psycopg"):
             raise
