@@ -17,7 +17,7 @@ Each report is attributed to subscribers by, in this order of trust:
 4. the failed addresses the report names, when one is a subscriber's.
 
 A report that names no subscriber this way is listed, never guessed. What a report says is
-recorded per report and subscriber (:meth:`pipeline.store.SqlStore.record_findings`), so the
+recorded per report and subscriber (:meth:`pipeline.store.sql.SqlStore.record_findings`), so the
 same report read twice changes nothing.
 """
 
