@@ -94,8 +94,13 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+#: How text goes to and from bytes in the cache: a file name that is not UTF-8 is read as
+#: lone surrogates (Python's way), which UTF-8 alone cannot write.
+TEXT = "surrogatepass"
+
+
 def _update(digest: Any, label: str, data: bytes) -> None:
-    digest.update(f"{label}\0{len(data)}\0".encode() + data)
+    digest.update(f"{label}\0{len(data)}\0".encode("utf-8", TEXT) + data)
 
 
 def site_digest(root: Path, files: list[Path], template_dirs: list[Path],
@@ -168,7 +173,7 @@ def inputs(folder: Path) -> str:
 def key(kind: str, *parts: object) -> str:
     """The key of an entry: the SHA-256 of its kind, the code and ``parts`` (JSON values)."""
     text = json.dumps([kind, code_digest(), *parts], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(text.encode("utf-8", TEXT)).hexdigest()
 
 
 @dataclass
@@ -251,7 +256,7 @@ class Cache:
         payload = None
         if data is not None:
             try:
-                payload = json.loads(data)
+                payload = json.loads(data.decode("utf-8", TEXT))
             except ValueError:  # cannot happen to an entry this module wrote: corrupt
                 self._corrupt(kind, entry_key)
         if not isinstance(payload, dict):
@@ -296,7 +301,7 @@ class Cache:
     def put(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
         """Store ``payload`` (JSON values); a cache that cannot be written is only counted."""
         self.put_bytes(kind, entry_key, json.dumps(payload, ensure_ascii=False,
-                                                   separators=(",", ":")).encode("utf-8"))
+                                                   separators=(",", ":")).encode("utf-8", TEXT))
 
     def put_bytes(self, kind: str, entry_key: str, body: bytes) -> None:
         """Store ``body`` under its header: ``MAGIC kind key sha256(body)``."""

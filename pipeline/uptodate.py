@@ -40,6 +40,8 @@ from .seasons import IssueId, IssueIdError
 from .writer import replace_file
 
 FOLDER = Path(".cache") / "newsletter" / "uptodate"
+#: Text to bytes and back: a file name that is not UTF-8 is read as lone surrogates.
+TEXT = "surrogatepass"
 _VERSION = "uptodate-1"
 
 
@@ -90,7 +92,7 @@ def _files(paths: Iterable[Path]) -> list[str]:
 
 
 def _digest(lines: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(lines).encode("utf-8", "surrogateescape")).hexdigest()
+    return hashlib.sha256("\n".join(lines).encode("utf-8", TEXT)).hexdigest()
 
 
 def _libraries() -> list[str]:
@@ -166,7 +168,7 @@ class Recorder(Console):
 
 
 def _path(config: Config, request: dict[str, Any]) -> Path:
-    name = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+    name = hashlib.sha256(json.dumps(request, sort_keys=True).encode("utf-8", TEXT)).hexdigest()
     return config.root / FOLDER / f"{name}.json"
 
 
@@ -199,7 +201,7 @@ def replay(config: Config, request: dict[str, Any], inputs: str,
     changed since (``inputs`` taken now), else None (also when the stored file is not one
     :func:`remember` wrote)."""
     try:
-        stored = json.loads(_read(_path(config, request)))
+        stored = json.loads(_read(_path(config, request)).decode("utf-8", TEXT))
     except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(stored, dict) or stored.get("inputs") != inputs:
@@ -217,6 +219,6 @@ def remember(config: Config, request: dict[str, Any], inputs: str, out_dir: Path
     before the build) and of the outputs (now, after it). A cache that cannot be written is
     no error: the next run builds."""
     data = json.dumps({"inputs": inputs, "outputs": outputs_stamp(config, out_dir),
-                       "events": report.events}, ensure_ascii=False).encode("utf-8")
+                       "events": report.events}, ensure_ascii=False).encode("utf-8", TEXT)
     with contextlib.suppress(OSError):
         replace_file(_path(config, request), data)

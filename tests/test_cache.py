@@ -6,6 +6,7 @@ Renders are counted with the cache statistics a build returns, never timed.
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from pipeline.errors import ContentError, Problem
 from pipeline.seasons import IssueId
 from pipeline.site import open_site
 
-from .conftest import REPO, RunCli, Scratch, copy_sample, png
+from .conftest import REPO, RunCli, Scratch, copy_sample, piece_text, png
 from .test_build import outputs
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
@@ -290,3 +291,24 @@ def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch
     for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
         assert entries(archive.root, kind) == []
     assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown
+
+
+def test_a_file_name_that_is_not_utf8_builds_through_the_cache(archive: Scratch,
+                                                               cli: RunCli) -> None:
+    """A piece saved by a tool that wrote its name in Latin-1 ("café" as 63 61 66 e9): the
+    build reports and renders it as without the cache, and the next builds (replayed, and
+    from the cache) say the same."""
+    name = os.fsdecode(b"caf\xe9.md")
+    (archive.root / "issues" / ISSUES[0] / name).write_text(
+        piece_text(title="Café", body="Text with [a link](piece-0.md).\n"), encoding="utf-8")
+    argv = ("build-issue", ISSUES[0], "--root", str(archive.root))
+    code, _, err = cli(*argv, "--no-cache")
+    assert code == 0, err
+    made = outputs(archive.root)
+    assert "Café" in made[f"public/{ISSUES[0]}/index.html"].decode("utf-8")
+    for _ in range(2):  # renders through the cache and stores its report; replays it
+        assert cli(*argv)[0] == 0
+    shutil.rmtree(archive.root / CACHE_DIR / "uptodate")
+    code, again, err = cli(*argv, "-v")  # every page from the cache
+    assert code == 0 and "issue pages 1 reused" in again, err
+    assert outputs(archive.root) == made
