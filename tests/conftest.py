@@ -15,7 +15,8 @@ from pipeline.cli import main
 
 #: Fixtures for every test module: the real browser (browser), and the store backends
 #: (database, databases: SQLite, and PostgreSQL on a private throwaway server).
-pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases", "tests.imap_server"]
+pytest_plugins = ["tests.browser", "tests.postgres", "tests.databases", "tests.imap_server",
+                  "tests.smtp_sink"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -12,8 +12,8 @@ the server runs. Faults, set before or during a send:
   DATA (counted over all connections, from 1); that message is not recorded;
 - ``sink.on_message``: a callback run for each accepted message before the ``250`` reply.
 
-Use the ``smtp_sink`` fixture (started and stopped around one test), or ``python -m
-tests.smtp_sink`` to keep one running by hand.
+Use the ``sink`` fixture (started and stopped around one test; conftest loads this module as
+a plugin), or ``python -m tests.smtp_sink`` to keep one running by hand.
 """
 
 from __future__ import annotations
@@ -196,10 +196,10 @@ class SmtpSink:
 
 
 @pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+def sink() -> Iterator[SmtpSink]:
     """A fresh SMTP sink on 127.0.0.1 for one test."""
-    with SmtpSink() as sink:
-        yield sink
+    with SmtpSink() as running:
+        yield running
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 import imaplib
 import mailbox
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -202,12 +201,6 @@ def test_the_limit_and_window_are_configurable(
     assert code == 0
     assert "bounced: 2 of 2 temporary failures within 7 days" in out
     assert status_of(configured(sample_copy), "reader0003@example.net") == "bounced"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
 
 
 def test_verp_names_the_reader_when_the_report_does_not(

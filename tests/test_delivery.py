@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -77,13 +77,6 @@ def sample_copy(sample_copy: Path, databases: Databases) -> Path:
     """The sample newsletter, with its subscribers on each backend in turn."""
     databases.attach(sample_copy)
     return sample_copy
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    """A fresh SMTP sink on 127.0.0.1 (the same as ``tests.smtp_sink.smtp_sink``)."""
-    with SmtpSink() as running:
-        yield running
 
 
 @dataclass

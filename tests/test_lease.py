@@ -15,7 +15,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -53,12 +52,6 @@ READERS = 40
 def sample_copy(sample_copy: Path, databases: Databases) -> Path:
     databases.attach(sample_copy)
     return sample_copy
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
 
 
 def other_path(root: Path, databases: Databases, tmp_path: Path) -> str:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,12 +54,6 @@ def sample_copy(sample_copy: Path, databases: Databases) -> Path:
     """The sample newsletter, with its subscribers on each backend in turn."""
     databases.attach(sample_copy)
     return sample_copy
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

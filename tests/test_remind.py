@@ -4,7 +4,6 @@ real SMTP server on 127.0.0.1 (aiosmtpd) and the outbox, never twice for the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
@@ -41,12 +40,6 @@ email = "tom@example.org"
 def as_of(monkeypatch: pytest.MonkeyPatch, day: str) -> None:
     moment = datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(int(moment.timestamp())))
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
 
 from pipeline.transports import SmtpSettings, SmtpTransport
 from pipeline.web import create_app
@@ -21,12 +20,6 @@ from .smtp_sink import SmtpSink
 from .test_delivery import parse
 from .test_web import confirm, subscribe
 from .web_server import Site, serving
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as running:
-        yield running
 
 
 @contextmanager
