@@ -67,9 +67,12 @@ def delivery_email(config: Config, issue: Issue, marker: str) -> tuple[str, str]
     same teasers, the same images), with ``marker`` where each subscriber's unsubscribe URL
     goes; through the render cache, so nothing is rendered again that the build rendered."""
     site = open_site(config, True, load_record(config.root))
-    renderers = memo.renderers(c.Cache(site.rendering.cache_folder))
+    cache = c.Cache(site.rendering.cache_folder)
+    renderers = memo.renderers(cache)
     problems = Problems()
-    rendered = r.render_issue(issue, site.config, problems, renderers.body, renderers.anchors)
+    with cache.bodies_of(issue.path):
+        rendered = r.render_issue(issue, site.config, problems, renderers.body,
+                                  renderers.anchors)
     images = images_mod.survey(issue.path, r.image_uses(rendered), LAYOUT.column,
                                site.config.image_budget_kb, renderers.images, problems)
     edition = r.guarded(lambda: r.email_edition(rendered, site.config, site.env, images,

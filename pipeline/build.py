@@ -249,9 +249,10 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Is
     if plan.every:
         return _render_every(site, plan, made, store.stats)
     for index, issue in enumerate(plan.targets):
-        workers.prerender(site.rendering, issue, store)
-        pages = memo.pages(site.rendering, store, site.env, issue, plan.inputs[issue.issue_id],
-                           plan.drafts)
+        with store.bodies_of(issue.path):
+            workers.prerender(site.rendering, issue, store)
+            pages = memo.pages(site.rendering, store, site.env, issue,
+                               plan.inputs[issue.issue_id], plan.drafts)
         errors = count_errors(pages.problems)
         if index and errors:
             made.broken[issue.issue_id] = errors

@@ -8,16 +8,23 @@ the folder (or building with ``--no-cache``) only makes the next build slower.
 The kinds of entry:
 
 ``piece``
-    One body's Markdown rendered (:class:`~pipeline.markup.Body`, its plain text, and the
-    problems found on the way). Key: the Markdown, where the body lives (issue folder, issue
-    URL, anchor, file, first line), the engine's options and the code (below). What the
-    other bodies of its page answered about its in-page links (:func:`~pipeline.links.ask`)
-    is stored with it and asked again, like the probes: the answers the file system gave
-    about each local link (:func:`~pipeline.links.probe`) are stored with it and asked again
-    before it is used: a link whose target appeared or went away renders again.
+    One body's Markdown rendered (:class:`~pipeline.markup.Body`: its web HTML, from which
+    the absolute HTML is made again in one pass; its plain text if the build made it, which
+    it does not for a teaser; and the problems found on the way). Key: the Markdown, where
+    the body lives (issue folder, issue URL, anchor, file, first line), the engine's options
+    and the code (below). What the other bodies of its page answered about its in-page
+    links (:func:`~pipeline.links.ask`) is stored with it and asked again, like the probes:
+    the answers the file system gave about each local link (:func:`~pipeline.links.probe`)
+    are stored with it and asked again before it is used: a link whose target appeared or
+    went away renders again.
 ``anchors``
     The ids of one body (its headings' and notes'), which the other bodies of its issue page
     need to know where their in-page links land. Key: the Markdown and the engine's options.
+``bodies``
+    Where the ``piece`` and ``anchors`` entries are kept: one file per issue folder (key: the
+    folder and the code) holding those of its bodies, written at the end of a build that
+    rendered one of them, with the ones that build used (:meth:`Cache.bodies_of`). An issue's
+    bodies are looked up together, and one file costs far less to write than one per body.
 ``issue``
     One issue's pages (HTML email, text email, web edition), its feed entry, the assets it
     copies and the problems its rendering found. Key: the issue's inputs (:func:`inputs`:
@@ -58,7 +65,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -218,6 +225,22 @@ class Stats:
         return "cache: " + ("; ".join(parts) or "nothing to look up")
 
 
+#: The kinds kept together, one entry (``bodies``) per issue folder: an issue's bodies are
+#: rendered and looked up together, and one file costs far less to write than one per body.
+PACKED = ("piece", "anchors")
+
+
+@dataclass
+class _Pack:
+    """The bodies of one issue folder: as read (``stored``), and as this build uses them."""
+
+    folder: Path
+    entry_key: str
+    stored: dict[tuple[str, str], dict[str, Any]] | None = None  # read when first asked
+    used: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    changed: bool = False
+
+
 class Cache:
     """Entries under ``folder``, or nothing at all when ``folder`` is None (``--no-cache``)."""
 
@@ -225,17 +248,68 @@ class Cache:
         self.folder = folder
         self.stats = Stats()
         self._fresh: dict[tuple[str, str], dict[str, Any]] = {}
+        self._later: list[tuple[str, str, Callable[[], dict[str, Any]]]] = []
+        self._pack: _Pack | None = None
+
+    @contextlib.contextmanager
+    def bodies_of(self, issue_folder: Path) -> Iterator[None]:
+        """Within this, the bodies (:data:`PACKED` kinds) are looked up in and stored to the
+        one ``bodies`` entry of ``issue_folder``, written when it ends if something new was
+        stored (with the bodies this build used, so it never grows with old versions). Used
+        again for the same folder inside, it is the same entry."""
+        if self.folder is None or (self._pack is not None and
+                                   self._pack.folder == issue_folder):
+            yield
+            return
+        outer, self._pack = self._pack, _Pack(issue_folder, key("bodies", str(issue_folder)))
+        try:
+            yield
+            self.flush()
+            pack = self._pack
+            # Something new was rendered only when the issue's bodies were all looked up:
+            # then what this build used is the whole of them.
+            if pack.changed:
+                self.put("bodies", pack.entry_key, {"entries": [
+                    [kind, entry_key, payload] for (kind, entry_key), payload
+                    in pack.used.items()]})
+        finally:
+            self._pack = outer
+
+    def _packed(self, kind: str) -> _Pack | None:
+        """The open pack, read, when ``kind`` is kept in it."""
+        pack = self._pack
+        if pack is None or kind not in PACKED:
+            return None
+        if pack.stored is None:
+            pack.stored = {}
+            data = self.get_bytes("bodies", pack.entry_key, count=False)
+            try:
+                found = json.loads(data.decode("utf-8", TEXT))["entries"] if data else []
+                pack.stored = {(k, e): payload for k, e, payload in found
+                               if isinstance(payload, dict)}
+            except (ValueError, KeyError, TypeError):  # not an entry this module wrote
+                self._corrupt("bodies", pack.entry_key)
+        return pack
 
     def remember(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
         """An entry rendered for this build elsewhere (a worker): counted as rendered, and
-        given back by :meth:`get` without reading it again."""
+        given back by :meth:`get` without reading it again (and stored with the bodies of
+        the issue folder that uses it)."""
         self._fresh[(kind, entry_key)] = payload
         self.stats.count(self.stats.misses, kind)
+
+    def made_now(self, kind: str, entry_key: str) -> bool:
+        """Whether the entry was made for this build elsewhere (:meth:`remember`)."""
+        return (kind, entry_key) in self._fresh
 
     def has(self, kind: str, entry_key: str) -> bool:
         """Whether an entry is there (not whether it can be trusted: :meth:`get` says)."""
         if (kind, entry_key) in self._fresh:
             return True
+        pack = self._packed(kind)
+        if pack is not None:
+            assert pack.stored is not None
+            return (kind, entry_key) in pack.used or (kind, entry_key) in pack.stored
         return self.folder is not None and self._path(kind, entry_key).is_file()
 
     def _path(self, kind: str, entry_key: str) -> Path:
@@ -248,17 +322,25 @@ class Cache:
         trust: missing, corrupt, or an answer it depends on has changed (the file system's,
         :func:`~pipeline.links.probe`, or the one ``valid`` asks)."""
         fresh = self._fresh.get((kind, entry_key))
+        pack = self._packed(kind)
         if fresh is not None:
+            if pack is not None:
+                pack.used[(kind, entry_key)] = fresh
+                pack.changed = True
             return fresh
         if self.folder is None:
             return None
-        data = self.get_bytes(kind, entry_key, count=False)
-        payload = None
-        if data is not None:
-            try:
-                payload = json.loads(data.decode("utf-8", TEXT))
-            except ValueError:  # cannot happen to an entry this module wrote: corrupt
-                self._corrupt(kind, entry_key)
+        payload: Any = None
+        if pack is not None:
+            assert pack.stored is not None
+            payload = pack.used.get((kind, entry_key)) or pack.stored.get((kind, entry_key))
+        else:
+            data = self.get_bytes(kind, entry_key, count=False)
+            if data is not None:
+                try:
+                    payload = json.loads(data.decode("utf-8", TEXT))
+                except ValueError:  # cannot happen to an entry this module wrote: corrupt
+                    self._corrupt(kind, entry_key)
         if not isinstance(payload, dict):
             self.stats.count(self.stats.misses, kind)
             return None
@@ -268,6 +350,8 @@ class Cache:
             self.stats.count(self.stats.misses, kind)
             return None
         self.stats.count(self.stats.hits, kind)
+        if pack is not None:
+            pack.used[(kind, entry_key)] = payload
         return payload
 
     def get_bytes(self, kind: str, entry_key: str, count: bool = True) -> bytes | None:
@@ -294,14 +378,33 @@ class Cache:
         return body
 
     def _corrupt(self, kind: str, entry_key: str) -> None:
-        self.stats.count(self.stats.corrupt, kind)
+        # A broken pack of bodies is counted with the pieces, which are rendered again.
+        self.stats.count(self.stats.corrupt, "piece" if kind == "bodies" else kind)
         with contextlib.suppress(OSError):
             self._path(kind, entry_key).unlink()
 
     def put(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
         """Store ``payload`` (JSON values); a cache that cannot be written is only counted."""
+        pack = self._packed(kind)
+        if pack is not None:
+            pack.used[(kind, entry_key)] = payload
+            pack.changed = True
+            return
         self.put_bytes(kind, entry_key, json.dumps(payload, ensure_ascii=False,
                                                    separators=(",", ":")).encode("utf-8", TEXT))
+
+    def put_later(self, kind: str, entry_key: str, payload: Callable[[], dict[str, Any]]
+                  ) -> None:
+        """Store ``payload()`` when :meth:`flush` is called: what it stores of a value may
+        grow as the build goes on (a body's plain text, once its email has asked for it)."""
+        if self.folder is not None:
+            self._later.append((kind, entry_key, payload))
+
+    def flush(self) -> None:
+        """Store what :meth:`put_later` kept for later."""
+        later, self._later = self._later, []
+        for kind, entry_key, payload in later:
+            self.put(kind, entry_key, payload())
 
     def put_bytes(self, kind: str, entry_key: str, body: bytes) -> None:
         """Store ``body`` under its header: ``MAGIC kind key sha256(body)``."""

@@ -75,13 +75,21 @@ class Body:
     lookups: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def with_text(cls, html: str, html_absolute: str, assets: tuple[Path, ...],
-                  probes: tuple[tuple[str, str], ...], lookups: tuple[tuple[str, str], ...],
-                  text: str, links: tuple[str, ...]) -> Body:
-        """A body whose plain text is already known (read back from the cache)."""
+    def stored(cls, html: str, html_absolute: str, assets: tuple[Path, ...],
+               probes: tuple[tuple[str, str], ...], lookups: tuple[tuple[str, str], ...],
+               plain: tuple[str, tuple[str, ...]] | None) -> Body:
+        """A body read back from the cache, with its plain text and links when they were
+        stored (else made when first asked)."""
         body = cls(html, html_absolute, assets, probes, lookups)
-        body.__dict__["_plain"] = (text, links)  # what the cached_property would store
+        if plain is not None:
+            body.__dict__["_plain"] = plain  # what the cached_property would store
         return body
+
+    def plain_made(self) -> tuple[str, tuple[str, ...]] | None:
+        """The plain text and its links if something asked for them already (a teaser's
+        are never made for its email), without making them."""
+        made: tuple[str, tuple[str, ...]] | None = self.__dict__.get("_plain")
+        return made
 
     @cached_property
     def _plain(self) -> tuple[str, tuple[str, ...]]:
@@ -221,7 +229,7 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links = Links(source, ctx, made.ids)
     html = _clean(made.html, attribute_filter=links.resolve)
 
-    html_absolute: str = _absolute(ctx.issue_url).clean(html)
+    html_absolute = absolute(html, ctx.issue_url)
     _check_images(html, source, ctx, problems)
     for href in made.empty_links:
         line, column = links.place(href)
@@ -231,6 +239,13 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     links.report(problems)
     return Body(html, html_absolute, tuple(links.assets), tuple(sorted(links.probes.items())),
                 tuple(sorted(links.lookups.items())))
+
+
+def absolute(html: str, issue_url: str) -> str:
+    """A body's web HTML (:attr:`Body.html`) with every URL absolute (:attr:`Body.html_absolute`)
+    for its issue page ``issue_url``."""
+    made: str = _absolute(issue_url).clean(html)
+    return made
 
 
 @lru_cache(maxsize=16)

@@ -32,7 +32,7 @@ from .email_html import LAYOUT
 from .engines import MarkdownOptions
 from .errors import Problem, Problems
 from .links import Context, ask
-from .markup import Body, render
+from .markup import Body, absolute, render
 from .markup import anchors as markup_anchors
 from .model import Issue
 from .seasons import IssueId
@@ -43,16 +43,22 @@ T = TypeVar("T")
 def memoised(cache: c.Cache, kind: str, entry_key: str, make: Callable[[], T],
              dump: Callable[[T], dict[str, Any]], load: Callable[[dict[str, Any]], T],
              keep: Callable[[T], bool] = lambda _: True,
-             valid: Callable[[dict[str, Any]], bool] | None = None) -> T:
+             valid: Callable[[dict[str, Any]], bool] | None = None, later: bool = False) -> T:
     """The value stored under ``entry_key`` (``load`` of its JSON form) if there is one to
     trust (:meth:`pipeline.cache.Cache.get`, ``valid``), else ``make()``, stored as ``dump``
-    of it when ``keep`` says it may be."""
+    of it when ``keep`` says it may be (``later``: when the cache is flushed)."""
     payload = cache.get(kind, entry_key, valid)
     if payload is not None:
-        return load(payload)
+        found = load(payload)
+        if later and cache.made_now(kind, entry_key):  # by a worker: stored as used here
+            cache.put_later(kind, entry_key, lambda: dump(found))
+        return found
     value = make()
     if cache.folder is not None and keep(value):
-        cache.put(kind, entry_key, dump(value))
+        if later:
+            cache.put_later(kind, entry_key, lambda: dump(value))
+        else:
+            cache.put(kind, entry_key, dump(value))
     return value
 
 
@@ -182,38 +188,41 @@ def _render_body(source: str, ctx: Context) -> tuple[Body, tuple[Problem, ...]]:
 
 
 def _body_json(made: tuple[Body, tuple[Problem, ...]]) -> dict[str, Any]:
+    # Not html_absolute: it is made again from html in one pass (markup.absolute). The plain
+    # text only when the build made it (a teaser's is not): made again when first asked.
     body, found = made
-    return {"html": body.html, "html_absolute": body.html_absolute,
-            "assets": [str(a) for a in body.assets], "probes": body.probes,
-            "lookups": body.lookups, "text": body.text, "links": body.links,
+    plain = body.plain_made()
+    return {"html": body.html, "assets": [str(a) for a in body.assets], "probes": body.probes,
+            "lookups": body.lookups, "plain": [plain[0], plain[1]] if plain else None,
             "problems": problems_json(found)}
 
 
-def _body_from(payload: dict[str, Any]) -> tuple[Body, tuple[Problem, ...]]:
-    return Body.with_text(payload["html"], payload["html_absolute"],
-                          tuple(Path(a) for a in payload["assets"]),
-                          tuple((p, s) for p, s in payload["probes"]),
-                          tuple((q, a) for q, a in payload["lookups"]), payload["text"],
-                          tuple(payload["links"])), problems_from(payload["problems"])
+def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Problem, ...]]:
+    plain = payload["plain"]
+    return Body.stored(payload["html"], absolute(payload["html"], issue_url),
+                       tuple(Path(a) for a in payload["assets"]),
+                       tuple((p, s) for p, s in payload["probes"]),
+                       tuple((q, a) for q, a in payload["lookups"]),
+                       (plain[0], tuple(plain[1])) if plain else None), \
+        problems_from(payload["problems"])
 
 
-def render_piece(cache_folder: Path | None, source: str,
-                 ctx: Context) -> tuple[str, dict[str, Any]]:
-    """Render one body and store it (in a worker); its key and what was stored."""
-    entry_key = piece_key(source, ctx)
-    payload = _body_json(_render_body(source, ctx))
-    c.Cache(cache_folder).put("piece", entry_key, payload)
-    return entry_key, payload
+def render_piece(source: str, ctx: Context) -> tuple[str, dict[str, Any]]:
+    """Render one body (in a worker); its key and what to store (the process that asked
+    stores it with the other bodies of its issue, :meth:`pipeline.cache.Cache.bodies_of`)."""
+    return piece_key(source, ctx), _body_json(_render_body(source, ctx))
 
 
 def cached_body(cache: c.Cache) -> r.BodyRenderer:
     """A body renderer that reuses the cached rendering of the same Markdown in the same
-    place, and stores what it renders (with its plain text and its problems)."""
+    place, and stores what it renders (with its problems, and its plain text if the build
+    made it) when the cache is flushed."""
 
     def body(source: str, ctx: Context, problems: Problems) -> Body:
         made, found = memoised(cache, "piece", piece_key(source, ctx),
-                               lambda: _render_body(source, ctx), _body_json, _body_from,
-                               valid=_lands_the_same(ctx))
+                               lambda: _render_body(source, ctx), _body_json,
+                               lambda payload: _body_from(payload, ctx.issue_url),
+                               valid=_lands_the_same(ctx), later=True)
         problems.items.extend(found)
         return made
 
@@ -282,8 +291,19 @@ def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Iss
             tuple((p, s) for p, s in payload["probes"]))
 
     return memoised(cache, "issue", entry_key,
-                    lambda: stages.render_pages(site, issue, env, renderers(cache)),
+                    _with_bodies(cache, issue.path,
+                                 lambda: stages.render_pages(site, issue, env,
+                                                             renderers(cache))),
                     dump, load, keep)
+
+
+def _with_bodies(cache: c.Cache, folder: Path, make: Callable[[], T]) -> Callable[[], T]:
+    """``make`` with the bodies of the issue ``folder`` (:meth:`pipeline.cache.Cache.bodies_of`),
+    stored when it is done, with the plain text it made of them."""
+    def run() -> T:
+        with cache.bodies_of(folder):
+            return make()
+    return run
 
 
 @dataclass(frozen=True)
@@ -336,7 +356,8 @@ def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue
 
     def make() -> tuple[feeds_mod.Entry, tuple[Problem, ...], tuple[tuple[str, str], ...]]:
         known = issue or read_issue(site, issue_id, folder)[0]  # from the cache: read again
-        return stages.feed_entry(site, known, env, renderers(cache))
+        return _with_bodies(cache, known.path, lambda: stages.feed_entry(site, known, env,
+                                                                         renderers(cache)))()
 
     made, found, _ = memoised(
         cache, "entry", _issue_key("entry", site, issue_id, folder, inputs), make,

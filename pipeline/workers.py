@@ -88,9 +88,10 @@ PRERENDER_MIN = 6
 def prerender(site: stages.Site, issue: Issue, cache: c.Cache) -> None:
     """Render the Markdown of an issue's changed pieces on every core before its pages are
     made, so that one big new issue keeps every core busy too; what the workers render
-    goes into ``cache`` (on disk, and in memory for this build)."""
+    goes into ``cache`` (in memory, stored with the issue's bodies when they are used:
+    call it inside :meth:`pipeline.cache.Cache.bodies_of` the issue's folder)."""
     jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
-    missing = [(site.cache_folder, source, ctx) for source, ctx in jobs
+    missing = [(source, ctx) for source, ctx in jobs
                if not cache.has("piece", memo.piece_key(source, ctx))]
     workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
     if len(missing) < PRERENDER_MIN or workers < 2:

@@ -144,20 +144,21 @@ def test_a_configuration_change_invalidates_what_it_affects(archive: Scratch) ->
 def test_corrupt_entries_are_detected_and_rendered_again(archive: Scratch) -> None:
     build(archive.root)
     made = outputs(archive.root)
-    pieces, issues = entries(archive.root, "piece"), entries(archive.root, "issue")
-    data = pieces[0].read_bytes()
-    pieces[0].write_bytes(data[: len(data) // 2])  # truncated
-    flipped = bytearray(pieces[1].read_bytes())
+    # the bodies of each issue are one entry; each is broken a different way
+    bodies, issues = entries(archive.root, "bodies"), entries(archive.root, "issue")
+    assert len(bodies) == 2 and not entries(archive.root, "piece")
+    data = bodies[0].read_bytes()
+    bodies[0].write_bytes(data[: len(data) // 2])  # truncated
+    flipped = bytearray(bodies[1].read_bytes())
     flipped[-20] ^= 0x01  # one bit of the payload
-    pieces[1].write_bytes(bytes(flipped))
-    pieces[2].write_bytes(b"")
+    bodies[1].write_bytes(bytes(flipped))
     first = issues[0].read_bytes()
     issues[0].write_bytes(issues[1].read_bytes())  # a valid entry under the wrong key
     issues[1].write_bytes(first.replace(b"newsletter-cache-1", b"newsletter-cache-0"))
     shutil.rmtree(archive.root / "public")
     result = build(archive.root)  # both issues' pages are looked up, so every piece is
-    assert result.cache.corrupt == {"issue": 2, "piece": 3}
-    assert result.cache.rendered("piece") == 3 and result.cache.rendered("issue") == 2
+    assert result.cache.corrupt == {"issue": 2, "piece": 2}
+    assert result.cache.rendered("piece") == 8 and result.cache.rendered("issue") == 2
     assert outputs(archive.root) == made
     again = build(archive.root)  # the broken entries were replaced by good ones
     assert again.cache.corrupt == {} and again.cache.rendered("issue") == 0
@@ -290,7 +291,7 @@ def test_what_is_saved_while_an_issue_is_rendered_is_not_cached(archive: Scratch
     memo.store_summary(site, cache, issue, inputs, ())
     for kind in ("issue", "entry", "summary"):  # ...but they are stored under no key
         assert entries(archive.root, kind) == []
-    assert entries(archive.root, "piece")  # each piece's entry matches its own Markdown
+    assert entries(archive.root, "bodies")  # each piece's entry matches its own Markdown
 
 
 def test_a_file_name_that_is_not_utf8_builds_through_the_cache(archive: Scratch,

@@ -14,10 +14,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from pipeline.cache import CACHE_DIR
 from pipeline.config import load_config
+from pipeline.edition import most_in_full
 from pipeline.render import sent_size
-from tests.conftest import MINIMAL_CONFIG, RunCli, Scratch
+from tests.conftest import MINIMAL_CONFIG, REPO, RunCli, Scratch
 
 ISSUE = "2026-12-solstice"
 FOLDER = f"issues/{ISSUE}"
@@ -181,3 +185,73 @@ def test_status_shows_the_email_with_and_without_teasers(scratch: Scratch, cli: 
     code, out, _ = cli("status", ISSUE, "--json", "--root", str(scratch.root))
     email = json.loads(out)["email"]
     assert email["size"] <= 95 * 1024 < email["full_size"] and email["teasers"] > 0
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40_000), min_size=1, max_size=40),
+       st.lists(st.integers(min_value=0, max_value=3_000), min_size=41, max_size=41),
+       st.integers(min_value=0, max_value=200_000), st.integers(min_value=0, max_value=5_000))
+@settings(max_examples=400, deadline=None)
+def test_most_in_full_answers_as_a_bisection_would(weights: list[int], noise: list[int],
+                                                   budget: int, frame: int) -> None:
+    """Whatever the pieces weigh, and however far their sizes are from the weights (any
+    growing sizes), the number of pieces kept in full is the largest that fits, or 0."""
+    sizes = [frame]
+    for weight, extra in zip(weights, noise, strict=False):
+        sizes.append(sizes[-1] + weight + extra)  # grows with k, not in proportion
+    asked: list[int] = []
+
+    def size_with(k: int) -> int:
+        asked.append(k)
+        return sizes[k]
+
+    n = len(weights)
+    assume(sizes[n] > budget)  # it is only asked of an email over its budget
+    kept = most_in_full(weights, sizes[n], budget, size_with)
+    fitting = [k for k in range(n) if sizes[k] <= budget]
+    assert kept == (max(fitting) if fitting else 0)
+    assert len(asked) <= 3 + max(n, 1).bit_length()  # never more than a bisection and two
+
+
+def test_most_in_full_needs_few_renderings_when_sizes_follow_the_weights() -> None:
+    weights = [9_000 + 700 * (i % 7) for i in range(25)]
+    sizes = [4_000 + 25 * 450]
+    for weight in weights:  # each piece in full: its body with inlined CSS, less its teaser
+        sizes.append(sizes[-1] + int(weight * 1.07) - 450)
+    asked: list[int] = []
+    kept = most_in_full(weights, sizes[-1], 95 * 1024,
+                        lambda k: asked.append(k) or sizes[k])
+    assert sizes[kept] <= 95 * 1024 < sizes[kept + 1]
+    assert len(asked) == 3  # all teasers, the guess and the one after it; a bisection asks 5
+
+
+def test_the_cache_keeps_the_plain_text_the_email_made(scratch: Scratch, cli: RunCli) -> None:
+    """A teaser's plain text is never made for its email, so the cache does not store it;
+    a full piece's is stored. Pages made again from the stored bodies (a template changed)
+    are the same bytes as pages made with no cache at all."""
+    long_issue(scratch)
+    code, _, err = build(cli, scratch)
+    assert code == 0, err
+    packs = list((scratch.root / CACHE_DIR / "bodies").rglob("*.json"))
+    assert len(packs) == 1
+    stored = json.loads(packs[0].read_bytes().partition(b"\n")[2])["entries"]
+    plain = {payload["html"].split(":", 1)[0]: payload["plain"] for kind, _, payload in stored
+             if kind == "piece"}
+    html, _ = email_files(scratch)
+    teasers = {int(n) for n in teasers_in_html(html)}
+    assert len(plain) == 25 and 0 < len(teasers) < 25
+    for n in range(25):
+        made = plain[f"<p>Paragraph 0 of piece {n}"]
+        assert (made is None) == (n in teasers)
+        if made is not None:
+            assert f"Paragraph 0 of piece {n}:" in made[0]
+    template = scratch.root / "templates/email.txt"
+    template.parent.mkdir(exist_ok=True)
+    template.write_text((REPO / "pipeline/templates/email.txt").read_text("utf-8") + "\n",
+                        encoding="utf-8")
+    code, out, err = build(cli, scratch, "-v")
+    assert code == 0, err
+    assert "pieces 25 reused, 0 rendered" in out + err
+    again = email_files(scratch)
+    code, _, err = build(cli, scratch, "--no-cache")
+    assert code == 0, err
+    assert again == email_files(scratch)
