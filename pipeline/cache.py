@@ -52,10 +52,11 @@ invalidates everything. A change to a template or to ``newsletter.toml`` thus re
 issue's pages again, but no piece's Markdown (unless ``base_url`` changed, which is in every
 body's issue URL); a change to one piece renders that piece and its issue's pages.
 
-Integrity: an entry is one header line, ``MAGIC kind key digest``, then its JSON (or, for
-templates, Jinja2's bytes), where digest is the SHA-256 of what follows. A read checks that the
-header names the kind and key asked for and that the digest matches; anything else
-(truncated, garbled, swapped) counts as corrupt, is deleted and rendered again, never trusted.
+Integrity: an entry is one header line, ``MAGIC kind key digest``, then its JSON with its
+long strings after it, as they are (:func:`encode`; for templates, Jinja2's bytes), where
+digest is the SHA-256 of what follows. A read checks that the header names the kind and key
+asked for and that the digest matches; anything else (truncated, garbled, swapped) counts as
+corrupt, is deleted and rendered again, never trusted.
 Entries are written to a temporary file and renamed into place, so a reader never sees half
 an entry; nothing is unpickled.
 """
@@ -177,6 +178,62 @@ def inputs(folder: Path) -> str:
     return digest.hexdigest()
 
 
+#: A string at least this long is stored after its entry's JSON, as it is (not escaped), and
+#: named in the JSON by its place: ``{"\u0000": n}``, the n-th of them (a key of the payload
+#: that starts with NUL is stored with one NUL more).
+LONG = 1024
+_PLACE = "\u0000"
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """An entry's bytes: one line of JSON, its long strings left out (:data:`LONG`), then
+    those strings one after another (their lengths in bytes are in the JSON)."""
+    long: list[bytes] = []
+
+    def out(value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) < LONG:
+                return value
+            long.append(value.encode("utf-8", TEXT))
+            return {_PLACE: len(long) - 1}
+        if isinstance(value, dict):  # a key that starts like a place gets one more NUL
+            return {_PLACE + name if name.startswith(_PLACE) else name: out(item)
+                    for name, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [out(item) for item in value]
+        return value
+
+    head = json.dumps({"payload": out(payload), "long": [len(b) for b in long]},
+                      ensure_ascii=False, separators=(",", ":"))
+    return b"".join([head.encode("utf-8", TEXT), b"\n", *long])
+
+
+def decode(data: bytes) -> Any:
+    """The payload of :func:`encode`'s bytes (ValueError when they are not such bytes)."""
+    head, newline, rest = data.partition(b"\n")
+    try:
+        meta = json.loads(head.decode("utf-8", TEXT))
+        texts, at = [], 0
+        for size in meta["long"]:
+            texts.append(rest[at:at + size].decode("utf-8", TEXT))
+            at += size
+        if not newline or at != len(rest):
+            raise ValueError("not an entry")
+
+        def back(value: Any) -> Any:
+            if isinstance(value, dict):
+                if len(value) == 1 and _PLACE in value:
+                    return texts[value[_PLACE]]
+                return {name.removeprefix(_PLACE): back(item) for name, item in value.items()}
+            if isinstance(value, list):
+                return [back(item) for item in value]
+            return value
+
+        return back(meta["payload"])
+    except (KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError("not an entry") from exc
+
+
 def key(kind: str, *parts: object) -> str:
     """The key of an entry: the SHA-256 of its kind, the code and ``parts`` (JSON values)."""
     text = json.dumps([kind, code_digest(), *parts], ensure_ascii=False, separators=(",", ":"))
@@ -284,7 +341,7 @@ class Cache:
             pack.stored = {}
             data = self.get_bytes("bodies", pack.entry_key, count=False)
             try:
-                found = json.loads(data.decode("utf-8", TEXT))["entries"] if data else []
+                found = decode(data)["entries"] if data else []
                 pack.stored = {(k, e): payload for k, e, payload in found
                                if isinstance(payload, dict)}
             except (ValueError, KeyError, TypeError):  # not an entry this module wrote
@@ -338,7 +395,7 @@ class Cache:
             data = self.get_bytes(kind, entry_key, count=False)
             if data is not None:
                 try:
-                    payload = json.loads(data.decode("utf-8", TEXT))
+                    payload = decode(data)
                 except ValueError:  # cannot happen to an entry this module wrote: corrupt
                     self._corrupt(kind, entry_key)
         if not isinstance(payload, dict):
@@ -390,8 +447,7 @@ class Cache:
             pack.used[(kind, entry_key)] = payload
             pack.changed = True
             return
-        self.put_bytes(kind, entry_key, json.dumps(payload, ensure_ascii=False,
-                                                   separators=(",", ":")).encode("utf-8", TEXT))
+        self.put_bytes(kind, entry_key, encode(payload))
 
     def put_later(self, kind: str, entry_key: str, payload: Callable[[], dict[str, Any]]
                   ) -> None:

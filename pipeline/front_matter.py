@@ -117,7 +117,7 @@ class Document:
 
 
 _YAML = frontmatter.default_handlers.YAMLHandler()
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same parser frontmatter uses
+_COMPOSER = frontmatter.default_handlers.SafeLoader  # the loader frontmatter uses
 
 
 def split_document(path: Path, text: str, problems: Problems) -> Document | None:
@@ -140,8 +140,14 @@ def split_document(path: Path, text: str, problems: Problems) -> Document | None
     first = offset + 1 + (stripped[: opening.end()].count("\n") if opening else 0)
     node = None
     try:
-        node = yaml.compose(fm_text, Loader=_COMPOSER)
-        meta = _YAML.load(fm_text)
+        # One parse for the values and the node (the line and column of each key): what
+        # yaml.load with frontmatter's loader gives, and yaml.compose.
+        loader = _COMPOSER(fm_text)
+        try:
+            node = loader.get_single_node()
+            meta = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = first + mark.line if mark else first

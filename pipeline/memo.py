@@ -12,7 +12,6 @@ reports exactly what one that renders everything reports.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -381,7 +380,7 @@ def _read_good(cache: c.Cache, folder: Path) -> dict[str, Any]:
     """The stored last good build (not counted: it is no rendering the cache saved)."""
     data = cache.get_bytes("good", _good_key(folder), count=False)
     try:
-        payload = json.loads(data.decode("utf-8", c.TEXT)) if data is not None else {}
+        payload = c.decode(data) if data is not None else {}
     except ValueError:
         payload = {}
     return payload if isinstance(payload, dict) else {}

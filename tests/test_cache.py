@@ -6,12 +6,16 @@ Renders are counted with the cache statistics a build returns, never timed.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from pipeline import cache as c
 from pipeline import memo, stages
@@ -313,3 +317,21 @@ def test_a_file_name_that_is_not_utf8_builds_through_the_cache(archive: Scratch,
     code, again, err = cli(*argv, "-v")  # every page from the cache
     assert code == 0 and "issue pages 1 reused" in again, err
     assert outputs(archive.root) == made
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=3000),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=5), inner, max_size=4), max_leaves=12))
+@example({"\u0000": 0}).via("a key that looks like a place")
+@example({"\u0000\u0000": [1], "\u0000x": "y" * 2000}).via("keys that start with NUL")
+@settings(max_examples=300, deadline=None)
+def test_an_entry_reads_back_as_it_was_stored(value: Any) -> None:
+    """Long strings are stored after the JSON as they are: any payload (lone surrogates,
+    newlines and NULs in strings and keys, a key that looks like a place) reads back equal,
+    and cut short or with bytes added it is refused."""
+    payload = {"value": value, "\u0000": "x" * c.LONG, "text": "\ud800\n" * c.LONG}
+    data = c.encode(payload)
+    assert c.decode(data) == json.loads(json.dumps(payload))  # lists for tuples, as JSON
+    for broken in (data[:-1], data + b"x"):
+        with pytest.raises(ValueError):
+            c.decode(broken)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.cache import CACHE_DIR
+from pipeline.cache import CACHE_DIR, decode
 from pipeline.config import load_config
 from pipeline.edition import most_in_full
 from pipeline.render import sent_size
@@ -233,7 +233,7 @@ def test_the_cache_keeps_the_plain_text_the_email_made(scratch: Scratch, cli: Ru
     assert code == 0, err
     packs = list((scratch.root / CACHE_DIR / "bodies").rglob("*.json"))
     assert len(packs) == 1
-    stored = json.loads(packs[0].read_bytes().partition(b"\n")[2])["entries"]
+    stored = decode(packs[0].read_bytes().partition(b"\n")[2])["entries"]
     plain = {payload["html"].split(":", 1)[0]: payload["plain"] for kind, _, payload in stored
              if kind == "piece"}
     html, _ = email_files(scratch)
