@@ -235,8 +235,11 @@ def decode(data: bytes) -> Any:
 
 
 def key(kind: str, *parts: object) -> str:
-    """The key of an entry: the SHA-256 of its kind, the code and ``parts`` (JSON values)."""
-    text = json.dumps([kind, code_digest(), *parts], ensure_ascii=False, separators=(",", ":"))
+    """The key of an entry: the SHA-256 of its kind, the code and ``parts`` (JSON values; a
+    long string, such as a body's Markdown, by its own SHA-256, as JSON need not escape it)."""
+    named = [["sha256", hashlib.sha256(part.encode("utf-8", TEXT)).hexdigest()]
+             if isinstance(part, str) and len(part) >= LONG else part for part in parts]
+    text = json.dumps([kind, code_digest(), *named], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8", TEXT)).hexdigest()
 
 

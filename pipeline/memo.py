@@ -249,18 +249,19 @@ def renderers(cache: c.Cache) -> stages.Renderers:
 
 
 def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Issue,
-          inputs: str, drafts: bool) -> stages.Pages:
+          inputs: str, drafts: bool, in_feeds: bool = True) -> stages.Pages:
     """:func:`pipeline.stages.render_pages` through the cache. The pages are looked up by the
     issue's inputs; when they must be made, each piece's Markdown is still looked up on its
     own, so only the pieces that changed are rendered. Pages made fresh are stored, and so is
-    their feed entry (what a build of another issue needs), unless a file changed meanwhile."""
+    their feed entry when the feeds carry it (``in_feeds``: what a build of another issue
+    needs), unless a file changed meanwhile."""
     pictures = images_mod.folder_digest(issue.path)  # their bytes shape the pages too
     entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, pictures)
 
     def keep(made: stages.Pages) -> bool:
         if made.entry is None or not _unchanged(site, issue.path, inputs):
             return False
-        if not drafts:
+        if in_feeds and not drafts:
             cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs),
                       {"entry": _entry_json(made.entry), "probes": made.probes,
                        "problems": problems_json(made.problems)})

@@ -56,13 +56,14 @@ def read_and_render(site: stages.Site, issue_id: IssueId, folder: Path, out_dir:
                     keep_entry: bool) -> Rendered:
     """Read one issue and, if it has a ready piece, render it and stage its files (unless it
     has errors: then the build writes nothing). Only the newest issues' feed entries
-    (``keep_entry``) come back."""
+    (``keep_entry``) come back, and only theirs are stored for the builds of other issues."""
     cache = c.Cache(site.cache_folder)
     issue, found, inputs = memo.read_issue(site, issue_id, folder)
     memo.store_summary(site, cache, issue, inputs, found)
     if not issue.pieces:
         return Rendered(issue, found, None, cache.stats)
-    pages = memo.pages(site, cache, memo.environment(site), issue, inputs, drafts=False)
+    pages = memo.pages(site, cache, memo.environment(site), issue, inputs, drafts=False,
+                       in_feeds=keep_entry)
     staged = None
     if not has_errors([*found, *pages.problems]):
         try:
