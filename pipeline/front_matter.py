@@ -352,7 +352,9 @@ def _check_value(field: Field, value: Any) -> Any:
     if field.kind == "text":
         if isinstance(value, str):
             # one line of printable text: control characters never reach a reader
-            text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
+            if not value.isprintable():  # most values are: then nothing to replace
+                value = "".join(c if c.isprintable() else " " for c in value)
+            text = " ".join(value.split())
             return text or _Bad("is empty; write some text or remove the key")
         if value is None:
             return _Bad("is empty; write some text or remove the key")

@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -163,12 +164,19 @@ def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
 # --------------------------------------------------------------------------- bodies
 
 
+@lru_cache(maxsize=64)
+def _real(folder: Path) -> str:
+    """Where an issue folder really is (asked once per process: every body's key has it; a
+    folder moved meanwhile changes its inputs' digest, which the pages' key has too)."""
+    return str(folder.resolve())
+
+
 def piece_key(source: str, ctx: Context) -> str:
     """The cache key of one body: its Markdown, where it lives and the engine. What the
     other bodies of its page answered about its in-page links is stored with it and asked
     again before it is used (:func:`pipeline.links.ask`), so an edit of one piece renders
     another only when that changes where one of its links lands."""
-    return c.key("piece", source, str(ctx.issue_dir), str(ctx.issue_dir.resolve()),
+    return c.key("piece", source, str(ctx.issue_dir), _real(ctx.issue_dir),
                  ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line, ctx.markdown.key(),
                  ctx.anchors is None)
 

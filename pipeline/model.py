@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 
 from .seasons import IssueId
@@ -103,6 +104,11 @@ class Issue:
 
     def contributors(self) -> tuple[Contributor, ...]:
         """Everyone who wrote, reviewed or edited this issue, each once, in order of credit."""
+        return self._credited
+
+    @cached_property
+    def _credited(self) -> tuple[Contributor, ...]:
+        # Worked out once: the templates, the archive line and the report all ask for it.
         seen: dict[str, Contributor] = {}  # by case-folded name
         for piece in self.pieces:  # authors first: their piece can give them a team
             for person in piece.authors:

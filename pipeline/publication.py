@@ -72,7 +72,7 @@ def record_output(root: Path, record: Record) -> Output:
 def is_published(issue_id: IssueId, now: datetime, record: Record) -> bool:
     """The one rule: an issue is public once it is recorded as published (``publish``, or
     ``--early``) or its moment has come."""
-    return issue_id in record or issue_id.moment() <= now
+    return issue_id in record or issue_id.has_come(now)
 
 
 def published_at(issue_id: IssueId, record: Record) -> datetime:

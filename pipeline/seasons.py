@@ -94,6 +94,13 @@ class IssueId:
         """The astronomical moment of this issue's equinox or solstice, in UTC."""
         return _moment(self.year, self.month)
 
+    def has_come(self, now: datetime) -> bool:
+        """Whether the moment is at or before ``now``. An equinox or solstice falls in its
+        month (in UTC), so once the next month has begun it has come, without the search
+        for it (a build asks this of every issue of the archive)."""
+        next_month = datetime(self.year + self.month // 12, self.month % 12 + 1, 1, tzinfo=UTC)
+        return now >= next_month or self.moment() <= now
+
     def publication_date(self, tz: ZoneInfo) -> date:
         """The publication day: the moment, seen in the newsletter's time zone."""
         return self.moment().astimezone(tz).date()

@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.feeds import xml_safe
 
@@ -159,3 +161,17 @@ def test_characters_xml_forbids_are_removed(scratch: Scratch, cli: RunCli) -> No
 def test_xml_safe_keeps_what_xml_allows() -> None:
     assert xml_safe("a\tb\nc\r\u00e9\U0001f600") == "a\tb\nc\r\u00e9\U0001f600"
     assert xml_safe("a\x00b\x08c\x0bd\ufffe\uffff") == "abcd"
+
+
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=60)
+       | st.lists(st.sampled_from(["a", "é", "\t", "\n", "\r", "\x00", "\x0b", "\x1f", "\x7f",
+                                   "\ud800", "\udfff", "\ufffe", "\uffff", "\ufffd",
+                                   "\U0001f600", "\U0010ffff", "<", "&"]),
+                  max_size=30).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_xml_safe_removes_exactly_what_xml_forbids(text: str) -> None:
+    """The quick path (nothing to remove) and the full one agree with XML 1.0's Char rule,
+    character by character."""
+    allowed = [ch for ch in text if ch in "\t\n\r" or "\u0020" <= ch <= "\ud7ff"
+               or "\ue000" <= ch <= "\ufffd" or "\U00010000" <= ch <= "\U0010ffff"]
+    assert xml_safe(text) == "".join(allowed)

@@ -97,6 +97,20 @@ def test_moment_is_whole_seconds_in_utc() -> None:
     assert moment.microsecond == 0
 
 
+@pytest.mark.parametrize("issue", ["2026-03-equinox", "2026-12-solstice", "1999-12-solstice",
+                                   "2100-06-solstice"])
+def test_has_come_is_the_moment_compared(issue: str) -> None:
+    """Around the moment, at the month's ends and long after: the same as comparing it."""
+    issue_id = IssueId.parse(issue)
+    moment = issue_id.moment()
+    first = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    after = (first + timedelta(days=32)).replace(day=1)
+    for now in (moment - timedelta(seconds=1), moment, moment + timedelta(seconds=1),
+                first, after - timedelta(seconds=1), after, after + timedelta(days=4000),
+                first - timedelta(days=400)):
+        assert issue_id.has_come(now) == (moment <= now), now
+
+
 def test_every_moment_falls_in_its_own_month_and_in_order() -> None:
     """From 1900 to 2200 each event is in its issue's month, on a plausible day, in order."""
     days = {3: range(19, 22), 6: range(20, 23), 9: range(21, 25), 12: range(20, 24)}
