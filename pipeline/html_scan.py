@@ -15,6 +15,7 @@ raw HTML that ``newsletter check`` reads, a hand-made fragment) goes through
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from html import unescape
 from html.parser import HTMLParser
@@ -29,6 +30,9 @@ _LOOSE_AMPERSAND = re.compile(r"&(?!(?:[a-zA-Z][a-zA-Z0-9]*|#[0-9]+|#[xX][0-9a-f
 _REFERENCE = re.compile(r"&(#?)([a-zA-Z0-9]+);")
 #: Elements whose content HTMLParser reads as raw text: never taken on the fast path.
 _RAW_TEXT = frozenset({"script", "style"})
+#: HTML's void elements: a start tag and no end tag.
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
+                   "source", "track", "wbr"})
 
 Attributes = list[tuple[str, str | None]]
 #: A token: ``("text", raw, ...)``, ``("end", tag, ...)`` or ``("start", tag, attributes, raw,
@@ -124,3 +128,56 @@ def _references(parser: HTMLParser, raw: str) -> None:
         position = match.end()
     if position < len(raw):
         parser.handle_data(raw[position:])
+
+
+def _attribute(value: str) -> str:
+    """An attribute's value escaped as nh3 (html5ever) writes it."""
+    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("\u00a0", "&nbsp;")
+            .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def rewrite(html: str, change: Callable[[str, str, str], str | None]) -> str | None:
+    """``html`` with each attribute's value as ``change(tag, name, value)`` gives it (None
+    leaves the attribute out), written as nh3 writes it, when ``html`` is nh3's own
+    serialisation (every element closed, in order); else None (then nh3 must do it, with
+    ``change`` as its attribute filter). nh3 writes HTML that its parser reads back as the
+    same tree (a link in a link, which it can write, is left to nh3), so cleaning its output
+    again changes nothing but what the filter changes, and both give the same bytes; this
+    reads the tags with one regular expression instead of parsing. Not for HTML changed
+    since nh3 wrote it: a parser may read that as another tree."""
+    if _LOOSE_AMPERSAND.search(html):
+        return None
+    # Read it all before changing anything: ``change`` may record what it sees.
+    open_tags: list[str] = []
+    with_attributes = []
+    tags = 0
+    for match in _TAG.finditer(html):
+        tags += 1
+        tag = match[1]
+        if tag is None:  # nh3 closes every element in order: else it would nest it anew
+            if not open_tags or open_tags.pop() != match[4]:
+                return None
+            continue
+        if tag in _RAW_TEXT or (tag == "a" and "a" in open_tags):
+            return None  # a link in a link: a parser reading it again closes the first
+        if tag not in _VOID and match[3] is None:
+            open_tags.append(tag)
+        if match[2]:
+            with_attributes.append(match)
+    if html.count("<") != tags or open_tags:
+        return None
+    parts: list[str] = []
+    position = 0
+    for match in with_attributes:
+        parts.append(html[position:match.start(2)])
+        for attribute in _ATTRIBUTE.finditer(match[2]):
+            name, raw = attribute[1], attribute[2]
+            value = unescape(raw) if "&" in raw else raw
+            new = change(match[1], name, value)
+            if new == value:
+                parts.append(attribute[0])
+            elif new is not None:
+                parts.append(f' {name}="{_attribute(new)}"')
+        position = match.end(2)
+    parts.append(html[position:])
+    return "".join(parts)

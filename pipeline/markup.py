@@ -33,6 +33,7 @@ import nh3
 from . import plaintext
 from .engines import DEFAULT, MarkdownOptions, convert
 from .errors import Problems
+from .html_scan import rewrite
 from .links import Context, Links, place_of
 from .slugs import Slugger
 
@@ -227,6 +228,9 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
     if made.too_deep:
         problems.error(ctx.path, ctx.first_line, made.too_deep, rule="too-deep")
     links = Links(source, ctx, made.ids)
+    # nh3 again, not rewrite(): reading its own output again is not always the identity
+    # (a parser drops a <pre>'s first newline, closes a heading a heading opens, ...), and
+    # the shifted headings may need it.
     html = _clean(made.html, attribute_filter=links.resolve)
 
     html_absolute = absolute(html, ctx.issue_url)
@@ -243,23 +247,28 @@ def render(source: str, ctx: Context, problems: Problems) -> Body:
 
 def absolute(html: str, issue_url: str) -> str:
     """A body's web HTML (:attr:`Body.html`) with every URL absolute (:attr:`Body.html_absolute`)
-    for its issue page ``issue_url``."""
-    made: str = _absolute(issue_url).clean(html)
+    for its issue page ``issue_url``, anchors too: email clients and feed readers do not
+    resolve "#note" against the issue, so it points at the web edition."""
+    made = rewrite(html, _absolute_filter(issue_url))
+    if made is None:  # not nh3's own serialisation: nh3 reads it, with the same filter
+        made = _absolute(issue_url).clean(html)
     return made
 
 
 @lru_cache(maxsize=16)
-def _absolute(issue_url: str) -> nh3.Cleaner:
-    """The sanitiser that makes every URL of a body on the page ``issue_url`` absolute,
-    anchors too: email clients and feed readers do not resolve "#note" against the issue, so
-    it points at the web edition. Made once per page."""
-
+def _absolute_filter(issue_url: str) -> Callable[[str, str, str], str | None]:
     def absolute(tag: str, attr: str, value: str) -> str | None:
         if attr not in ("href", "src"):
             return value
         return urljoin(issue_url, value)
 
-    return _cleaner(absolute)
+    return absolute
+
+
+@lru_cache(maxsize=16)
+def _absolute(issue_url: str) -> nh3.Cleaner:
+    """The sanitiser with :func:`_absolute_filter` (made once per page)."""
+    return _cleaner(_absolute_filter(issue_url))
 
 
 MAX_DEPTH = 100

@@ -26,9 +26,13 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from pipeline import markup
 from pipeline.cli import main
 from pipeline.content import PIECE_FIELDS
+from pipeline.engines import MarkdownOptions
+from pipeline.errors import Problems
 from pipeline.feeds import xml_safe
+from pipeline.links import Context
 from tests.conftest import Scratch
 
 ISSUE = "2026-12-solstice"
@@ -261,3 +265,24 @@ def test_feeds_are_well_formed_when_the_build_succeeds(
     rss = ET.fromstring((feeds / "rss.xml").read_bytes())
     assert squash(rss.findtext("channel/item/title") or "") == squash(xml_safe(expected))
     assert squash(feed["items"][0]["title"]) == squash(expected)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=MARKDOWN, flavour=st.sampled_from(["gfm", "markdown"]))
+def test_urls_made_absolute_without_nh3_are_what_nh3_writes(
+    tmp_path_factory: pytest.TempPathFactory, source: str, flavour: str,
+) -> None:
+    """A body's URLs made absolute by :func:`pipeline.html_scan.rewrite` (reading nh3's
+    own output) are byte for byte what nh3 makes with the same attribute filter, and the
+    problems found are the same, whatever the Markdown."""
+    folder = tmp_path_factory.mktemp("issue")
+    options = MarkdownOptions(flavour)
+    page = (("piece", markup.anchors(source, options)), ("other", ("top", "a-heading")))
+    ctx = Context(folder, "https://news.example.org/2026-12-solstice/", "piece",
+                  folder / "piece.md", 9, options, page)
+    fast, found = Problems(), Problems()
+    made = markup.render(source, ctx, fast)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(markup, "rewrite", lambda html, change: None)  # nh3 does it all
+        assert markup.render(source, ctx, found) == made
+    assert fast.items == found.items
