@@ -219,6 +219,9 @@ def _code_line(tokens: list[tuple[str, bool]], run: int) -> str:
 def email_body(html_absolute: str, issue_url: str, images: Images,
                layout: Layout = LAYOUT) -> str:
     """A body's HTML (every URL absolute) as the email shows it."""
+    if "<pre" not in html_absolute and " align=" not in html_absolute and \
+            (not images.pictures or "<img" not in html_absolute):
+        return html_absolute  # nothing to change: the rewriter would copy every token
     return _Email(images.pictures, issue_url, layout).result(html_absolute)
 
 

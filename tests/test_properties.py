@@ -29,9 +29,11 @@ from hypothesis import strategies as st
 from pipeline import markup
 from pipeline.cli import main
 from pipeline.content import PIECE_FIELDS
+from pipeline.email_html import LAYOUT, _Email, email_body
 from pipeline.engines import MarkdownOptions
 from pipeline.errors import Problems
 from pipeline.feeds import xml_safe
+from pipeline.images import NO_IMAGES
 from pipeline.links import Context
 from tests.conftest import Scratch
 
@@ -286,3 +288,17 @@ def test_urls_made_absolute_without_nh3_are_what_nh3_writes(
         patch.setattr(markup, "rewrite", lambda html, change: None)  # nh3 does it all
         assert markup.render(source, ctx, found) == made
     assert fast.items == found.items
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(source=MARKDOWN)
+def test_a_body_the_email_does_not_change_is_copied_as_it_is(
+    tmp_path_factory: pytest.TempPathFactory, source: str,
+) -> None:
+    """:func:`pipeline.email_html.email_body` returns a body with no code block, aligned
+    cell or image to size as it is: what its rewriter, copying every token, writes."""
+    folder = tmp_path_factory.mktemp("issue")
+    url = "https://news.example.org/2026-12-solstice/"
+    ctx = Context(folder, url, "piece", folder / "piece.md", 9, MarkdownOptions("gfm"), None)
+    html = markup.render(source, ctx, Problems()).html_absolute
+    assert email_body(html, url, NO_IMAGES) == _Email({}, url, LAYOUT).result(html)
