@@ -37,8 +37,9 @@ The kinds of entry:
     What a build of another issue needs of this one: its feed entry, and its line on the
     archive page with the problems reading it found. Same key as ``issue``.
 ``good``
-    An issue's archive line and feed entry from its last build without errors, which the
-    builds of other issues use while it has errors. Key: the issue folder only.
+    An issue's archive line and feed entry (two entries) from its last build without errors,
+    which the builds of other issues use while it has errors. Key: the issue folder only.
+    Each is written only when it changed, which its header tells without reading the rest.
 ``template``
     Jinja2's compiled templates (:class:`TemplateCode`).
 ``image``
@@ -469,12 +470,30 @@ class Cache:
         """Store ``body`` under its header: ``MAGIC kind key sha256(body)``."""
         if self.folder is None:
             return
-        header = b"%s%s %s %s\n" % (MAGIC, kind.encode(), entry_key.encode(),
-                                      hashlib.sha256(body).hexdigest().encode())
         try:
-            replace_file(self._path(kind, entry_key), header + body)
+            replace_file(self._path(kind, entry_key), self._header(kind, entry_key, body) + body)
         except OSError:
             self.stats.unwritable += 1
+
+    @staticmethod
+    def _header(kind: str, entry_key: str, body: bytes) -> bytes:
+        return b"%s%s %s %s\n" % (MAGIC, kind.encode(), entry_key.encode(),
+                                   hashlib.sha256(body).hexdigest().encode())
+
+    def put_if_changed(self, kind: str, entry_key: str, payload: dict[str, Any]) -> None:
+        """:meth:`put`, unless the entry stored is already this one: its header (the digest of
+        what follows) says so, and nothing more of it is read."""
+        if self.folder is None:
+            return
+        body = encode(payload)
+        header = self._header(kind, entry_key, body)
+        try:
+            with self._path(kind, entry_key).open("rb") as stored:
+                if stored.readline() == header:
+                    return
+        except OSError:
+            pass
+        self.put_bytes(kind, entry_key, body)
 
 
 class TemplateCode(jinja2.BytecodeCache):

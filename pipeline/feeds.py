@@ -97,8 +97,10 @@ def _rfc3339(moment: datetime) -> str:
 
 def _serialise(root: ET.Element) -> bytes:
     ET.indent(root)
-    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
-    return data + b"\n"
+    # Written as text and encoded once (ElementTree's own encoding writes each piece
+    # through a codec), after the declaration it would write.
+    text = ET.tostring(root, encoding="unicode")
+    return f"<?xml version='1.0' encoding='utf-8'?>\n{text}\n".encode()
 
 
 def _newest(entries: list[Entry]) -> datetime:

@@ -379,20 +379,21 @@ def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue
 # --------------------------------------------------------------------------- last good
 
 
-def _good_key(folder: Path) -> str:
+def _good_key(folder: Path, part: str) -> str:
     # Not c.key: the last good build of an issue outlives a new release of the code, an edit
     # of its pieces or of the templates; that is what it is for.
-    return hashlib.sha256(f"good\0{folder.resolve()}".encode()).hexdigest()
+    return hashlib.sha256(f"good\0{part}\0{_real(folder)}".encode()).hexdigest()
 
 
-def _read_good(cache: c.Cache, folder: Path) -> dict[str, Any]:
-    """The stored last good build (not counted: it is no rendering the cache saved)."""
-    data = cache.get_bytes("good", _good_key(folder), count=False)
+def _read_good(cache: c.Cache, folder: Path, part: str) -> Any:
+    """A part of the stored last good build (not counted: it is no rendering the cache
+    saved), or None."""
+    data = cache.get_bytes("good", _good_key(folder, part), count=False)
     try:
         payload = c.decode(data) if data is not None else {}
     except ValueError:
         payload = {}
-    return payload if isinstance(payload, dict) else {}
+    return payload.get(part) if isinstance(payload, dict) else None
 
 
 @dataclass(frozen=True)
@@ -406,22 +407,20 @@ class Good:
 def last_good(cache: c.Cache, folder: Path) -> Good:
     """The issue's archive line and feed entry from its last build without errors (None
     where there was none, or with ``--no-cache``)."""
-    payload = _read_good(cache, folder)
-    entry = payload.get("entry")
-    return Good(_archive_from(payload.get("archive")),
+    entry = _read_good(cache, folder, "entry")
+    return Good(_archive_from(_read_good(cache, folder, "archive")),
                 _entry_from(entry) if entry is not None else None)
 
 
 def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
                entry: feeds_mod.Entry | None) -> None:
     """Keep what a build without errors made of the issue, for the builds of other issues
-    while this one has errors (an entry not made this time is kept from before)."""
+    while this one has errors (an entry not made this time is kept from before). The line
+    and the entry are two entries, each written only when it changed (which is told without
+    reading it: :meth:`pipeline.cache.Cache.put_if_changed`)."""
     if cache.folder is None:
         return
-    old = _read_good(cache, folder)
-    payload = {
-        "archive": _archive_json(archive),
-        "entry": _entry_json(entry) if entry is not None else old.get("entry"),
-    }
-    if payload != old:  # most builds find it as they left it: nothing to write
-        cache.put("good", _good_key(folder), payload)
+    cache.put_if_changed("good", _good_key(folder, "archive"),
+                         {"archive": _archive_json(archive)})
+    if entry is not None:
+        cache.put_if_changed("good", _good_key(folder, "entry"), {"entry": _entry_json(entry)})

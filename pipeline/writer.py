@@ -76,7 +76,8 @@ def stage(outputs: Iterable[Output]) -> Staged:
     results: list[Written] = []
     try:
         for output, target in planned:
-            if target.is_file() and target.read_bytes() == output.data:
+            if target.is_file() and target.stat().st_size == len(output.data) and \
+                    target.read_bytes() == output.data:
                 results.append(Written(target, len(output.data), changed=False))
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
