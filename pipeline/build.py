@@ -11,9 +11,11 @@ end, and nothing is written unless the whole build succeeded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from . import cache as c
 from . import feeds as feeds_mod
@@ -38,6 +40,8 @@ from .render import run_template
 from .seasons import IssueId
 from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished
 from .writer import Output, Staged, Written, commit, discard, stage
+
+T = TypeVar("T")
 
 FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
 
@@ -213,8 +217,9 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
     render the issues -> read the others -> feed entries -> archive -> feeds -> write."""
     made = _Made(problems, outputs=list(extra or []))
     try:
-        targets = _render(site, store, plan, made)
-        summaries = _others(site, store, [] if plan.every else plan.others, made)
+        # The others are read while the target's pieces render on the other cores.
+        targets, summaries = _render(site, store, plan, made, lambda: _others(
+            site, store, [] if plan.every else plan.others, made))
         targets = [t for t in targets if t.issue_id not in made.broken]
         entries = _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
@@ -241,16 +246,21 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
                        image_weights=made.weights, out_dir=plan.out_dir, clocked=clocked)
 
 
-def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Issue]:
-    """Render the plan's issues: its targets here, or (``every``) all of them on every core.
+def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made,
+            meanwhile: Callable[[], T]) -> tuple[list[Issue], T]:
+    """Render the plan's issues: its targets here, or (``every``) all of them on every core;
+    and what ``meanwhile`` makes, while the first target's pieces render on the other cores.
     The first target's problems are the build's; another target is written only because it
     was missing from the site, so its problems are its own: with errors it is not written
     (and a note names it)."""
     if plan.every:
-        return _render_every(site, plan, made, store.stats)
+        return _render_every(site, plan, made, store.stats), meanwhile()
+    made_meanwhile: list[T] = []
     for index, issue in enumerate(plan.targets):
         with store.bodies_of(issue.path):
-            workers.prerender(site.rendering, issue, store)
+            with workers.prerendering(site.rendering, issue, store):
+                if not made_meanwhile:
+                    made_meanwhile.append(meanwhile())
             pages = memo.pages(site.rendering, store, site.env, issue,
                                plan.inputs[issue.issue_id], plan.drafts)
         errors = count_errors(pages.problems)
@@ -258,7 +268,7 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made) -> list[Is
             made.broken[issue.issue_id] = errors
         else:
             made.take(issue, pages, pages.outputs(issue, plan.out_dir), problems=not index)
-    return list(plan.targets)
+    return list(plan.targets), made_meanwhile[0] if made_meanwhile else meanwhile()
 
 
 def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:

@@ -9,7 +9,8 @@ pages and a build that fails commits nothing any worker staged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -86,18 +87,25 @@ def render_every_issue(site: stages.Site, issue_ids: Iterable[IssueId],
 PRERENDER_MIN = 6
 
 
-def prerender(site: stages.Site, issue: Issue, cache: c.Cache) -> None:
-    """Render the Markdown of an issue's changed pieces on every core before its pages are
-    made, so that one big new issue keeps every core busy too; what the workers render
-    goes into ``cache`` (in memory, stored with the issue's bodies when they are used:
-    call it inside :meth:`pipeline.cache.Cache.bodies_of` the issue's folder)."""
+@contextmanager
+def prerendering(site: stages.Site, issue: Issue, cache: c.Cache) -> Iterator[None]:
+    """Render the Markdown of an issue's changed pieces on every core while the body of the
+    ``with`` runs (what the build can do meanwhile), then put what the workers rendered in
+    ``cache`` (in memory, stored with the issue's bodies when they are used: use it inside
+    :meth:`pipeline.cache.Cache.bodies_of` the issue's folder). One big new issue so keeps
+    every core busy too; a few changed pieces are left to the pages' own rendering."""
     jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
     missing = [(source, ctx) for source, ctx in jobs
                if not cache.has("piece", memo.piece_key(source, ctx))]
     workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
     if len(missing) < PRERENDER_MIN or workers < 2:
+        yield
         return
-    made = on_every_core(memo.render_piece, missing, workers=workers,
-                         chunksize=max(1, len(missing) // (workers * 2)))
-    for entry_key, payload in made:
-        cache.remember("piece", entry_key, payload)
+    from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        made = pool.map(memo.render_piece, *zip(*missing, strict=True),
+                        chunksize=max(1, len(missing) // (workers * 2)))
+        yield
+        for entry_key, payload in made:
+            cache.remember("piece", entry_key, payload)
