@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import posixpath
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,9 +109,13 @@ class _Sources(Parser):
                 self.found.append(src)
 
 
+#: An image's start tag, in any case (found without copying the HTML in lower case).
+_IMG_TAG = re.compile("<img", re.IGNORECASE)
+
+
 def image_sources(html: str) -> list[str]:
     """The ``src`` of every ``<img>`` of ``html``, in order."""
-    if "<img" not in html.lower():  # most bodies show none: nothing to read
+    if _IMG_TAG.search(html) is None:  # most bodies show none: nothing to read
         return []
     parser = _Sources()
     feed(parser, html)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import html as html_mod
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -135,10 +136,35 @@ def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None = No
 _CLEANER = _cleaner()
 
 
+class _Filter(threading.local):
+    """The attribute filter of the clean running in this thread."""
+
+    current: Callable[[str, str, str], str | None] | None = None
+
+
+_FILTER = _Filter()
+
+
+def _filtered(tag: str, attr: str, value: str) -> str | None:
+    assert _FILTER.current is not None
+    return _FILTER.current(tag, attr, value)
+
+
+#: The sanitiser with a filter, made once too: it calls the filter given to :func:`_clean`
+#: (making a sanitiser costs more than cleaning a body).
+_FILTERING = _cleaner(_filtered)
+
+
 def _clean(html: str,
            attribute_filter: Callable[[str, str, str], str | None] | None = None) -> str:
-    cleaned: str = (_CLEANER if attribute_filter is None else _cleaner(attribute_filter)
-                    ).clean(html)
+    if attribute_filter is None:
+        cleaned: str = _CLEANER.clean(html)
+        return cleaned
+    _FILTER.current = attribute_filter
+    try:
+        cleaned = _FILTERING.clean(html)
+    finally:
+        _FILTER.current = None
     return cleaned
 
 
