@@ -195,6 +195,9 @@ class _Made:
     weights: dict[str, int] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
     broken: dict[IssueId, int] = field(default_factory=dict)
+    #: Feeds made and staged while the older issues still rendered: of which entries, and
+    #: whether a date in them waited for the clock.
+    early_feeds: tuple[list[feeds_mod.Entry], Staged, bool] | None = None
 
     def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
              problems: bool = True) -> None:
@@ -224,7 +227,13 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         entries = _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
         clocked = False
-        if plan.feeds:
+        early = made.early_feeds
+        if early is not None and plan.feeds and early[0] == _chosen(site.config, entries):
+            made.staged.append(early[1])  # the feeds staged while the older issues rendered
+            clocked = early[2]
+        elif plan.feeds:
+            if early is not None:  # made of other entries than the build chose in the end
+                discard([early[1]])
             feeds, clocked = _feeds(site.config, entries, plan)
             made.outputs += feeds
         made.outputs += _site_files(site, archive, plan.out_dir)
@@ -234,7 +243,8 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         made.staged.append(stage(made.outputs))
         written = commit(made.staged)
     except BaseException:
-        discard(made.staged)  # what workers staged for a build that is not written
+        # What workers staged, and the feeds made early, for a build that is not written.
+        discard([*made.staged, *([made.early_feeds[1]] if made.early_feeds else [])])
         raise
     if not plan.drafts:
         for issue in targets:
@@ -276,8 +286,20 @@ def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> l
     have a ready piece (each issue's problems reported in order: reading, left out,
     rendering)."""
     newest = set(sorted(plan.others, reverse=True)[: site.config.feed_issues])
+
+    def feeds_early(done: dict[IssueId, workers.Rendered]) -> None:
+        # The feeds of the newest issues, made while the older ones still render; used if
+        # they are the feeds the build chooses in the end (when none of them has errors).
+        if plan.feeds and all(d.pages is not None and d.pages.entry is not None and
+                              not has_errors([*d.found, *d.pages.problems])
+                              for d in done.values()):
+            entries = {i: d.pages.entry for i, d in done.items()
+                       if d.pages is not None and d.pages.entry is not None}
+            outputs, clocked = _feeds(site.config, entries, plan)
+            made.early_feeds = (_chosen(site.config, entries), stage(outputs), clocked)
+
     results = workers.render_every_issue(site.rendering, plan.others, site.folders,
-                                         plan.out_dir, newest)
+                                         plan.out_dir, newest, feeds_early)
     made.staged.extend(done.staged for done in results if done.staged is not None)
     targets = []
     for done in results:
@@ -365,12 +387,17 @@ def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
     return archive
 
 
+def _chosen(config: Config, entries: dict[IssueId, feeds_mod.Entry]) -> list[feeds_mod.Entry]:
+    """The entries the feeds carry: the newest."""
+    return [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
+
+
 def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan,
            ) -> tuple[list[Output], bool]:
     """The feeds of the newest entries, where the repository keeps them and inside the site,
     where the pages link them; and whether a date in them had to wait for the clock (no
     feed date is later than ``now``, so they change as time passes)."""
-    chosen = [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
+    chosen = _chosen(config, entries)
     now = plan.now
     clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
     if now is not None:

@@ -17,7 +17,8 @@ from .images import NO_IMAGES, Images
 from .rendered import UNSUBSCRIBE_PLACEHOLDER, RenderedIssue, Section, Shown, context
 
 #: One inliner for every email: it keeps nothing of one document for the next.
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False,
+                                 preallocate_node_capacity=4096)  # an email has thousands
 
 
 def email_html(rendered: RenderedIssue, config: Config, env: jinja2.Environment,

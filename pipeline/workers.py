@@ -9,7 +9,7 @@ pages and a build that fails commits nothing any worker staged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,17 +26,32 @@ from .writer import Staged, stage
 T = TypeVar("T")
 
 
-def on_every_core(job: Callable[..., T], jobs: Sequence[Sequence[Any]], chunksize: int = 1,
-                  workers: int | None = None) -> list[T]:
-    """``job(*args)`` for each of ``jobs``, in order, on every core when there are several
-    jobs and cores (``workers`` processes at most)."""
+def on_every_core(job: Callable[..., T], jobs: Sequence[Sequence[Any]],
+                  workers: int | None = None, first: Sequence[int] | None = None,
+                  each: Callable[[int, T], None] | None = None) -> list[T]:
+    """``job(*args)`` for each of ``jobs``, on every core when there are several jobs and
+    cores (``workers`` processes at most); the results in the order of ``jobs``. They are
+    started in the order ``first`` gives (the longest first keeps every core busy to the
+    end), and ``each(index, result)`` is called here as each one is done."""
     workers = min(len(jobs), workers or os.cpu_count() or 1)
+    order = list(first) if first is not None else list(range(len(jobs)))
+    done: dict[int, T] = {}
     if workers < 2:
-        return [job(*args) for args in jobs]
-    from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
+        for index in order:
+            done[index] = job(*jobs[index])
+            if each is not None:
+                each(index, done[index])
+        return [done[index] for index in range(len(jobs))]
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # only on several cores
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(job, *zip(*jobs, strict=True), chunksize=chunksize))
+        futures = {pool.submit(job, *jobs[index]): index for index in order}
+        for future in as_completed(futures):
+            index = futures[future]
+            done[index] = future.result()
+            if each is not None:
+                each(index, done[index])
+    return [done[index] for index in range(len(jobs))]
 
 
 @dataclass(frozen=True)
@@ -75,12 +90,38 @@ def read_and_render(site: stages.Site, issue_id: IssueId, folder: Path, out_dir:
     return Rendered(issue, found, kept, cache.stats, staged)
 
 
-def render_every_issue(site: stages.Site, issue_ids: Iterable[IssueId],
-                       folders: dict[IssueId, Path], out_dir: Path,
-                       newest: set[IssueId]) -> list[Rendered]:
-    """:func:`read_and_render` for each issue, one issue per task on every core."""
-    return on_every_core(read_and_render, [(site, i, folders[i], out_dir, i in newest)
-                                           for i in issue_ids])
+def render_every_issue(site: stages.Site, issue_ids: Sequence[IssueId],
+                       folders: dict[IssueId, Path], out_dir: Path, newest: set[IssueId],
+                       when_newest: Callable[[dict[IssueId, Rendered]], None] | None = None,
+                       ) -> list[Rendered]:
+    """:func:`read_and_render` for each issue, one issue per task on every core: the
+    ``newest`` first, then the largest first (so no core waits long for the last); then
+    ``when_newest`` is given the newest issues' results as soon as they are all done, while
+    the others still render (the feeds need only those)."""
+    jobs = [(site, i, folders[i], out_dir, i in newest) for i in issue_ids]
+    largest = sorted(range(len(jobs)), key=lambda n: (issue_ids[n] not in newest,
+                                                     -_markdown_bytes(folders[issue_ids[n]])))
+    waiting = {issue_id for issue_id in issue_ids if issue_id in newest}
+    found: dict[IssueId, Rendered] = {}
+
+    def each(index: int, result: Rendered) -> None:
+        issue_id = issue_ids[index]
+        if issue_id not in waiting or when_newest is None:
+            return
+        found[issue_id] = result
+        if len(found) == len(waiting):
+            when_newest(found)
+
+    return on_every_core(read_and_render, jobs, first=largest, each=each)
+
+
+def _markdown_bytes(folder: Path) -> int:
+    """How much Markdown an issue folder holds (how long its rendering takes, roughly)."""
+    try:
+        return sum(entry.stat().st_size for entry in os.scandir(folder)
+                   if entry.name.endswith(".md") and entry.is_file())
+    except OSError:
+        return 0
 
 
 #: Below this many pieces to render, starting worker processes costs more than it saves.

@@ -335,3 +335,24 @@ def test_an_entry_reads_back_as_it_was_stored(value: Any) -> None:
     for broken in (data[:-1], data + b"x"):
         with pytest.raises(ValueError):
             c.decode(broken)
+
+
+def test_feeds_made_while_older_issues_render_are_written_only_with_the_build(
+        archive: Scratch) -> None:
+    """A whole-archive build makes and stages the feeds once the newest issues are rendered,
+    while the older ones still render: the feeds it writes are those a build makes at the
+    end, and when an older issue's error stops the build, nothing of them is left."""
+    config = archive.root / "newsletter.toml"
+    config.write_text(config.read_text("utf-8") + "\n[feeds]\nissues = 1\n", encoding="utf-8")
+    build(archive.root, cache=False)
+    made = outputs(archive.root)
+    shutil.rmtree(archive.root / "public")
+    shutil.rmtree(archive.root / "feeds")
+    build(archive.root)
+    assert outputs(archive.root) == made
+    archive.piece(ISSUES[1], "piece-1", title="Changed")  # the newest issue: new feeds...
+    archive.piece(ISSUES[0], "piece-0", title="")  # ...and the older one: an error
+    with pytest.raises(ContentError):
+        build(archive.root)
+    assert outputs(archive.root) == made
+    assert not list(archive.root.rglob("*.tmp"))
