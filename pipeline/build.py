@@ -43,7 +43,6 @@ from .writer import Output, Staged, Written, commit, discard, stage
 
 T = TypeVar("T")
 
-FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
 
 
 @dataclass(frozen=True)
@@ -228,13 +227,14 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         archive = _archive(site, store, targets, summaries, entries, made)
         clocked = False
         early = made.early_feeds
-        if early is not None and plan.feeds and early[0] == _chosen(site.config, entries):
+        if early is not None and plan.feeds and \
+                early[0] == stages.chosen_entries(site.config, entries):
             made.staged.append(early[1])  # the feeds staged while the older issues rendered
             clocked = early[2]
         elif plan.feeds:
             if early is not None:  # made of other entries than the build chose in the end
                 discard([early[1]])
-            feeds, clocked = _feeds(site.config, entries, plan)
+            feeds, clocked = stages.feed_files(site.config, entries, plan.out_dir, plan.now)
             made.outputs += feeds
         made.outputs += _site_files(site, archive, plan.out_dir)
         found = strictly(made.problems, strict)
@@ -295,8 +295,10 @@ def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> l
                               for d in done.values()):
             entries = {i: d.pages.entry for i, d in done.items()
                        if d.pages is not None and d.pages.entry is not None}
-            outputs, clocked = _feeds(site.config, entries, plan)
-            made.early_feeds = (_chosen(site.config, entries), stage(outputs), clocked)
+            outputs, clocked = stages.feed_files(site.config, entries, plan.out_dir,
+                                                 plan.now)
+            made.early_feeds = (stages.chosen_entries(site.config, entries), stage(outputs),
+                                clocked)
 
     results = workers.render_every_issue(site.rendering, plan.others, site.folders,
                                          plan.out_dir, newest, feeds_early)
@@ -385,29 +387,6 @@ def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
             f"{kept} (newsletter check {issue_id} lists them)", "other-issue"))
     entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
     return archive
-
-
-def _chosen(config: Config, entries: dict[IssueId, feeds_mod.Entry]) -> list[feeds_mod.Entry]:
-    """The entries the feeds carry: the newest."""
-    return [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
-
-
-def _feeds(config: Config, entries: dict[IssueId, feeds_mod.Entry], plan: _Plan,
-           ) -> tuple[list[Output], bool]:
-    """The feeds of the newest entries, where the repository keeps them and inside the site,
-    where the pages link them; and whether a date in them had to wait for the clock (no
-    feed date is later than ``now``, so they change as time passes)."""
-    chosen = _chosen(config, entries)
-    now = plan.now
-    clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
-    if now is not None:
-        chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
-                  for e in chosen]
-    outputs = []
-    for name, data in feeds_mod.all_feeds(chosen, config).items():
-        outputs.append(Output(config.feeds_dir, name, data))
-        outputs.append(Output(plan.out_dir, f"{FEEDS_DIR}/{name}", data))
-    return outputs, clocked
 
 
 def _site_files(site: OpenSite, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:

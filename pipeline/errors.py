@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 Level = Literal["error", "warning", "note"]
 
@@ -168,3 +168,14 @@ def join_names(names: Sequence[str]) -> str:
         return "".join(names)
     return f"{', '.join(names[:-1])} and {names[-1]}"
 
+
+def problems_json(found: tuple[Problem, ...] | list[Problem]) -> list[list[Any]]:
+    """Problems as JSON (the render cache keeps them), each at the level it was found at
+    (``--strict`` comes later)."""
+    return [[str(p.path), p.line, p.level, p.message, p.rule, p.column] for p in found]
+
+
+def problems_from(stored: list[list[Any]]) -> tuple[Problem, ...]:
+    """The problems :func:`problems_json` wrote."""
+    return tuple(Problem(Path(path), line, level, message, rule, column)
+                 for path, line, level, message, rule, column in stored)

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 from . import GENERATOR, SOFTWARE, __version__
 from .config import Config
@@ -68,6 +69,22 @@ class Entry:
     updated: datetime
     authors: tuple[str, ...]
     categories: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        """The entry as JSON (the render cache keeps it)."""
+        return {"url": self.url, "title": self.title, "summary": self.summary,
+                "content_html": self.content_html, "published": self.published.isoformat(),
+                "updated": self.updated.isoformat(), "authors": self.authors,
+                "categories": self.categories}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Entry:
+        """The entry :meth:`as_json` wrote."""
+        return cls(url=data["url"], title=data["title"], summary=data["summary"],
+                   content_html=data["content_html"],
+                   published=datetime.fromisoformat(data["published"]),
+                   updated=datetime.fromisoformat(data["updated"]),
+                   authors=tuple(data["authors"]), categories=tuple(data["categories"]))
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,10 +21,10 @@ from typing import Any, TypeVar
 import jinja2
 
 from . import cache as c
+from . import errors, stages
 from . import feeds as feeds_mod
 from . import images as images_mod
 from . import render as r
-from . import stages
 from .config import CONFIG_NAME, Config
 from .contributors import CONTRIBUTORS_NAME
 from .email_html import LAYOUT
@@ -115,52 +114,6 @@ def _issue_key(kind: str, site: stages.Site, issue_id: IssueId, folder: Path, in
                  published.isoformat() if published else "", *flags)
 
 
-# --------------------------------------------------------------------------- JSON forms
-
-
-def problems_json(found: tuple[Problem, ...] | list[Problem]) -> list[list[Any]]:
-    """Problems as JSON, each at the level it was found at (``--strict`` comes later)."""
-    return [[str(p.path), p.line, p.level, p.message, p.rule, p.column] for p in found]
-
-
-def problems_from(stored: list[list[Any]]) -> tuple[Problem, ...]:
-    return tuple(Problem(Path(path), line, level, message, rule, column)
-                 for path, line, level, message, rule, column in stored)
-
-
-def _entry_json(entry: feeds_mod.Entry) -> dict[str, Any]:
-    return {"url": entry.url, "title": entry.title, "summary": entry.summary,
-            "content_html": entry.content_html, "published": entry.published.isoformat(),
-            "updated": entry.updated.isoformat(), "authors": entry.authors,
-            "categories": entry.categories}
-
-
-def _entry_from(data: dict[str, Any]) -> feeds_mod.Entry:
-    return feeds_mod.Entry(
-        url=data["url"], title=data["title"], summary=data["summary"],
-        content_html=data["content_html"], published=datetime.fromisoformat(data["published"]),
-        updated=datetime.fromisoformat(data["updated"]), authors=tuple(data["authors"]),
-        categories=tuple(data["categories"]))
-
-
-def _archive_json(entry: r.ArchiveEntry | None) -> dict[str, Any] | None:
-    if entry is None:
-        return None
-    return {"issue_id": entry.issue_id, "name": entry.name, "title": entry.title,
-            "summary": entry.summary, "moment": entry.moment.isoformat(),
-            "pieces": entry.pieces, "contributors": entry.contributors, "teams": entry.teams,
-            "published": entry.published.isoformat() if entry.published else None}
-
-
-def _archive_from(data: dict[str, Any] | None) -> r.ArchiveEntry | None:
-    if data is None:
-        return None
-    published = data.get("published")
-    return r.ArchiveEntry(**{**data, "moment": datetime.fromisoformat(data["moment"]),
-                             "published": datetime.fromisoformat(published) if published
-                             else None})
-
-
 # --------------------------------------------------------------------------- bodies
 
 
@@ -201,7 +154,7 @@ def _body_json(made: tuple[Body, tuple[Problem, ...]]) -> dict[str, Any]:
     plain = body.plain_made()
     return {"html": body.html, "assets": [str(a) for a in body.assets], "probes": body.probes,
             "lookups": body.lookups, "plain": [plain[0], plain[1]] if plain else None,
-            "problems": problems_json(found)}
+            "problems": errors.problems_json(found)}
 
 
 def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Problem, ...]]:
@@ -211,7 +164,7 @@ def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Pro
                        tuple((p, s) for p, s in payload["probes"]),
                        tuple((q, a) for q, a in payload["lookups"]),
                        (plain[0], tuple(plain[1])) if plain else None), \
-        problems_from(payload["problems"])
+        errors.problems_from(payload["problems"])
 
 
 def render_piece(source: str, ctx: Context) -> tuple[str, dict[str, Any]]:
@@ -271,18 +224,18 @@ def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Iss
             return False
         if in_feeds and not drafts:
             cache.put("entry", _issue_key("entry", site, issue.issue_id, issue.path, inputs),
-                      {"entry": _entry_json(made.entry), "probes": made.probes,
-                       "problems": problems_json(made.problems)})
+                      {"entry": made.entry.as_json(), "probes": made.probes,
+                       "problems": errors.problems_json(made.problems)})
         return True
 
     def dump(made: stages.Pages) -> dict[str, Any]:
         assert made.entry is not None
         return {"files": {name: data.decode("utf-8") for name, data in made.files.items()},
                 "size": made.size, "full_size": made.full_size, "teasers": made.teasers,
-                "entry": _entry_json(made.entry), "assets": made.assets,
+                "entry": made.entry.as_json(), "assets": made.assets,
                 "images": [[u.src, str(u.path), u.line] for u in made.images],
                 "image_weight": made.image_weight, "probes": made.probes,
-                "problems": problems_json(made.problems)}
+                "problems": errors.problems_json(made.problems)}
 
     def load(payload: dict[str, Any]) -> stages.Pages:
         # The images made for the email come from the cache's images (made again if they
@@ -293,8 +246,8 @@ def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Iss
                                     site.config.image_budget_kb, cache, Problems()).derived
         return stages.Pages(
             {name: data.encode("utf-8") for name, data in payload["files"].items()},
-            tuple(payload["assets"]), uses, derived, problems_from(payload["problems"]),
-            _entry_from(payload["entry"]), payload["size"], payload["full_size"],
+            tuple(payload["assets"]), uses, derived, errors.problems_from(payload["problems"]),
+            feeds_mod.Entry.from_json(payload["entry"]), payload["size"], payload["full_size"],
             payload["teasers"], payload["image_weight"],
             tuple((p, s) for p, s in payload["probes"]))
 
@@ -326,7 +279,8 @@ class Summary:
 
 
 def _summary_json(made: Summary) -> dict[str, Any]:
-    return {"archive": _archive_json(made.archive), "problems": problems_json(made.problems)}
+    return {"archive": r.archive_json(made.archive),
+            "problems": errors.problems_json(made.problems)}
 
 
 def summary(site: stages.Site, cache: c.Cache, issue_id: IssueId, folder: Path) -> Summary:
@@ -339,8 +293,8 @@ def summary(site: stages.Site, cache: c.Cache, issue_id: IssueId, folder: Path) 
 
     return memoised(cache, "summary", _issue_key("summary", site, issue_id, folder, inputs),
                     make, _summary_json,
-                    lambda p: Summary(_archive_from(p["archive"]),
-                                      problems_from(p["problems"]), None, inputs),
+                    lambda p: Summary(r.archive_from(p["archive"]),
+                                      errors.problems_from(p["problems"]), None, inputs),
                     lambda _: _unchanged(site, folder, inputs))
 
 
@@ -369,9 +323,9 @@ def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue
 
     made, found, _ = memoised(
         cache, "entry", _issue_key("entry", site, issue_id, folder, inputs), make,
-        lambda m: {"entry": _entry_json(m[0]), "problems": problems_json(m[1]),
+        lambda m: {"entry": m[0].as_json(), "problems": errors.problems_json(m[1]),
                    "probes": m[2]},
-        lambda p: (_entry_from(p["entry"]), problems_from(p["problems"]), ()),
+        lambda p: (feeds_mod.Entry.from_json(p["entry"]), errors.problems_from(p["problems"]), ()),
         lambda _: _unchanged(site, folder, inputs))
     return made, found
 
@@ -408,8 +362,8 @@ def last_good(cache: c.Cache, folder: Path) -> Good:
     """The issue's archive line and feed entry from its last build without errors (None
     where there was none, or with ``--no-cache``)."""
     entry = _read_good(cache, folder, "entry")
-    return Good(_archive_from(_read_good(cache, folder, "archive")),
-                _entry_from(entry) if entry is not None else None)
+    return Good(r.archive_from(_read_good(cache, folder, "archive")),
+                feeds_mod.Entry.from_json(entry) if entry is not None else None)
 
 
 def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
@@ -421,6 +375,6 @@ def store_good(cache: c.Cache, folder: Path, archive: r.ArchiveEntry | None,
     if cache.folder is None:
         return
     cache.put_if_changed("good", _good_key(folder, "archive"),
-                         {"archive": _archive_json(archive)})
+                         {"archive": r.archive_json(archive)})
     if entry is not None:
-        cache.put_if_changed("good", _good_key(folder, "entry"), {"entry": _entry_json(entry)})
+        cache.put_if_changed("good", _good_key(folder, "entry"), {"entry": entry.as_json()})

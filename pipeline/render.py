@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import jinja2
 
@@ -167,6 +167,26 @@ class ArchiveEntry:
     contributors: int
     teams: int
     published: datetime | None = None  # the recorded publication, when there is one
+
+
+def archive_json(entry: ArchiveEntry | None) -> dict[str, Any] | None:
+    """An archive line as JSON (the render cache keeps it), or None."""
+    if entry is None:
+        return None
+    return {"issue_id": entry.issue_id, "name": entry.name, "title": entry.title,
+            "summary": entry.summary, "moment": entry.moment.isoformat(),
+            "pieces": entry.pieces, "contributors": entry.contributors, "teams": entry.teams,
+            "published": entry.published.isoformat() if entry.published else None}
+
+
+def archive_from(data: dict[str, Any] | None) -> ArchiveEntry | None:
+    """The archive line :func:`archive_json` wrote."""
+    if data is None:
+        return None
+    published = data.get("published")
+    return ArchiveEntry(**{**data, "moment": datetime.fromisoformat(data["moment"]),
+                           "published": datetime.fromisoformat(published) if published
+                           else None})
 
 
 def archive(entries: list[ArchiveEntry], config: Config, env: jinja2.Environment) -> str:

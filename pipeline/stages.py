@@ -1,5 +1,5 @@
 """The build's stages, each a function of values to values: read an issue, render its pages,
-make its feed entry and its archive line.
+make its feed entry and its archive line, make the feeds.
 
 Nothing here reads or writes the render cache; :mod:`pipeline.memo` wraps the expensive
 stages in it, and :mod:`pipeline.build` runs them in order. Each stage returns what it found
@@ -249,3 +249,29 @@ def _updated(issue: Issue, config: Config) -> datetime:
         return issue.published_at
     return max(issue.published_at,
                datetime.combine(corrected, time.min, tzinfo=config.time_zone))
+
+
+FEEDS_DIR = "feeds"  # the feeds inside the site folder, where every page links them
+
+
+def chosen_entries(config: Config, entries: Mapping[IssueId, feeds_mod.Entry],
+                   ) -> list[feeds_mod.Entry]:
+    """The entries the feeds carry: the newest."""
+    return [entries[i] for i in sorted(entries, reverse=True)[: config.feed_issues]]
+
+
+def feed_files(config: Config, entries: Mapping[IssueId, feeds_mod.Entry], out_dir: Path,
+               now: datetime | None) -> tuple[list[Output], bool]:
+    """The feeds of the newest entries, where the repository keeps them and inside the site
+    (``out_dir``), where the pages link them; and whether a date in them had to wait for the
+    clock (no feed date is later than ``now``, so they change as time passes)."""
+    chosen = chosen_entries(config, entries)
+    clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
+    if now is not None:
+        chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
+                  for e in chosen]
+    outputs = []
+    for name, data in feeds_mod.all_feeds(chosen, config).items():
+        outputs.append(Output(config.feeds_dir, name, data))
+        outputs.append(Output(out_dir, f"{FEEDS_DIR}/{name}", data))
+    return outputs, clocked
