@@ -42,6 +42,11 @@ The kinds of entry:
     Each is written only when it changed, which its header tells without reading the rest.
 ``template``
     Jinja2's compiled templates (:class:`TemplateCode`).
+``inputs/``
+    Not entries: the digest of each issue folder's inputs (:func:`pipeline.digests.inputs`)
+    with what the file system said of the folder when it was made, so that the Markdown is
+    read again only when the file system says something changed (or changed too recently
+    to tell).
 ``image``
     An image made for the email (:mod:`pipeline.images`: a wide image resized, an SVG
     rasterised), its bytes. Key: the SHA-256 of the original, what was made of it, its width,

@@ -4,8 +4,13 @@ contributors, templates) and of an issue folder's inputs, and the key of an entr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import stat
+import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,6 +18,7 @@ from typing import Any
 from . import __version__
 from .content import outside
 from .links import probe
+from .writer import replace_file
 
 #: A key part at least this long (a body's Markdown) is named by its own SHA-256.
 LONG = 1024
@@ -84,9 +90,72 @@ def site_stamp(files: list[Path], template_dirs: list[Path]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def inputs(folder: Path) -> str:
+#: How long ago an entry must have last changed for its digest to be kept by its stamp: a
+#: file changed again within the same tick of the file system's clock, and to the same
+#: size, would have the same stamp ("racy" entries, as git calls them, are always read).
+SETTLED_NS = 2_000_000_000
+
+
+def inputs(folder: Path, memo: Path | None = None,
+           clock: Callable[[], int] = time.time_ns) -> str:
     """An issue folder as reading it sees it: each entry's name and kind, and the bytes of
-    every Markdown file (images are looked at by the bodies' probes)."""
+    every Markdown file (images are looked at by the bodies' probes).
+
+    With ``memo`` (a folder of the render cache), the digest last made of the folder is
+    used again, without reading a byte, while the file system says of the folder and of each
+    of its entries what it said when it was made (kind, size, modification and change times,
+    inode: an edit changes the change time, which no program can set back). It is kept only
+    when every entry last changed :data:`SETTLED_NS` before ``clock()``; a folder with a
+    symbolic link in it, or reached through one, is always read."""
+    found = _stamp(folder) if memo is not None else None
+    if memo is None or found is None:
+        return _inputs(folder)
+    stamp, newest = found
+    kept = memo / "inputs" / hashlib.sha256(str(folder).encode("utf-8", TEXT)).hexdigest()
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        known = json.loads(kept.read_text("utf-8", TEXT))
+        if known["stamp"] == stamp and known["code"] == code_digest():
+            return str(known["digest"])
+    digest = _inputs(folder)
+    if newest < clock() - SETTLED_NS and _stamp(folder) == found:  # and not changed meanwhile
+        with contextlib.suppress(OSError):
+            replace_file(kept, json.dumps({"stamp": stamp, "code": code_digest(),
+                                           "digest": digest}).encode())
+    return digest
+
+
+def _stamp(folder: Path) -> tuple[str, int] | None:
+    """What the file system says of an issue folder and each entry, and which folder its
+    parent is, with the latest time one of them changed (None when one of them is a symbolic
+    link: then where it leads counts too)."""
+    parts = []
+    newest = 0
+    try:
+        for path in (folder.parent, folder):
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                return None
+            # The parent by what it is only: its times change as other issues come and go.
+            parts.append(_stat_line(path.name, st) if path == folder else
+                         f"{path}\0{st.st_mode}\0{st.st_dev}\0{st.st_ino}")
+        newest = max(st.st_mtime_ns, st.st_ctime_ns)
+        with os.scandir(folder) as found:
+            for entry in found:
+                st = entry.stat(follow_symlinks=False)
+                if stat.S_ISLNK(st.st_mode):
+                    return None
+                parts.append(_stat_line(entry.name, st))
+                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        return None
+    return hashlib.sha256("\n".join(sorted(parts)).encode("utf-8", TEXT)).hexdigest(), newest
+
+
+def _stat_line(name: str, st: os.stat_result) -> str:
+    return f"{name}\0{st.st_mode}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}"
+
+
+def _inputs(folder: Path) -> str:
     digest = hashlib.sha256()
     try:
         entries = sorted(folder.iterdir())

@@ -95,7 +95,7 @@ def read_issue(site: stages.Site, issue_id: IssueId, folder: Path, drafts: bool 
     (:func:`pipeline.cache.inputs`) taken before reading it. What is made from the issue is
     stored under that digest only if the folder still has it afterwards (:func:`_unchanged`):
     a file saved during the build is then never paired with a rendering of another version."""
-    inputs = c.inputs(folder) if site.cache_folder else ""
+    inputs = c.inputs(folder, site.cache_folder) if site.cache_folder else ""
     issue, found = stages.read_issue(site, issue_id, folder, drafts)
     return issue, found, inputs
 
@@ -104,7 +104,8 @@ def _unchanged(site: stages.Site, folder: Path, inputs: str) -> bool:
     """Whether the folder's inputs and the site's are still the ones read (so what was made
     from them may be stored under their key); the site's are asked of the file system's
     stamps, not read again."""
-    return c.inputs(folder) == inputs and site_stamp(site.config.root) == site.stamp
+    return c.inputs(folder, site.cache_folder) == inputs and \
+        site_stamp(site.config.root) == site.stamp
 
 
 def _issue_key(kind: str, site: stages.Site, issue_id: IssueId, folder: Path, inputs: str,
@@ -285,7 +286,7 @@ def _summary_json(made: Summary) -> dict[str, Any]:
 
 def summary(site: stages.Site, cache: c.Cache, issue_id: IssueId, folder: Path) -> Summary:
     """Read an issue for the archive page, or take what the cache says of it."""
-    inputs = c.inputs(folder) if site.cache_folder else ""
+    inputs = c.inputs(folder, site.cache_folder) if site.cache_folder else ""
 
     def make() -> Summary:
         issue, found, _ = read_issue(site, issue_id, folder)
@@ -314,7 +315,8 @@ def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue
     """The feed entry of an issue that is not being built, rendered only when the cache has
     none to trust, and what rendering it found. ``read`` is the issue if it was read
     already, with the digest of its inputs from before it was read."""
-    issue, inputs = read if read else (None, c.inputs(folder) if site.cache_folder else "")
+    issue, inputs = read if read else (None, c.inputs(folder, site.cache_folder)
+                                       if site.cache_folder else "")
 
     def make() -> tuple[feeds_mod.Entry, tuple[Problem, ...], tuple[tuple[str, str], ...]]:
         known = issue or read_issue(site, issue_id, folder)[0]  # from the cache: read again

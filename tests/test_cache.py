@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline import cache as c
-from pipeline import memo, stages
+from pipeline import digests, memo, stages
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
@@ -356,3 +356,43 @@ def test_feeds_made_while_older_issues_render_are_written_only_with_the_build(
         build(archive.root)
     assert outputs(archive.root) == made
     assert not list(archive.root.rglob("*.tmp"))
+
+
+def test_an_issue_folder_is_read_again_whenever_a_file_of_it_changed(tmp_path: Path) -> None:
+    """The digest of an issue folder kept by what the file system says of it is used again
+    only while that is the same: an edit (even one that keeps the size and puts the
+    modification time back), a new file, a symbolic link, or entries that changed too
+    recently to be told apart from the next change, all read the Markdown again."""
+    folder = tmp_path / "newsletter" / "issues" / "2026-12-solstice"
+    folder.mkdir(parents=True)
+    piece = folder / "a.md"
+    piece.write_text(piece_text(body="First.\n"), encoding="utf-8")
+    memo = tmp_path / "cache"
+    later = lambda: 2**62  # noqa: E731  (a clock long after every entry changed)
+    first = digests.inputs(folder, memo, lambda: 0)  # entries not settled: nothing kept
+    assert not (memo / "inputs").exists()
+    assert digests.inputs(folder, memo, later) == first  # kept now
+    kept = list((memo / "inputs").iterdir())
+    assert len(kept) == 1
+    reads: list[Path] = []
+    real = Path.read_bytes
+
+    def counting(path: Path) -> bytes:
+        reads.append(path)
+        return real(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "read_bytes", counting)
+        assert digests.inputs(folder, memo, later) == first
+        assert reads == []  # the kept digest, nothing read
+        st = piece.stat()
+        piece.write_text(piece_text(body="Other.\n"), encoding="utf-8")  # the same size
+        os.utime(piece, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old time
+        edited = digests.inputs(folder, memo, later)
+        assert edited != first and reads == [piece]
+    assert edited == digests.inputs(folder)  # what reading everything gives
+    (folder / "b.md").write_text(piece_text(), encoding="utf-8")
+    assert digests.inputs(folder, memo, later) == digests.inputs(folder) != edited
+    (folder / "c.md").symlink_to(piece)
+    assert digests.inputs(folder, memo, later) == digests.inputs(folder)
+    assert digests.inputs(folder, None, later) == digests.inputs(folder)
