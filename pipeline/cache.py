@@ -79,6 +79,7 @@ from typing import Any
 
 import jinja2
 
+from .digests import LONG as LONG
 from .digests import TEXT as TEXT
 from .digests import code_digest as code_digest
 from .digests import inputs as inputs
@@ -91,10 +92,9 @@ from .writer import replace_file
 CACHE_DIR = Path(".cache") / "newsletter"
 MAGIC = b"newsletter-cache-1 "
 KINDS = ("piece", "anchors", "issue", "entry", "summary")
-#: A string at least this long is stored after its entry's JSON, as it is (not escaped), and
-#: named in the JSON by its place: ``{"\u0000": n}``, the n-th of them (a key of the payload
-#: that starts with NUL is stored with one NUL more).
-LONG = 1024
+#: A string at least :data:`LONG` long is stored after its entry's JSON, as it is (not
+#: escaped), and named in the JSON by its place: ``{"\u0000": n}``, the n-th of them (a key of
+#: the payload that starts with NUL is stored with one NUL more).
 _PLACE = "\u0000"
 
 

@@ -20,7 +20,8 @@ from .content import outside
 from .links import probe
 from .writer import replace_file
 
-#: A key part at least this long (a body's Markdown) is named by its own SHA-256.
+#: A key part at least this long (a body's Markdown) is named by its own SHA-256; a string
+#: of an entry this long is stored as it is (:func:`pipeline.cache.encode`).
 LONG = 1024
 
 _LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css-inline")

@@ -14,7 +14,7 @@ from ..config import Config, load_config
 from ..console import Console, newsletter_root, now
 from ..errors import display_path, plural
 from ..publication import RECORD_NAME, load_record, when
-from .options import no_cache
+from .options import issue_argument, no_cache
 
 if TYPE_CHECKING:  # the build is imported only when the last one is not still the build
     from ..build import BuildResult
@@ -27,8 +27,7 @@ DESCRIPTION = ("Build one issue into <out>/<issue_id>/email.html, email.txt and 
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE",
-                        help="an issue id such as 2026-12-solstice, or the path of its folder")
+    issue_argument(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="where to write the issue and the archive (default: output_dir "
                              "of newsletter.toml, usually <root>/public)")

@@ -9,6 +9,7 @@ from ..console import Console, newsletter_root, now
 from ..errors import PipelineError, display_path, long_date, plural
 from ..seasons import next_issue
 from ..status import choose_issue
+from .options import issue_argument
 
 DESCRIPTION = ("Print an announcement to send to every team: the theme, the deadline, "
                "the publication day, how to add a piece, the sections that still want "
@@ -16,9 +17,7 @@ DESCRIPTION = ("Print an announcement to send to every team: the theme, the dead
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue); the folder need not exist yet")
+    issue_argument(parser, coming=True, note="; the folder need not exist yet")
     parser.add_argument("--format", choices=("markdown", "text"), default="markdown",
                         help="Markdown (default) or plain text wrapped at 72 columns")
     parser.add_argument("--send", action="store_true",

@@ -23,6 +23,7 @@ from ..console import Console, newsletter_root, now
 from ..content import resolve_issue
 from ..errors import ContentError, display_path, plural
 from ..seasons import next_issue
+from .options import issue_argument
 
 DESCRIPTION = ("Check one issue (drafts included): everything the build validates, plus "
                "summaries, alt text, heading levels, link text, local links, duplicate "
@@ -35,8 +36,7 @@ EPILOG = ("Exit status: 0 no errors, 1 errors (or warnings with --strict), 2 bad
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", nargs="?", metavar="ISSUE",
-                        help="an issue id or the path of its folder (default: the coming issue)")
+    issue_argument(parser, coming=True)
     parser.add_argument("--strict", action="store_true",
                         help="fail (exit 1) on warnings too")
     parser.add_argument("--format", choices=FORMATS, default="text",

@@ -9,7 +9,7 @@ from ..errors import Problem, plural
 from ..errors import display_path as shown
 from ..feeds_fetch import Source
 from ..gather import READING_LIST, GatherResult, gather, window
-from .options import seconds
+from .options import issue_argument, seconds
 
 DESCRIPTION = ("Read the feeds listed in newsletter.toml ([gather] feeds: URLs, or files "
                "relative to the root), keep the entries published between the previous "
@@ -21,8 +21,7 @@ EPILOG = ("Exit status: 0 written (or nothing in the window), 1 no feed could be
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE",
-                        help="an issue id such as 2026-12-solstice, or the path of its folder")
+    issue_argument(parser)
     parser.add_argument("--feed", action="append", dest="feeds", metavar="URL_OR_FILE",
                         help="read this feed instead of newsletter.toml's (repeat for more; "
                              "a file is relative to the current folder)")

@@ -1,5 +1,5 @@
-"""The options several commands share (``--root``, ``-q``/``-v``, ``--no-cache``, the delivery
-options) and the parsers of option values (dates, counts, rates, database and server URLs).
+"""The options several commands share (``--root``, ``-q``/``-v``, ISSUE, ``--no-cache``, the
+delivery options) and the parsers of option values (dates, counts, rates, database and server URLs).
 
 This module is imported whenever the command line starts, so it imports nothing heavy: the
 checks of database, SMTP and IMAP URLs are imported when such an option is given.
@@ -32,6 +32,14 @@ def common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
                         default=argparse.SUPPRESS if suppress else 0,
                         help="also print unchanged files")
+
+
+def issue_argument(parser: argparse.ArgumentParser, coming: bool = False, note: str = "") -> None:
+    """The ISSUE every command that works on one issue takes (``content.resolve_issue``
+    reads it); with ``coming``, it may be left out for the coming issue."""
+    parser.add_argument("issue", metavar="ISSUE", nargs="?" if coming else None,
+                        help="an issue id such as 2026-12-solstice, or the path of its folder"
+                             + (" (default: the coming issue)" if coming else "") + note)
 
 
 def yes(parser: argparse.ArgumentParser, command: str) -> None:

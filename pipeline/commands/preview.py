@@ -14,6 +14,7 @@ from ..errors import display_path
 from ..seasons import next_issue
 from ..serving import bind, run_server, url
 from ..site import PREVIEW_DIR
+from .options import issue_argument
 from .serve import host_port
 
 DESCRIPTION = ("Build the issue with its drafts into <root>/preview, serve it on "
@@ -26,9 +27,7 @@ DESCRIPTION = ("Build the issue with its drafts into <root>/preview, serve it on
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue)")
+    issue_argument(parser, coming=True)
     host_port(parser)
 
 

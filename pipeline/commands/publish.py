@@ -14,7 +14,7 @@ from ..console import now as machine_now
 from ..errors import display_path
 from ..publication import RECORD_NAME, countdown
 from ..publish import Clock, publish
-from .options import delivery_options, yes
+from .options import delivery_options, issue_argument, yes
 from .send import confirmation, send_options, summarise
 
 DESCRIPTION = ("Publish an issue at its moment: check it strictly, build the site and "
@@ -27,7 +27,7 @@ DESCRIPTION = ("Publish an issue at its moment: check it strictly, build the sit
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
+    issue_argument(parser)
     parser.add_argument("--wait", action="store_true",
                         help="check now, then wait until the issue's moment (showing a "
                              "countdown) and publish; started after the moment, it runs at once")

@@ -14,6 +14,7 @@ from ..errors import PipelineError, Problems, long_date
 from ..remind import LEDGER, deliver, message_id, plan_reminders, read_ledger, record
 from ..send import SendOptions, transports_for
 from ..status import choose_issue, issue_status
+from .options import issue_argument
 
 DESCRIPTION = ("Before the submission deadline, email each author of a piece that is "
                "not ready (its title, its state, what 'newsletter check' still finds, "
@@ -26,9 +27,7 @@ EPILOG = ("Exit status: 0 sent (or nothing to send), 1 the deadline has passed o
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue)")
+    issue_argument(parser, coming=True)
     parser.add_argument("--dry-run", action="store_true",
                         help="print who would be reminded of what; send and record nothing")
     parser.add_argument("--smtp", metavar="URL", help="send over this SMTP server (default: "

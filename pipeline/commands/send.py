@@ -12,7 +12,7 @@ from ..console import Console, ProgressLine, newsletter_root, now
 from ..errors import UsageError, plural
 from ..model import Issue
 from ..send import ENERGY_MODEL, Confirm, SendOptions, SendReport, send_issue
-from .options import delivery_options, yes
+from .options import delivery_options, issue_argument, yes
 
 DESCRIPTION = ("Rebuild the issue with strict checks, then send one personalised message "
                "per active subscriber over SMTP or into the outbox folder. Killed and run "
@@ -25,7 +25,7 @@ DESCRIPTION = ("Rebuild the issue with strict checks, then send one personalised
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", help="an issue id or the path of its folder")
+    issue_argument(parser)
     delivery_options(parser)
     parser.add_argument("--test-to", metavar="ADDRESS", action="append", default=[],
                         help="send one copy, its subject marked [TEST], to this address only "

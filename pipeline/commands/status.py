@@ -7,6 +7,7 @@ import json
 
 from ..console import Console, newsletter_root, now
 from ..status import choose_issue, issue_status, status_text
+from .options import issue_argument
 
 DESCRIPTION = ("Show an issue at a glance: its moment, the days left to the submission "
                "deadline and to publication, its pieces by state (ready, draft, failing "
@@ -17,9 +18,7 @@ DESCRIPTION = ("Show an issue at a glance: its moment, the days left to the subm
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("issue", metavar="ISSUE", nargs="?",
-                        help="an issue id or the path of its folder (default: the coming "
-                             "issue, from the calendar)")
+    issue_argument(parser, coming=True)
     parser.add_argument("--json", action="store_true", help="print JSON for tools")
 
 
