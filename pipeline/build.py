@@ -11,11 +11,9 @@ end, and nothing is written unless the whole build succeeded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from . import cache as c
 from . import feeds as feeds_mod
@@ -40,9 +38,6 @@ from .render import run_template
 from .seasons import IssueId
 from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished
 from .writer import Output, Staged, Written, commit, discard, stage
-
-T = TypeVar("T")
-
 
 
 @dataclass(frozen=True)
@@ -194,9 +189,11 @@ class _Made:
     weights: dict[str, int] = field(default_factory=dict)
     entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
     broken: dict[IssueId, int] = field(default_factory=dict)
-    #: Feeds made and staged while the older issues still rendered: of which entries, and
-    #: whether a date in them waited for the clock.
-    early_feeds: tuple[list[feeds_mod.Entry], Staged, bool] | None = None
+    #: Feeds made and staged apart: in a worker while the target's email was made, or while
+    #: the older issues still rendered.
+    early_feeds: workers.AsideFeeds | None = None
+    #: The feeds' entries, when they were chosen before the target's pages were done.
+    feed_entries: dict[IssueId, feeds_mod.Entry] | None = None
 
     def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
              problems: bool = True) -> None:
@@ -220,31 +217,37 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
     made = _Made(problems, outputs=list(extra or []))
     try:
         # The others are read while the target's pieces render on the other cores.
-        targets, summaries = _render(site, store, plan, made, lambda: _others(
-            site, store, [] if plan.every else plan.others, made))
+        targets, summaries = _render(site, store, plan, made)
         targets = [t for t in targets if t.issue_id not in made.broken]
-        entries = _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
+        entries = made.feed_entries if made.feed_entries is not None else \
+            _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
+        site_files = _site_files(site, archive, plan.out_dir)
         clocked = False
         early = made.early_feeds
-        if early is not None and plan.feeds and \
-                early[0] == stages.chosen_entries(site.config, entries):
-            made.staged.append(early[1])  # the feeds staged while the older issues rendered
-            clocked = early[2]
-        elif plan.feeds:
+        use_early = early is not None and plan.feeds and \
+            early.chosen == stages.chosen_entries(site.config, entries)
+        if plan.feeds and not use_early:
             if early is not None:  # made of other entries than the build chose in the end
-                discard([early[1]])
+                made.early_feeds = None
+                early.discard()
             feeds, clocked = stages.feed_files(site.config, entries, plan.out_dir, plan.now)
             made.outputs += feeds
-        made.outputs += _site_files(site, archive, plan.out_dir)
+        made.outputs += site_files
         found = strictly(made.problems, strict)
         if has_errors(found):
             raise ContentError(found)
         made.staged.append(stage(made.outputs))
+        if early is not None and use_early:  # the feeds staged while the build went on
+            made.early_feeds = None
+            staged, clocked = early.files()
+            made.staged.insert(len(made.staged) - 1, staged)
         written = commit(made.staged)
     except BaseException:
-        # What workers staged, and the feeds made early, for a build that is not written.
-        discard([*made.staged, *([made.early_feeds[1]] if made.early_feeds else [])])
+        # What workers staged, and the feeds made apart, for a build that is not written.
+        discard(made.staged)
+        if made.early_feeds is not None:
+            made.early_feeds.discard()
         raise
     if not plan.drafts:
         for issue in targets:
@@ -256,29 +259,43 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
                        image_weights=made.weights, out_dir=plan.out_dir, clocked=clocked)
 
 
-def _render(site: OpenSite, store: c.Cache, plan: _Plan, made: _Made,
-            meanwhile: Callable[[], T]) -> tuple[list[Issue], T]:
+def _render(site: OpenSite, store: c.Cache, plan: _Plan,
+            made: _Made) -> tuple[list[Issue], dict[IssueId, memo.Summary]]:
     """Render the plan's issues: its targets here, or (``every``) all of them on every core;
-    and what ``meanwhile`` makes, while the first target's pieces render on the other cores.
+    and read the other issues, while the first target's pieces render on the other cores.
     The first target's problems are the build's; another target is written only because it
     was missing from the site, so its problems are its own: with errors it is not written
-    (and a note names it)."""
+    (and a note names it). A single target's feeds are made in a worker from the moment its
+    entry is made, while its email and web pages render (when they are worth a worker)."""
+    others = [] if plan.every else plan.others
     if plan.every:
-        return _render_every(site, plan, made, store.stats), meanwhile()
-    made_meanwhile: list[T] = []
+        return _render_every(site, plan, made, store.stats), _others(site, store, others, made)
+    summaries: dict[IssueId, memo.Summary] = {}
+
+    def feeds_aside(entry: feeds_mod.Entry) -> None:
+        # The target is in the feeds whatever its pages find: with errors nothing is written.
+        target = plan.targets[0]
+        made.entries[target.issue_id] = entry
+        made.feed_entries = _feed_entries(site, store, [target], summaries, made)
+        made.early_feeds = workers.feeds_aside(site.config, made.feed_entries, plan.out_dir,
+                                               plan.now)
+
     for index, issue in enumerate(plan.targets):
         with store.bodies_of(issue.path):
             with workers.prerendering(site.rendering, issue, store):
-                if not made_meanwhile:
-                    made_meanwhile.append(meanwhile())
+                if not index:
+                    summaries = _others(site, store, others, made)
+            aside = feeds_aside if plan.feeds and len(plan.targets) == 1 else None
             pages = memo.pages(site.rendering, store, site.env, issue,
-                               plan.inputs[issue.issue_id], plan.drafts)
+                               plan.inputs[issue.issue_id], plan.drafts, on_entry=aside)
         errors = count_errors(pages.problems)
         if index and errors:
             made.broken[issue.issue_id] = errors
         else:
             made.take(issue, pages, pages.outputs(issue, plan.out_dir), problems=not index)
-    return list(plan.targets), made_meanwhile[0] if made_meanwhile else meanwhile()
+    if not plan.targets:
+        summaries = _others(site, store, others, made)
+    return list(plan.targets), summaries
 
 
 def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:
@@ -295,10 +312,8 @@ def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> l
                               for d in done.values()):
             entries = {i: d.pages.entry for i, d in done.items()
                        if d.pages is not None and d.pages.entry is not None}
-            outputs, clocked = stages.feed_files(site.config, entries, plan.out_dir,
-                                                 plan.now)
-            made.early_feeds = (stages.chosen_entries(site.config, entries), stage(outputs),
-                                clocked)
+            made.early_feeds = workers.staged_feeds(site.config, entries, plan.out_dir,
+                                                    plan.now)
 
     results = workers.render_every_issue(site.rendering, plan.others, site.folders,
                                          plan.out_dir, newest, feeds_early)

@@ -211,12 +211,14 @@ def renderers(cache: c.Cache) -> stages.Renderers:
 
 
 def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Issue,
-          inputs: str, drafts: bool, in_feeds: bool = True) -> stages.Pages:
+          inputs: str, drafts: bool, in_feeds: bool = True,
+          on_entry: Callable[[feeds_mod.Entry], None] | None = None) -> stages.Pages:
     """:func:`pipeline.stages.render_pages` through the cache. The pages are looked up by the
     issue's inputs; when they must be made, each piece's Markdown is still looked up on its
-    own, so only the pieces that changed are rendered. Pages made fresh are stored, and so is
-    their feed entry when the feeds carry it (``in_feeds``: what a build of another issue
-    needs), unless a file changed meanwhile."""
+    own, so only the pieces that changed are rendered (and ``on_entry`` is given the feed
+    entry as soon as it is made). Pages made fresh are stored, and so is their feed entry
+    when the feeds carry it (``in_feeds``: what a build of another issue needs), unless a
+    file changed meanwhile."""
     pictures = images_mod.folder_digest(issue.path)  # their bytes shape the pages too
     entry_key = _issue_key("issue", site, issue.issue_id, issue.path, inputs, drafts, pictures)
 
@@ -255,7 +257,7 @@ def pages(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue: Iss
     return memoised(cache, "issue", entry_key,
                     _with_bodies(cache, issue.path,
                                  lambda: stages.render_pages(site, issue, env,
-                                                             renderers(cache))),
+                                                             renderers(cache), on_entry)),
                     dump, load, keep)
 
 

@@ -10,7 +10,7 @@ worker processes too.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from pathlib import Path
@@ -130,18 +130,28 @@ class Pages:
 
 
 def render_pages(site: Site, issue: Issue, env: jinja2.Environment,
-                 renderers: Renderers = DIRECT) -> Pages:
+                 renderers: Renderers = DIRECT,
+                 on_entry: Callable[[feeds_mod.Entry], None] | None = None) -> Pages:
     """The issue's HTML email, text email, web edition, the images made for the email, and
-    its feed entry."""
+    its feed entry, made first: ``on_entry`` is given it before the rest is rendered."""
     config = site.config
     problems = Problems()
+    made: feeds_mod.Entry | None = None
     try:
         rendered = r.render_issue(issue, config, problems, renderers.body, renderers.anchors)
+        try:
+            made = entry(rendered, config, env)
+        except ContentError as exc:  # the pages' own mistakes are reported before it
+            late = exc
+        else:
+            if on_entry is not None:
+                on_entry(made)
         shown = r.image_uses(rendered)
         images = images_mod.survey(issue.path, shown, LAYOUT.column, config.image_budget_kb,
                                    renderers.images, problems)
         files, edition = issue_files(rendered, config, env, problems, images)
-        made = entry(rendered, config, env)
+        if made is None:
+            raise late
     except ContentError as exc:  # a template mistake: reported with the others
         return Pages({}, (), (), {}, (*problems.items, *exc.problems), None)
     root = issue.path.resolve()

@@ -1,5 +1,5 @@
 """The build on every core: a whole archive one issue per worker process, one big new issue
-one piece per worker.
+one piece per worker, and its feeds in a process of their own while its email is made.
 
 Each job is a stage of :mod:`pipeline.stages` through the cache (:mod:`pipeline.memo`), pure
 but for the cache and the staging of its own files, so no process holds the whole archive's
@@ -9,19 +9,22 @@ pages and a build that fails commits nothing any worker staged.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from . import cache as c
 from . import memo, stages
 from . import render as r
+from .config import Config
 from .errors import PipelineError, Problem, has_errors
+from .feeds import Entry
 from .model import Issue
 from .seasons import IssueId
-from .writer import Staged, stage
+from .writer import Staged, discard, stage
 
 T = TypeVar("T")
 
@@ -150,3 +153,90 @@ def prerendering(site: stages.Site, issue: Issue, cache: c.Cache) -> Iterator[No
         yield
         for entry_key, payload in made:
             cache.remember("piece", entry_key, payload)
+
+
+@dataclass
+class AsideFeeds:
+    """Feeds made and staged apart from the rest of a build (in a process of their own, or
+    while the older issues of a whole archive still render): of which entries (the build
+    uses them only if they are the entries it chooses in the end), and their staged files
+    when they are done (with whether a date in them waited for the clock)."""
+
+    chosen: list[Entry]
+    _done: Callable[[], tuple[Staged, bool]]
+    _files: tuple[Staged, bool] | None = field(default=None, init=False)
+
+    def files(self) -> tuple[Staged, bool]:
+        """The staged feeds (waiting for them); a feed that could not be staged raises
+        :class:`~pipeline.errors.PipelineError`."""
+        if self._files is None:
+            self._files = self._done()
+        return self._files
+
+    def discard(self) -> None:
+        """Remove the staged feeds (once they are done) of a build that does not use them."""
+        try:
+            staged, _ = self.files()
+        except PipelineError:  # nothing was staged
+            return
+        discard([staged])
+
+
+def staged_feeds(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
+                 now: datetime | None) -> AsideFeeds:
+    """The feeds of ``entries``, made and staged here, now."""
+    outputs, clocked = stages.feed_files(config, entries, out_dir, now)
+    made = (stage(outputs), clocked)
+    return AsideFeeds(stages.chosen_entries(config, entries), lambda: made)
+
+
+#: Feeds carrying less HTML than this are made with the rest of the build: a process of
+#: their own would cost more than it saves.
+ASIDE_MIN = 512 * 1024
+
+
+def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
+                now: datetime | None) -> AsideFeeds | None:
+    """Start making and staging the feeds of ``entries`` in a process of their own, forked
+    from this one (so nothing is copied to it: the entries are megabytes), while the build
+    goes on here; or None when that is not worth it (one core, small feeds, no fork): then
+    they are made with the rest. Call it when no other thread runs (a fork copies one)."""
+    import multiprocessing  # imported already when the pieces rendered on every core
+
+    chosen = stages.chosen_entries(config, entries)
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods() \
+            or sum(len(e.content_html) for e in chosen) < ASIDE_MIN:
+        return None
+    forking = multiprocessing.get_context("fork")
+    receive, send = forking.Pipe(duplex=False)
+    process = forking.Process(target=_feeds_apart, args=(send, config, entries, out_dir, now),
+                              name="newsletter-feeds", daemon=True)
+    process.start()
+    send.close()
+
+    def done() -> tuple[Staged, bool]:
+        try:
+            staged, clocked, failed = receive.recv()
+        except EOFError:
+            staged, clocked, failed = None, False, "the process making the feeds stopped"
+        finally:
+            receive.close()
+            process.join()
+        if staged is None:
+            raise PipelineError(failed)
+        return staged, clocked
+
+    return AsideFeeds(chosen, done)
+
+
+def _feeds_apart(send: Any, config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
+                 now: datetime | None) -> None:
+    """:func:`staged_feeds` in the process :func:`feeds_aside` started: what it staged, or
+    why it could not (as :func:`read_and_render` says it)."""
+    try:
+        staged, clocked = staged_feeds(config, entries, out_dir, now).files()
+        send.send((staged, clocked, ""))
+    except PipelineError as exc:
+        send.send((None, False, str(exc)))
+    finally:
+        send.close()

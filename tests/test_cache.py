@@ -18,12 +18,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pipeline import cache as c
-from pipeline import digests, memo, stages
+from pipeline import digests, memo, stages, workers
 from pipeline.build import BuildResult, build_all, build_issue
 from pipeline.cache import CACHE_DIR
 from pipeline.cli import build_issue_main
 from pipeline.config import load_config
-from pipeline.errors import ContentError, Problem
+from pipeline.errors import ContentError, PipelineError, Problem
 from pipeline.seasons import IssueId
 from pipeline.site import open_site
 
@@ -355,6 +355,51 @@ def test_feeds_made_while_older_issues_render_are_written_only_with_the_build(
     with pytest.raises(ContentError):
         build(archive.root)
     assert outputs(archive.root) == made
+    assert not list(archive.root.rglob("*.tmp"))
+
+
+def test_a_new_issue_s_feeds_made_in_a_process_of_their_own_are_the_build_s_feeds(
+        archive: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """build-issue makes large feeds in a process of their own, forked as soon as the issue's
+    feed entry is made, while its email renders: the feeds it writes are those the build's
+    own process makes, a feed it cannot write is the same error, and when the issue's error
+    stops the build, no file of them is left."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("on one core the feeds are always made in the build's own process")
+    target = IssueId.parse(ISSUES[1])
+    build(archive.root, cache=False)  # the older issue is on the site: one target
+    aside: list[workers.AsideFeeds | None] = []
+    real = workers.feeds_aside
+
+    def spying(*args: Any) -> workers.AsideFeeds | None:
+        aside.append(real(*args))
+        return aside[-1]
+
+    monkeypatch.setattr(workers, "feeds_aside", spying)
+    made: dict[str, dict[str, bytes]] = {}
+    unwritable: dict[str, str] = {}
+    for where, smallest in (("here", 2**40), ("apart", 0)):
+        monkeypatch.setattr(workers, "ASIDE_MIN", smallest)
+        shutil.rmtree(archive.root / "feeds", ignore_errors=True)
+        shutil.rmtree(archive.root / "public" / "feeds")
+        build_issue(load_config(archive.root), target, NOW, cache=False)
+        made[where] = outputs(archive.root)
+        shutil.rmtree(archive.root / "feeds")
+        (archive.root / "feeds").write_text("a file in the way", encoding="utf-8")
+        with pytest.raises(PipelineError) as failed:
+            build_issue(load_config(archive.root), target, NOW, cache=False)
+        unwritable[where] = str(failed.value)
+        (archive.root / "feeds").unlink()
+    assert aside[:2] == [None, None] and all(a is not None for a in aside[2:])
+    assert made["apart"] == made["here"]
+    assert unwritable["apart"] == unwritable["here"]
+    assert "a folder is in the way" in unwritable["apart"]
+    before = outputs(archive.root)
+    archive.piece(ISSUES[1], "piece-2", title="")  # an error: nothing is written
+    with pytest.raises(ContentError):
+        build_issue(load_config(archive.root), target, NOW, cache=False)
+    assert aside[-1] is not None
+    assert outputs(archive.root) == before
     assert not list(archive.root.rglob("*.tmp"))
 
 
