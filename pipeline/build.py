@@ -192,8 +192,9 @@ class _Made:
     #: Feeds made and staged apart: in a worker while the target's email was made, or while
     #: the older issues still rendered.
     early_feeds: workers.AsideFeeds | None = None
-    #: The feeds' entries, when they were chosen before the target's pages were done.
-    feed_entries: dict[IssueId, feeds_mod.Entry] | None = None
+    #: The newest issues and the others' feed entries, read while the target's pieces
+    #: rendered.
+    ahead: Ahead | None = None
 
     def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
              problems: bool = True) -> None:
@@ -219,29 +220,32 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         # The others are read while the target's pieces render on the other cores.
         targets, summaries = _render(site, store, plan, made)
         targets = [t for t in targets if t.issue_id not in made.broken]
-        entries = made.feed_entries if made.feed_entries is not None else \
-            _feed_entries(site, store, targets, summaries, made) if plan.feeds else {}
+        entries = _feed_entries(site, store, targets, summaries, made,
+                                *(made.ahead or (None, None))) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
         site_files = _site_files(site, archive, plan.out_dir)
-        clocked = False
+        clocked, feeds = False, list[Output]()
         early = made.early_feeds
         use_early = early is not None and plan.feeds and \
             early.chosen == stages.chosen_entries(site.config, entries)
-        if plan.feeds and not use_early:
-            if early is not None:  # made of other entries than the build chose in the end
+        if plan.feeds:
+            if early is not None and not use_early:  # of other entries than the build chose
                 made.early_feeds = None
                 early.discard()
-            feeds, clocked = stages.feed_files(site.config, entries, plan.out_dir, plan.now)
-            made.outputs += feeds
-        made.outputs += site_files
+            apart = early.names if early is not None and use_early else ()
+            rest = tuple(name for name in feeds_mod.FEEDS if name not in apart)
+            feeds, clocked = stages.feed_files(site.config, entries, plan.out_dir, plan.now,
+                                               rest)
         found = strictly(made.problems, strict)
         if has_errors(found):
             raise ContentError(found)
+        # Staged in the order they are reported: the issues, the feeds, the site's pages.
         made.staged.append(stage(made.outputs))
         if early is not None and use_early:  # the feeds staged while the build went on
             made.early_feeds = None
             staged, clocked = early.files()
-            made.staged.insert(len(made.staged) - 1, staged)
+            made.staged.append(staged)
+        made.staged.append(stage([*feeds, *site_files]))
         written = commit(made.staged)
     except BaseException:
         # What workers staged, and the feeds made apart, for a build that is not written.
@@ -271,23 +275,26 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
     if plan.every:
         return _render_every(site, plan, made, store.stats), _others(site, store, others, made)
     summaries: dict[IssueId, memo.Summary] = {}
+    single = plan.feeds and len(plan.targets) == 1
 
     def feeds_aside(entry: feeds_mod.Entry) -> None:
         # The target is in the feeds whatever its pages find: with errors nothing is written.
-        target = plan.targets[0]
-        made.entries[target.issue_id] = entry
-        made.feed_entries = _feed_entries(site, store, [target], summaries, made)
-        made.early_feeds = workers.feeds_aside(site.config, made.feed_entries, plan.out_dir,
-                                               plan.now)
+        made.entries[plan.targets[0].issue_id] = entry
+        made.early_feeds = workers.feeds_aside(
+            site.config, _feed_entries(site, store, plan.targets, summaries, made,
+                                       *(made.ahead or (None, None))),
+            plan.out_dir, plan.now)
 
     for index, issue in enumerate(plan.targets):
         with store.bodies_of(issue.path):
             with workers.prerendering(site.rendering, issue, store):
                 if not index:
                     summaries = _others(site, store, others, made)
-            aside = feeds_aside if plan.feeds and len(plan.targets) == 1 else None
+                    if single:  # the other issues' feed entries too, from the cache
+                        made.ahead = _read_ahead(site, store, plan.targets, summaries, made)
             pages = memo.pages(site.rendering, store, site.env, issue,
-                               plan.inputs[issue.issue_id], plan.drafts, on_entry=aside)
+                               plan.inputs[issue.issue_id], plan.drafts,
+                               on_entry=feeds_aside if single else None)
         errors = count_errors(pages.problems)
         if index and errors:
             made.broken[issue.issue_id] = errors
@@ -348,26 +355,56 @@ def _others(site: OpenSite, store: c.Cache, others: list[IssueId],
     return summaries
 
 
-def _feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
-                  summaries: dict[IssueId, memo.Summary],
-                  made: _Made) -> dict[IssueId, feeds_mod.Entry]:
-    """The entries of the newest issues, which the feeds carry: the targets' as rendered,
-    the others' through the cache (an issue whose entry has errors is broken)."""
-    entries: dict[IssueId, feeds_mod.Entry] = {}
+def _feed_ids(site: OpenSite, targets: list[Issue], summaries: dict[IssueId, memo.Summary],
+              made: _Made) -> list[IssueId]:
+    """The newest issues, which the feeds carry: of the targets and the published others
+    without errors."""
     published = [i for i, s in summaries.items() if s.archive is not None and
                  i not in made.broken]
+    built = [t.issue_id for t in targets]
+    return sorted([*built, *published], reverse=True)[: site.config.feed_issues]
+
+
+#: The newest issues (:func:`_feed_ids`) and the feed entries of those not built, read
+#: before the targets' pages are made (:func:`_read_ahead`).
+Ahead = tuple[list[IssueId], dict[IssueId, feeds_mod.Entry]]
+
+
+def _read_ahead(site: OpenSite, store: c.Cache, targets: list[Issue],
+                summaries: dict[IssueId, memo.Summary], made: _Made) -> Ahead:
+    """The newest issues and the feed entries of those not among ``targets``, read while the
+    targets' pieces still render; an issue whose entry has errors is broken."""
+    ids = _feed_ids(site, targets, summaries, made)
     built = {t.issue_id for t in targets}
-    for issue_id in sorted([*built, *published], reverse=True)[: site.config.feed_issues]:
+    others = [i for i in ids if i not in built]
+    return ids, _feed_entries(site, store, [], summaries, made, others)
+
+
+def _feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
+                  summaries: dict[IssueId, memo.Summary], made: _Made,
+                  ids: list[IssueId] | None = None,
+                  read: dict[IssueId, feeds_mod.Entry] | None = None,
+                  ) -> dict[IssueId, feeds_mod.Entry]:
+    """The entries of the newest issues (``ids``, or :func:`_feed_ids`), which the feeds
+    carry: the targets' as rendered, the others' through the cache, or as they were ``read``
+    ahead (:func:`_read_ahead`). An issue whose entry has errors is broken."""
+    entries: dict[IssueId, feeds_mod.Entry] = {}
+    built = {t.issue_id for t in targets}
+    for issue_id in ids if ids is not None else _feed_ids(site, targets, summaries, made):
         if issue_id in made.entries:
             entries[issue_id] = made.entries[issue_id]
+            continue
+        if read is not None and issue_id not in built:
+            if issue_id in read:  # else its entry had errors
+                entries[issue_id] = read[issue_id]
             continue
         # A target whose entry was not kept: its problems were reported when it was
         # rendered. Another issue: its problems are its own.
         known = summaries.get(issue_id)
-        read = (known.issue, known.inputs) if known and known.issue else None
+        issue = (known.issue, known.inputs) if known and known.issue else None
         try:
             entries[issue_id], found = memo.feed_entry(
-                site.rendering, store, site.env, issue_id, site.folders[issue_id], read)
+                site.rendering, store, site.env, issue_id, site.folders[issue_id], issue)
         except ContentError as exc:  # a template mistake, reported with the others
             if issue_id in built:
                 made.problems.extend(exc.problems)

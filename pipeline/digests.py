@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import stat
@@ -24,20 +25,33 @@ from .writer import replace_file
 #: of an entry this long is stored as it is (:func:`pipeline.cache.encode`).
 LONG = 1024
 
-_LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css-inline")
+#: The libraries whose output the cache keeps, by the name of their top module.
+_LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css_inline")
+
+
+def _installed(module: str) -> str:
+    """Where a library is installed and what the file system says of its top module's file
+    (size, modification and change times, inode). Installing, upgrading or reinstalling it
+    writes that file again, so this changes with its version; it is found without importing
+    the library or importlib.metadata (which alone costs more than rendering a piece)."""
+    try:
+        spec = importlib.util.find_spec(module)
+        found = os.stat(spec.origin) if spec is not None and spec.origin else None
+    except (ImportError, ValueError, OSError):
+        found = None
+    if spec is None or found is None:
+        return "?"
+    return (f"{spec.origin}:{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:"
+            f"{found.st_ino}")
 
 
 @cache
 def code_digest() -> str:
-    """The pipeline's version, its modules and its libraries' versions, as one digest."""
-    from importlib import metadata  # a command that finds its pages in the cache asks once
-
+    """The pipeline's version and modules, and where its libraries are installed, as one
+    digest."""
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for name in _LIBRARIES:
-        try:
-            digest.update(f"{name}={metadata.version(name)}\0".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name}=?\0".encode())
+        digest.update(f"{name}={_installed(name)}\0".encode("utf-8", TEXT))
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

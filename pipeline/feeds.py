@@ -217,11 +217,13 @@ def json_feed(entries: list[Entry], config: Config) -> bytes:
     return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def all_feeds(entries: list[Entry], config: Config) -> dict[str, bytes]:
-    """The three feeds by file name, entries newest first, at most ``config.feed_issues``."""
+#: The feeds by file name.
+FEEDS = {"rss.xml": rss, "atom.xml": atom, "feed.json": json_feed}
+
+
+def all_feeds(entries: list[Entry], config: Config,
+              names: tuple[str, ...] = tuple(FEEDS)) -> dict[str, bytes]:
+    """The feeds (the three, or those ``names``) by file name, entries newest first, at most
+    ``config.feed_issues``."""
     chosen = sorted(entries, key=lambda e: e.published, reverse=True)[: config.feed_issues]
-    return {
-        "rss.xml": rss(chosen, config),
-        "atom.xml": atom(chosen, config),
-        "feed.json": json_feed(chosen, config),
-    }
+    return {name: FEEDS[name](chosen, config) for name in names}

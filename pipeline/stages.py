@@ -271,17 +271,19 @@ def chosen_entries(config: Config, entries: Mapping[IssueId, feeds_mod.Entry],
 
 
 def feed_files(config: Config, entries: Mapping[IssueId, feeds_mod.Entry], out_dir: Path,
-               now: datetime | None) -> tuple[list[Output], bool]:
-    """The feeds of the newest entries, where the repository keeps them and inside the site
-    (``out_dir``), where the pages link them; and whether a date in them had to wait for the
-    clock (no feed date is later than ``now``, so they change as time passes)."""
+               now: datetime | None, names: tuple[str, ...] = tuple(feeds_mod.FEEDS),
+               ) -> tuple[list[Output], bool]:
+    """The feeds (or those ``names``) of the newest entries, where the repository keeps them
+    and inside the site (``out_dir``), where the pages link them; and whether a date in them
+    had to wait for the clock (no feed date is later than ``now``, so they change as time
+    passes)."""
     chosen = chosen_entries(config, entries)
     clocked = now is not None and any(max(e.published, e.updated) > now for e in chosen)
     if now is not None:
         chosen = [replace(e, published=min(e.published, now), updated=min(e.updated, now))
                   for e in chosen]
     outputs = []
-    for name, data in feeds_mod.all_feeds(chosen, config).items():
+    for name, data in feeds_mod.all_feeds(chosen, config, names).items():
         outputs.append(Output(config.feeds_dir, name, data))
         outputs.append(Output(out_dir, f"{FEEDS_DIR}/{name}", data))
     return outputs, clocked

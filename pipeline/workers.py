@@ -21,7 +21,7 @@ from . import memo, stages
 from . import render as r
 from .config import Config
 from .errors import PipelineError, Problem, has_errors
-from .feeds import Entry
+from .feeds import FEEDS, Entry
 from .model import Issue
 from .seasons import IssueId
 from .writer import Staged, discard, stage
@@ -163,6 +163,7 @@ class AsideFeeds:
     when they are done (with whether a date in them waited for the clock)."""
 
     chosen: list[Entry]
+    names: tuple[str, ...]  # which feeds (:data:`pipeline.feeds.FEEDS`)
     _done: Callable[[], tuple[Staged, bool]]
     _files: tuple[Staged, bool] | None = field(default=None, init=False)
 
@@ -183,24 +184,28 @@ class AsideFeeds:
 
 
 def staged_feeds(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
-                 now: datetime | None) -> AsideFeeds:
-    """The feeds of ``entries``, made and staged here, now."""
-    outputs, clocked = stages.feed_files(config, entries, out_dir, now)
+                 now: datetime | None, names: tuple[str, ...] = tuple(FEEDS)) -> AsideFeeds:
+    """The feeds (or those ``names``) of ``entries``, made and staged here, now."""
+    outputs, clocked = stages.feed_files(config, entries, out_dir, now, names)
     made = (stage(outputs), clocked)
-    return AsideFeeds(stages.chosen_entries(config, entries), lambda: made)
+    return AsideFeeds(stages.chosen_entries(config, entries), names, lambda: made)
 
 
 #: Feeds carrying less HTML than this are made with the rest of the build: a process of
 #: their own would cost more than it saves.
 ASIDE_MIN = 512 * 1024
+#: The feeds made apart: two of the three, as the build has about a feed's work left when
+#: it starts them, and makes the third when it is done.
+ASIDE = ("rss.xml", "atom.xml")
 
 
 def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
                 now: datetime | None) -> AsideFeeds | None:
-    """Start making and staging the feeds of ``entries`` in a process of their own, forked
-    from this one (so nothing is copied to it: the entries are megabytes), while the build
-    goes on here; or None when that is not worth it (one core, small feeds, no fork): then
-    they are made with the rest. Call it when no other thread runs (a fork copies one)."""
+    """Start making and staging the feeds :data:`ASIDE` of ``entries`` in a process of their
+    own, forked from this one (so nothing is copied to it: the entries are megabytes), while
+    the build goes on here; or None when that is not worth it (one core, small feeds, no
+    fork): then they are made with the rest. Call it when no other thread runs (a fork
+    copies one)."""
     import multiprocessing  # imported already when the pieces rendered on every core
 
     chosen = stages.chosen_entries(config, entries)
@@ -226,7 +231,7 @@ def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
             raise PipelineError(failed)
         return staged, clocked
 
-    return AsideFeeds(chosen, done)
+    return AsideFeeds(chosen, ASIDE, done)
 
 
 def _feeds_apart(send: Any, config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
@@ -234,7 +239,7 @@ def _feeds_apart(send: Any, config: Config, entries: Mapping[IssueId, Entry], ou
     """:func:`staged_feeds` in the process :func:`feeds_aside` started: what it staged, or
     why it could not (as :func:`read_and_render` says it)."""
     try:
-        staged, clocked = staged_feeds(config, entries, out_dir, now).files()
+        staged, clocked = staged_feeds(config, entries, out_dir, now, ASIDE).files()
         send.send((staged, clocked, ""))
     except PipelineError as exc:
         send.send((None, False, str(exc)))

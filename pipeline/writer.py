@@ -74,6 +74,9 @@ def stage(outputs: Iterable[Output]) -> Staged:
                                 "(nothing was changed)")
     staged: list[tuple[Path, Path]] = []
     results: list[Written] = []
+    # A file written with the very bytes of one staged before it (a feed, in the repository
+    # and in the site) is a hard link to it: written and flushed to disk once.
+    written: dict[int, tuple[bytes, Path]] = {}
     try:
         for output, target in planned:
             if target.is_file() and target.stat().st_size == len(output.data) and \
@@ -84,11 +87,18 @@ def stage(outputs: Iterable[Output]) -> Staged:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                             dir=target.parent)
             staged.append((Path(tmp_name), target))
+            same = written.get(id(output.data))
+            if same is not None and same[0] is output.data:
+                fd = _link(same[1], fd, tmp_name)
+                if fd < 0:
+                    results.append(Written(target, len(output.data), changed=True))
+                    continue
             with os.fdopen(fd, "wb") as handle:
                 handle.write(output.data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp_name, 0o644)
+            written[id(output.data)] = (output.data, Path(tmp_name))
             results.append(Written(target, len(output.data), changed=True))
     except BaseException as exc:
         discard([Staged(tuple(staged), ())])
@@ -97,6 +107,19 @@ def stage(outputs: Iterable[Output]) -> Staged:
                                 f"{exc.strerror or exc}; nothing was changed") from None
         raise
     return Staged(tuple(staged), tuple(results))
+
+
+def _link(source: Path, fd: int, tmp_name: str) -> int:
+    """Make the new temporary file ``tmp_name`` (open as ``fd``) a hard link to ``source``:
+    -1 when it is, or where the file system cannot (as between two file systems) an open
+    file of that name to write it to."""
+    os.close(fd)
+    os.unlink(tmp_name)
+    try:
+        os.link(source, tmp_name)
+    except OSError:
+        return os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return -1
 
 
 def discard(staged: Iterable[Staged]) -> None:

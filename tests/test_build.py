@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -185,6 +186,42 @@ def test_the_writer_never_writes_outside_its_root(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="outside"):
         write_all([Output(tmp_path / "out", "../escape.txt", b"x")])
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_the_same_bytes_in_two_places_are_written_once_and_linked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A feed goes to the repository and to the site: the second is a hard link to the
+    first, written and flushed once; where the file system cannot link (two file systems),
+    it is written again. Equal bytes that are not the same output's are written apart."""
+    feed, other = b"<rss>" + b"x" * 100_000 + b"</rss>", b"<rss>" + b"x" * 100_000 + b"</rss>"
+    outputs = [Output(tmp_path / "feeds", "rss.xml", feed),
+               Output(tmp_path / "public", "feeds/rss.xml", feed),
+               Output(tmp_path / "public", "copy.xml", other)]
+    write_all(outputs)
+    first, second, third = (p.stat() for p in (tmp_path / "feeds/rss.xml",
+                                               tmp_path / "public/feeds/rss.xml",
+                                               tmp_path / "public/copy.xml"))
+    assert (first.st_ino, first.st_nlink) == (second.st_ino, 2)
+    assert third.st_ino != first.st_ino and third.st_nlink == 1
+    assert (tmp_path / "public/feeds/rss.xml").read_bytes() == feed
+    assert oct(second.st_mode & 0o777) == "0o644"
+
+    real = os.link
+
+    def cannot(source: str, name: str) -> None:  # the staging's links only (not the backups)
+        if str(name).endswith(".tmp"):
+            raise OSError(18, "Invalid cross-device link")
+        real(source, name)
+
+    monkeypatch.setattr("os.link", cannot)
+    changed = b"<rss>changed</rss>"
+    written = write_all([Output(tmp_path / "feeds", "rss.xml", changed),
+                         Output(tmp_path / "public", "feeds/rss.xml", changed)])
+    assert [w.changed for w in written] == [True, True]
+    for path in (tmp_path / "feeds/rss.xml", tmp_path / "public/feeds/rss.xml"):
+        assert path.read_bytes() == changed and path.stat().st_nlink == 1
+        assert oct(path.stat().st_mode & 0o777) == "0o644"
+    assert not list(tmp_path.rglob("*.tmp"))
 
 
 def test_unchanged_files_are_not_rewritten(built: tuple[Path, str, str], cli: RunCli) -> None:
