@@ -15,11 +15,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from .addresses import Addresses
 from .databases import Database, is_url
 from .engines import DEFAULT as DEFAULT_MARKDOWN
 from .engines import GFM, PYTHON_MARKDOWN, MarkdownOptions
 from .errors import ContentError, Problems, did_you_mean
-from .options import BY_KEY, OPTIONS, REQUIRED, TABLES, check_extensions, control_character
+from .options import (
+    BY_KEY,
+    OPTIONS,
+    REQUIRED,
+    TABLES,
+    address_of,
+    check_extensions,
+    control_character,
+)
 from .seasons import Naming
 
 CONFIG_NAME = "newsletter.toml"
@@ -193,7 +202,7 @@ def read_toml(path: Path, problems: Problems, raw: bytes | None = None,
             {key: column for key, (_, column) in places.items()})
 
 
-def _option_problem(key: str, value: Any) -> str | None:
+def _option_problem(key: str, value: Any, addresses: Addresses) -> str | None:
     """What is wrong with ``key = value`` of newsletter.toml (a flat, dotted key), or None."""
     option = BY_KEY.get(key)
     if option is None:
@@ -214,6 +223,10 @@ def _option_problem(key: str, value: Any) -> str | None:
         return (f"'{key}' has a control character ({control}): write it on one line, without "
                 "control characters (line breaks, tabs)")
     message = option.check(value) if option.check else None
+    if message is None and option.address and isinstance(value, str):
+        address = address_of(value)
+        if (why := addresses.problem(address)) is not None:
+            message = f"'{address}' is not a valid email address: {why}"
     return f"'{key}' {message}" if message else None
 
 
@@ -244,12 +257,14 @@ def load_config(root: Path) -> Config:
             flat[key] = value
 
     values: dict[str, Any] = {}
+    addresses = Addresses(root)
     for key, value in flat.items():
-        problem = _option_problem(key, value)
+        problem = _option_problem(key, value, addresses)
         if problem is None:
             values[key] = value
         else:
             problems.error(path, lines.get(key), problem, column=columns.get(key))
+    addresses.save()
     for option in OPTIONS:
         if option.default is REQUIRED and option.key not in flat:
             problems.error(path, None, f"missing required key '{option.key}': {option.help}")

@@ -11,8 +11,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
+from .addresses import Addresses
 from .config import read_toml
 from .errors import Problems, did_you_mean
 from .model import Contributor
@@ -31,6 +30,7 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
         return {}
     data, lines, columns = parsed
     people: dict[str, Contributor] = {}
+    addresses = Addresses(root)
     for person_id, entry in data.items():
         line, column = lines.get(person_id), columns.get(person_id)
         if not isinstance(entry, dict):
@@ -40,7 +40,7 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
             continue
         good = True
         for key, value in entry.items():
-            problem = _entry_problem(person_id, key, value)
+            problem = _entry_problem(person_id, key, value, addresses)
             if problem is not None:
                 dotted = f"{person_id}.{key}"
                 problems.error(path, lines.get(dotted, line), problem, rule="contributors",
@@ -65,10 +65,12 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
                            rule="contributors")
         people[person_id] = person
         people[folded] = person
+    addresses.save()
     return people
 
 
-def _entry_problem(person_id: str, key: str, value: object) -> str | None:
+def _entry_problem(person_id: str, key: str, value: object,
+                   addresses: Addresses) -> str | None:
     """What is wrong with ``key = value`` in the table of ``person_id``, or None."""
     if key not in _KEYS:
         return (f"unknown key '{key}'{did_you_mean(key, _KEYS)} in [{person_id}]; the keys "
@@ -78,18 +80,11 @@ def _entry_problem(person_id: str, key: str, value: object) -> str | None:
     if key == "link" and not re.match(r"^https?://[^\s\"'<>]+$", value.strip()):
         return (f"'link' of [{person_id}] must be an http(s) URL such as "
                 "https://example.org/people/ada")
-    if key == "email" and (why := _email_problem(value.strip())):
-        return f"'email' of [{person_id}] {why}"
+    if key == "email" and (why := addresses.problem(value.strip())):
+        return f"'email' of [{person_id}] is not an email address such as ada@example.org: {why}"
     return None
 
 
-def _email_problem(address: str) -> str | None:
-    """Why an address cannot be written to (email-validator, no DNS look-up), or None."""
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return f"is not an email address such as ada@example.org: {exc}"
-    return None
 
 
 def resolve_people(

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import stat
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .addresses import installed
 from .content import outside
 from .links import probe
 from .writer import replace_file
@@ -29,29 +29,13 @@ LONG = 1024
 _LIBRARIES = ("cmarkgfm", "markdown", "nh3", "jinja2", "css_inline")
 
 
-def _installed(module: str) -> str:
-    """Where a library is installed and what the file system says of its top module's file
-    (size, modification and change times, inode). Installing, upgrading or reinstalling it
-    writes that file again, so this changes with its version; it is found without importing
-    the library or importlib.metadata (which alone costs more than rendering a piece)."""
-    try:
-        spec = importlib.util.find_spec(module)
-        found = os.stat(spec.origin) if spec is not None and spec.origin else None
-    except (ImportError, ValueError, OSError):
-        found = None
-    if spec is None or found is None:
-        return "?"
-    return (f"{spec.origin}:{found.st_size}:{found.st_mtime_ns}:{found.st_ctime_ns}:"
-            f"{found.st_ino}")
-
-
 @cache
 def code_digest() -> str:
     """The pipeline's version and modules, and where its libraries are installed, as one
     digest."""
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for name in _LIBRARIES:
-        digest.update(f"{name}={_installed(name)}\0".encode("utf-8", TEXT))
+        digest.update(f"{name}={installed(name)}\0".encode("utf-8", TEXT))
     package = Path(__file__).resolve().parent
     for path in sorted(package.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

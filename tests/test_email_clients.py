@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from pipeline.build import BuildResult, build_issue
+from pipeline.cache import CACHE_DIR
 from pipeline.config import load_config
 from pipeline.email_html import LAYOUT, code_cell
 from pipeline.errors import ContentError
@@ -496,10 +497,10 @@ def test_an_animated_gif_keeps_its_frames_and_its_first_one(scratch: Scratch) ->
 
 
 def test_no_cache_builds_the_same_derivatives(scratch: Scratch, tmp_path: Path) -> None:
-    """--no-cache makes the same derivatives and email, and writes no cache."""
+    """--no-cache makes the same derivatives and email, and writes no render cache."""
     scratch_issue(scratch)
     build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW, cache=False)
-    assert not (scratch.root / ".cache").exists()
+    assert not (scratch.root / CACHE_DIR).exists()
     out = scratch.root / "public" / SCRATCH
     cold = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     build_issue(load_config(scratch.root), IssueId.parse(SCRATCH), NOW, out=tmp_path / "warm")
