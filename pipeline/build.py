@@ -19,6 +19,7 @@ from . import cache as c
 from . import feeds as feeds_mod
 from . import memo, stages, workers
 from . import render as r
+from .ahead import Ahead
 from .cache import Stats
 from .config import Config
 from .crossings import check_crossings
@@ -67,7 +68,7 @@ class BuildResult:
 def build_issue(
     config: Config, issue_id: IssueId, now: datetime, *, out: Path | None = None,
     drafts: bool = False, strict: bool = False, cache: bool = True, early: bool = False,
-    publish: bool = False,
+    publish: bool = False, ahead: Ahead | None = None,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
@@ -80,7 +81,9 @@ def build_issue(
     cover every published issue and this one; a published issue whose folder is missing from
     the output folder is written too, so every issue the archive links is there. With
     ``cache`` the render cache is used, so only what changed since an earlier build is
-    rendered (:mod:`pipeline.memo`). ``strict`` judges this issue only.
+    rendered (:mod:`pipeline.memo`). ``strict`` judges this issue only. ``ahead`` is the
+    process rendering the issue's bodies already (:mod:`pipeline.ahead`), if one was
+    started (not for ``drafts``: it renders the issue as published).
     """
     root = config.root
     record = load_record(root)
@@ -123,7 +126,8 @@ def build_issue(
             others.append(other)
     extra = [record_output(root, record)] if recording else []
     result = _build(site, store, _Plan(targets, others, out_dir, feeds=not preview,
-                                       drafts=drafts, inputs=digests, now=now),
+                                       drafts=drafts, inputs=digests, now=now,
+                                       ahead=None if drafts else ahead),
                     problems, strict, extra)
     removed = () if preview else remove_unpublished(out_dir, site, now, record)
     return replace(result, preview=preview, early=recording and not public, removed=removed,
@@ -174,6 +178,7 @@ class _Plan:
     every: bool = False
     inputs: dict[IssueId, str] = field(default_factory=dict)
     now: datetime | None = None
+    ahead: Ahead | None = None  # the first target's bodies, rendering ahead
 
 
 @dataclass
@@ -194,7 +199,7 @@ class _Made:
     early_feeds: workers.AsideFeeds | None = None
     #: The newest issues and the others' feed entries, read while the target's pieces
     #: rendered.
-    ahead: Ahead | None = None
+    read_ahead: ReadAhead | None = None
 
     def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
              problems: bool = True) -> None:
@@ -221,7 +226,7 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         targets, summaries = _render(site, store, plan, made)
         targets = [t for t in targets if t.issue_id not in made.broken]
         entries = _feed_entries(site, store, targets, summaries, made,
-                                *(made.ahead or (None, None))) if plan.feeds else {}
+                                *(made.read_ahead or (None, None))) if plan.feeds else {}
         archive = _archive(site, store, targets, summaries, entries, made)
         site_files = _site_files(site, archive, plan.out_dir)
         clocked, feeds = False, list[Output]()
@@ -282,16 +287,17 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
         made.entries[plan.targets[0].issue_id] = entry
         made.early_feeds = workers.feeds_aside(
             site.config, _feed_entries(site, store, plan.targets, summaries, made,
-                                       *(made.ahead or (None, None))),
+                                       *(made.read_ahead or (None, None))),
             plan.out_dir, plan.now)
 
     for index, issue in enumerate(plan.targets):
         with store.bodies_of(issue.path):
-            with workers.prerendering(site.rendering, issue, store):
+            with workers.prerendering(site.rendering, issue, store,
+                                      None if index else plan.ahead):
                 if not index:
                     summaries = _others(site, store, others, made)
                     if single:  # the other issues' feed entries too, from the cache
-                        made.ahead = _read_ahead(site, store, plan.targets, summaries, made)
+                        made.read_ahead = _read_ahead(site, store, plan.targets, summaries, made)
             pages = memo.pages(site.rendering, store, site.env, issue,
                                plan.inputs[issue.issue_id], plan.drafts,
                                on_entry=feeds_aside if single else None)
@@ -367,11 +373,11 @@ def _feed_ids(site: OpenSite, targets: list[Issue], summaries: dict[IssueId, mem
 
 #: The newest issues (:func:`_feed_ids`) and the feed entries of those not built, read
 #: before the targets' pages are made (:func:`_read_ahead`).
-Ahead = tuple[list[IssueId], dict[IssueId, feeds_mod.Entry]]
+ReadAhead = tuple[list[IssueId], dict[IssueId, feeds_mod.Entry]]
 
 
 def _read_ahead(site: OpenSite, store: c.Cache, targets: list[Issue],
-                summaries: dict[IssueId, memo.Summary], made: _Made) -> Ahead:
+                summaries: dict[IssueId, memo.Summary], made: _Made) -> ReadAhead:
     """The newest issues and the feed entries of those not among ``targets``, read while the
     targets' pieces still render; an issue whose entry has errors is broken."""
     ids = _feed_ids(site, targets, summaries, made)

@@ -41,7 +41,7 @@ The kinds of entry:
     which the builds of other issues use while it has errors. Key: the issue folder only.
     Each is written only when it changed, which its header tells without reading the rest.
 ``template``
-    Jinja2's compiled templates (:class:`TemplateCode`).
+    Jinja2's compiled templates (:class:`pipeline.memo.TemplateCode`).
 ``inputs/``
     Not entries: the digest of each issue folder's inputs (:func:`pipeline.digests.inputs`)
     with what the file system said of the folder when it was made, so that the Markdown is
@@ -76,8 +76,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from .digests import LONG as LONG
 from .digests import TEXT as TEXT
@@ -397,21 +395,3 @@ class Cache:
         except OSError:
             pass
         self.put_bytes(kind, entry_key, body)
-
-
-class TemplateCode(jinja2.BytecodeCache):
-    """Jinja2's compiled templates, kept as cache entries (``template``) with the same
-    integrity check, so a process does not compile the templates again. Jinja2 itself checks
-    that the template's source is the one the code was compiled from."""
-
-    def __init__(self, folder: Path) -> None:
-        self.entries = Cache(folder)
-
-    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        data = self.entries.get_bytes("template", key("template", bucket.key))
-        if data is not None:
-            bucket.bytecode_from_string(data)
-
-    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
-        self.entries.put_bytes("template", key("template", bucket.key),
-                               bucket.bytecode_to_string())

@@ -20,8 +20,11 @@ CONTRIBUTORS_NAME = "contributors.toml"
 _KEYS = ("name", "team", "pronouns", "link", "email")  # of each person's table
 
 
-def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] | None:
-    """Contributors by id and by case-folded name, or None when the root has no file."""
+def load_contributors(root: Path, problems: Problems,
+                      remember: bool = True) -> dict[str, Contributor] | None:
+    """Contributors by id and by case-folded name, or None when the root has no file (the
+    addresses found valid are remembered, :mod:`pipeline.addresses`, unless not
+    ``remember``: a process that only reads)."""
     path = root / CONTRIBUTORS_NAME
     if not path.exists():
         return None
@@ -65,7 +68,8 @@ def load_contributors(root: Path, problems: Problems) -> dict[str, Contributor] 
                            rule="contributors")
         people[person_id] = person
         people[folded] = person
-    addresses.save()
+    if remember:
+        addresses.save()
     return people
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,13 +24,14 @@ from . import errors, stages
 from . import feeds as feeds_mod
 from . import images as images_mod
 from . import render as r
+from .bodies import anchors_key, body_json, piece_key, real_folder, render_body
 from .config import CONFIG_NAME, Config
 from .contributors import CONTRIBUTORS_NAME
 from .email_html import LAYOUT
 from .engines import MarkdownOptions
 from .errors import Problem, Problems
 from .links import Context, ask
-from .markup import Body, absolute, render
+from .markup import Body, absolute
 from .markup import anchors as markup_anchors
 from .model import Issue
 from .seasons import IssueId
@@ -83,9 +83,27 @@ def site_inputs(config: Config) -> str:
     return c.site_digest(config.root, files[1:], templates, config.digest)
 
 
+class TemplateCode(jinja2.BytecodeCache):
+    """Jinja2's compiled templates, kept as cache entries (``template``) with the same
+    integrity check, so a process does not compile the templates again. Jinja2 itself checks
+    that the template's source is the one the code was compiled from."""
+
+    def __init__(self, folder: Path) -> None:
+        self.entries = c.Cache(folder)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self.entries.get_bytes("template", c.key("template", bucket.key))
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.entries.put_bytes("template", c.key("template", bucket.key),
+                               bucket.bytecode_to_string())
+
+
 def environment(site: stages.Site) -> jinja2.Environment:
     """The site's Jinja2 environment, its compiled templates kept in the cache."""
-    return stages.environment(site, c.TemplateCode(site.cache_folder)
+    return stages.environment(site, TemplateCode(site.cache_folder)
                               if site.cache_folder else None)
 
 
@@ -118,44 +136,12 @@ def _issue_key(kind: str, site: stages.Site, issue_id: IssueId, folder: Path, in
 # --------------------------------------------------------------------------- bodies
 
 
-@lru_cache(maxsize=64)
-def _real(folder: Path) -> str:
-    """Where an issue folder really is (asked once per process: every body's key has it; a
-    folder moved meanwhile changes its inputs' digest, which the pages' key has too)."""
-    return str(folder.resolve())
-
-
-def piece_key(source: str, ctx: Context) -> str:
-    """The cache key of one body: its Markdown, where it lives and the engine. What the
-    other bodies of its page answered about its in-page links is stored with it and asked
-    again before it is used (:func:`pipeline.links.ask`), so an edit of one piece renders
-    another only when that changes where one of its links lands."""
-    return c.key("piece", source, str(ctx.issue_dir), _real(ctx.issue_dir),
-                 ctx.issue_url, ctx.slug, str(ctx.path), ctx.first_line, ctx.markdown.key(),
-                 ctx.anchors is None)
-
-
 def _lands_the_same(ctx: Context) -> Callable[[dict[str, Any]], bool]:
     def check(payload: dict[str, Any]) -> bool:
         return ctx.anchors is None or all(
             ask(ctx.anchors, ctx.slug, question, ctx.drafts) == answer
             for question, answer in payload.get("lookups", ()))
     return check
-
-
-def _render_body(source: str, ctx: Context) -> tuple[Body, tuple[Problem, ...]]:
-    found = Problems()
-    return render(source, ctx, found), tuple(found.items)
-
-
-def _body_json(made: tuple[Body, tuple[Problem, ...]]) -> dict[str, Any]:
-    # Not html_absolute: it is made again from html in one pass (markup.absolute). The plain
-    # text only when the build made it (a teaser's is not): made again when first asked.
-    body, found = made
-    plain = body.plain_made()
-    return {"html": body.html, "assets": [str(a) for a in body.assets], "probes": body.probes,
-            "lookups": body.lookups, "plain": [plain[0], plain[1]] if plain else None,
-            "problems": errors.problems_json(found)}
 
 
 def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Problem, ...]]:
@@ -168,12 +154,6 @@ def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Pro
         errors.problems_from(payload["problems"])
 
 
-def render_piece(source: str, ctx: Context) -> tuple[str, dict[str, Any]]:
-    """Render one body (in a worker); its key and what to store (the process that asked
-    stores it with the other bodies of its issue, :meth:`pipeline.cache.Cache.bodies_of`)."""
-    return piece_key(source, ctx), _body_json(_render_body(source, ctx))
-
-
 def cached_body(cache: c.Cache) -> r.BodyRenderer:
     """A body renderer that reuses the cached rendering of the same Markdown in the same
     place, and stores what it renders (with its problems, and its plain text if the build
@@ -181,7 +161,7 @@ def cached_body(cache: c.Cache) -> r.BodyRenderer:
 
     def body(source: str, ctx: Context, problems: Problems) -> Body:
         made, found = memoised(cache, "piece", piece_key(source, ctx),
-                               lambda: _render_body(source, ctx), _body_json,
+                               lambda: render_body(source, ctx), body_json,
                                lambda payload: _body_from(payload, ctx.issue_url),
                                valid=_lands_the_same(ctx), later=True)
         problems.items.extend(found)
@@ -195,7 +175,7 @@ def cached_anchors(cache: c.Cache) -> r.AnchorFinder:
     that renders one changed piece does not run the engine over the others for their ids."""
 
     def anchors(source: str, options: MarkdownOptions) -> tuple[str, ...]:
-        return memoised(cache, "anchors", c.key("anchors", source, options.key()),
+        return memoised(cache, "anchors", anchors_key(source, options),
                         lambda: markup_anchors(source, options),
                         lambda ids: {"ids": list(ids)}, lambda p: tuple(p["ids"]))
 
@@ -340,7 +320,7 @@ def feed_entry(site: stages.Site, cache: c.Cache, env: jinja2.Environment, issue
 def _good_key(folder: Path, part: str) -> str:
     # Not c.key: the last good build of an issue outlives a new release of the code, an edit
     # of its pieces or of the templates; that is what it is for.
-    return hashlib.sha256(f"good\0{part}\0{_real(folder)}".encode()).hexdigest()
+    return hashlib.sha256(f"good\0{part}\0{real_folder(folder)}".encode()).hexdigest()
 
 
 def _read_good(cache: c.Cache, folder: Path, part: str) -> Any:

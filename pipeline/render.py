@@ -20,12 +20,13 @@ import jinja2
 
 # The email edition (edition) and the rendered issue (rendered) are modules of their own;
 # the names other modules and the tests know from here are kept here ("as": re-exported).
-from . import GENERATOR, __version__, markup, plaintext
+from . import GENERATOR, __version__, bodies, markup, plaintext
+from .bodies import AnchorFinder as AnchorFinder
+from .bodies import body_contexts as body_contexts
 from .config import Config
 from .edition import EmailEdition as EmailEdition
 from .edition import email_edition as email_edition
 from .edition import sent_size as sent_size
-from .engines import MarkdownOptions
 from .errors import ContentError, Problem, Problems, join_names, long_date, short_date
 from .images import NO_IMAGES, Images, Use, uses
 from .links import Context
@@ -99,24 +100,6 @@ def credit(people: tuple[Contributor, ...]) -> str:
 
 #: Renders one body's Markdown: :func:`pipeline.markup.render`, or one that uses the cache.
 BodyRenderer = Callable[[str, Context, Problems], Body]
-#: The ids of one body: :func:`pipeline.markup.anchors`, or one that uses the cache.
-AnchorFinder = Callable[[str, MarkdownOptions], tuple[str, ...]]
-
-
-def body_contexts(issue: Issue, config: Config,
-                  anchors: AnchorFinder = markup.anchors) -> list[tuple[str, Context]]:
-    """The Markdown of the letter (if any) and of every piece, each with its
-    :class:`~pipeline.links.Context`: where it lives, and the anchors of every body on the
-    issue page, so an in-page link can land on another piece's heading."""
-    url = config.issue_url(issue.issue_id)
-    bodies: list[tuple[str, str, Path, int]] = []
-    if issue.letter.strip() and issue.letter_path is not None:
-        bodies.append(("_letter", issue.letter, issue.letter_path, issue.letter_line))
-    bodies += [(p.slug, p.body, p.path, p.body_line) for p in issue.pieces]
-    found = tuple((slug, anchors(source, config.markdown)) for slug, source, _, _ in bodies)
-    drafts = frozenset(p.slug for p in issue.pieces if p.is_draft)
-    return [(source, Context(issue.path, url, slug, path, line, config.markdown, found, drafts))
-            for slug, source, path, line in bodies]
 
 
 def render_issue(issue: Issue, config: Config, problems: Problems,
@@ -124,7 +107,7 @@ def render_issue(issue: Issue, config: Config, problems: Problems,
                  anchors: AnchorFinder = markup.anchors) -> RenderedIssue:
     """Render the letter and every piece's Markdown once (with ``body``)."""
     made = {ctx.slug: body(source, ctx, problems)
-            for source, ctx in body_contexts(issue, config, anchors)}
+            for source, ctx in bodies.body_contexts(issue, config, anchors)}
     letter = made.get("_letter")
     if letter is not None and not letter.html.strip():
         letter = None  # only a comment (a new issue's placeholder): no letter

@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import bodies, memo, stages
 from . import cache as c
-from . import memo, stages
 from . import render as r
+from .ahead import Ahead
 from .config import Config
 from .errors import PipelineError, Problem, has_errors
 from .feeds import FEEDS, Entry
@@ -132,15 +133,23 @@ PRERENDER_MIN = 6
 
 
 @contextmanager
-def prerendering(site: stages.Site, issue: Issue, cache: c.Cache) -> Iterator[None]:
+def prerendering(site: stages.Site, issue: Issue, cache: c.Cache,
+                 ahead: Ahead | None = None) -> Iterator[None]:
     """Render the Markdown of an issue's changed pieces on every core while the body of the
     ``with`` runs (what the build can do meanwhile), then put what the workers rendered in
     ``cache`` (in memory, stored with the issue's bodies when they are used: use it inside
     :meth:`pipeline.cache.Cache.bodies_of` the issue's folder). One big new issue so keeps
-    every core busy too; a few changed pieces are left to the pages' own rendering."""
+    every core busy too; a few changed pieces are left to the pages' own rendering. With
+    ``ahead`` (:mod:`pipeline.ahead`), its process is rendering them already: what it
+    rendered is taken instead."""
+    if ahead is not None:
+        yield
+        for kind, entry_key, payload in ahead.entries():
+            cache.remember(kind, entry_key, payload)
+        return
     jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
     missing = [(source, ctx) for source, ctx in jobs
-               if not cache.has("piece", memo.piece_key(source, ctx))]
+               if not cache.has("piece", bodies.piece_key(source, ctx))]
     workers = min(len(missing) // (PRERENDER_MIN // 2 or 1), os.cpu_count() or 1)
     if len(missing) < PRERENDER_MIN or workers < 2:
         yield
@@ -148,7 +157,7 @@ def prerendering(site: stages.Site, issue: Issue, cache: c.Cache) -> Iterator[No
     from concurrent.futures import ProcessPoolExecutor  # only a build on several cores
 
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        made = pool.map(memo.render_piece, *zip(*missing, strict=True),
+        made = pool.map(bodies.render_piece, *zip(*missing, strict=True),
                         chunksize=max(1, len(missing) // (workers * 2)))
         yield
         for entry_key, payload in made:

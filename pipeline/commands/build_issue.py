@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -12,11 +14,14 @@ from typing import TYPE_CHECKING, Any
 from .. import uptodate
 from ..config import Config, load_config
 from ..console import Console, newsletter_root, now
+from ..content import outside, resolve_issue
 from ..errors import display_path, plural
 from ..publication import RECORD_NAME, load_record, when
+from ..seasons import IssueId
 from .options import issue_argument, no_cache
 
 if TYPE_CHECKING:  # the build is imported only when the last one is not still the build
+    from ..ahead import Ahead
     from ..build import BuildResult
 
 DESCRIPTION = ("Build one issue into <out>/<issue_id>/email.html, email.txt and "
@@ -54,12 +59,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     stamp = inputs_stamp(config, request, at)
     if replay(config, request, stamp, args.out, console):
         return 0
-    from ..build import build_issue
-    from ..content import resolve_issue
+    issue_id = resolve_issue(args.issue, config)
+    # The issue's bodies render on another core while the build loads (pipeline.ahead).
+    with ahead(config, issue_id, args.drafts, args.cache) as rendering:
+        from ..build import build_issue
 
-    result = build_issue(config, resolve_issue(args.issue, config), at, out=args.out,
-                         drafts=args.drafts, strict=args.strict, cache=args.cache,
-                         early=args.early)
+        result = build_issue(config, issue_id, at, out=args.out, drafts=args.drafts,
+                             strict=args.strict, cache=args.cache, early=args.early,
+                             ahead=rendering)
     report(result, console)
     issue = result.issues[0]
     tz = config.time_zone
@@ -75,6 +82,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
     else:  # an issue it also wrote, missing from the site, is not written again, nor told
         remember(config, request, stamp, replace(result, issues=result.issues[:1]))
     return 0
+
+
+@contextmanager
+def ahead(config: Config, issue_id: IssueId, drafts: bool, cache: bool) -> Iterator[Ahead | None]:
+    """The process rendering the issue's bodies ahead (:mod:`pipeline.ahead`), if it has a
+    folder and this is not a --drafts preview (which renders other bodies)."""
+    folder = config.issues_dir / str(issue_id)
+    if drafts or not folder.is_dir() or outside(folder, config.root) is not None:
+        yield None
+        return
+    from ..ahead import rendering_ahead  # the Markdown engines, not the build
+
+    with rendering_ahead(config, issue_id, folder, cache) as rendering:
+        yield rendering
 
 
 def replayable(args: argparse.Namespace, console: Console, root: Path, command: str,
