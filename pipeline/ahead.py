@@ -15,7 +15,7 @@ cache, and what it finds wrong the build finds and reports itself.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,30 +38,67 @@ Entry = tuple[str, str, dict[str, Any]]
 AHEAD_MIN = 6
 
 
-class Ahead:
-    """The process rendering an issue's bodies ahead, and what it rendered."""
+class Forked:
+    """A process forked from this one (so nothing is copied to it) to make one thing, and
+    the pipe it sends that back on (:func:`fork`)."""
 
     def __init__(self, receive: Any, process: Any) -> None:
         self._receive, self._process = receive, process
-        self._entries: list[Entry] | None = None
+        self._received = False
+        self._value: Any = None
+
+    def result(self) -> Any:
+        """What it sent (waiting for it); EOFError or OSError if it stopped without, or if
+        this was closed first."""
+        if not self._received:
+            try:
+                self._value = self._receive.recv()
+                self._received = True
+            finally:
+                self.close()
+        return self._value
+
+    def close(self) -> None:
+        """Stop waiting for it: a build that ends without asking leaves no process behind."""
+        self._receive.close()
+        if not self._received and self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+
+def fork(target: Callable[..., None], args: tuple[Any, ...], name: str) -> Forked | None:
+    """``target(send, *args)`` in a process forked from this one, ``send`` the end of the
+    pipe it sends its result on; None on one core, or where processes cannot be forked (the
+    caller then does the work itself). Call it when no other thread runs (a fork copies
+    one)."""
+    import multiprocessing
+
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    forking = multiprocessing.get_context("fork")
+    receive, send = forking.Pipe(duplex=False)
+    process = forking.Process(target=target, args=(send, *args), name=name, daemon=True)
+    process.start()
+    send.close()
+    return Forked(receive, process)
+
+
+class Ahead:
+    """The process rendering an issue's bodies ahead, and what it rendered."""
+
+    def __init__(self, forked: Forked) -> None:
+        self._forked = forked
 
     def entries(self) -> list[Entry]:
         """What it rendered (waiting for it to finish); nothing if it stopped."""
-        if self._entries is None:
-            try:
-                self._entries = self._receive.recv()
-            except (EOFError, OSError):
-                self._entries = []
-            self.close()
-        return self._entries or []
+        try:
+            made: list[Entry] = self._forked.result()
+        except (EOFError, OSError):
+            return []
+        return made
 
     def close(self) -> None:
-        """Stop waiting for it: a build that ends before it asked (an error) leaves no
-        process behind."""
-        self._receive.close()
-        if self._process.is_alive() and self._entries is None:
-            self._process.terminate()
-        self._process.join()
+        self._forked.close()
 
 
 @contextmanager
@@ -69,18 +106,11 @@ def rendering_ahead(config: Config, issue_id: IssueId, folder: Path,
                     use_cache: bool) -> Iterator[Ahead | None]:
     """The process rendering the bodies of the issue in ``folder`` ahead, for the ``with``
     (None on one core, or where processes cannot be forked: the build renders them)."""
-    import multiprocessing
-
-    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    forked = fork(_ahead, (config, issue_id, folder, use_cache), "newsletter-ahead")
+    if forked is None:
         yield None
         return
-    forking = multiprocessing.get_context("fork")
-    receive, send = forking.Pipe(duplex=False)
-    process = forking.Process(target=_ahead, args=(send, config, issue_id, folder, use_cache),
-                              name="newsletter-ahead", daemon=True)
-    process.start()
-    send.close()
-    ahead = Ahead(receive, process)
+    ahead = Ahead(forked)
     try:
         yield ahead
     finally:

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from . import bodies, memo, stages
 from . import cache as c
 from . import render as r
-from .ahead import Ahead
+from .ahead import Ahead, fork
 from .config import Config
 from .errors import PipelineError, Problem, has_errors
 from .feeds import FEEDS, Entry
@@ -215,27 +215,18 @@ def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
     the build goes on here; or None when that is not worth it (one core, small feeds, no
     fork): then they are made with the rest. Call it when no other thread runs (a fork
     copies one)."""
-    import multiprocessing  # imported already when the pieces rendered on every core
-
     chosen = stages.chosen_entries(config, entries)
-    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods() \
-            or sum(len(e.content_html) for e in chosen) < ASIDE_MIN:
+    if sum(len(e.content_html) for e in chosen) < ASIDE_MIN:
         return None
-    forking = multiprocessing.get_context("fork")
-    receive, send = forking.Pipe(duplex=False)
-    process = forking.Process(target=_feeds_apart, args=(send, config, entries, out_dir, now),
-                              name="newsletter-feeds", daemon=True)
-    process.start()
-    send.close()
+    forked = fork(_feeds_apart, (config, entries, out_dir, now), "newsletter-feeds")
+    if forked is None:
+        return None
 
     def done() -> tuple[Staged, bool]:
         try:
-            staged, clocked, failed = receive.recv()
-        except EOFError:
+            staged, clocked, failed = forked.result()
+        except (EOFError, OSError):
             staged, clocked, failed = None, False, "the process making the feeds stopped"
-        finally:
-            receive.close()
-            process.join()
         if staged is None:
             raise PipelineError(failed)
         return staged, clocked
