@@ -82,6 +82,8 @@ def body_json(made: tuple[Body, tuple[Problem, ...]]) -> dict[str, Any]:
 
 
 def render_piece(source: str, ctx: Context) -> tuple[str, dict[str, Any]]:
-    """Render one body (in a worker); its key and what to store (the process that asked
-    stores it with the other bodies of its issue, :meth:`pipeline.cache.Cache.bodies_of`)."""
-    return piece_key(source, ctx), body_json(render_body(source, ctx))
+    """Render one body (in another process); its key and what to store (the process that
+    asked stores it with the other bodies of its issue, :meth:`pipeline.cache.Cache.bodies_of`),
+    with the absolute HTML made with it, which that process uses but does not store."""
+    made = render_body(source, ctx)
+    return piece_key(source, ctx), {**body_json(made), "html_absolute": made[0].html_absolute}

@@ -19,7 +19,6 @@ from . import cache as c
 from . import feeds as feeds_mod
 from . import memo, stages, workers
 from . import render as r
-from .ahead import Ahead
 from .cache import Stats
 from .config import Config
 from .crossings import check_crossings
@@ -33,6 +32,7 @@ from .errors import (
     plural,
     strictly,
 )
+from .forks import Forked
 from .model import Issue
 from .publication import is_published, load_record, record_output
 from .render import run_template
@@ -68,7 +68,7 @@ class BuildResult:
 def build_issue(
     config: Config, issue_id: IssueId, now: datetime, *, out: Path | None = None,
     drafts: bool = False, strict: bool = False, cache: bool = True, early: bool = False,
-    publish: bool = False, ahead: Ahead | None = None,
+    publish: bool = False, ahead: Forked | None = None,
 ) -> BuildResult:
     """Build one issue, the archive page and (unless it is a preview) the feeds.
 
@@ -178,7 +178,7 @@ class _Plan:
     every: bool = False
     inputs: dict[IssueId, str] = field(default_factory=dict)
     now: datetime | None = None
-    ahead: Ahead | None = None  # the first target's bodies, rendering ahead
+    ahead: Forked | None = None  # the first target's bodies, rendering ahead
 
 
 @dataclass

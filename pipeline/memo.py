@@ -146,7 +146,10 @@ def _lands_the_same(ctx: Context) -> Callable[[dict[str, Any]], bool]:
 
 def _body_from(payload: dict[str, Any], issue_url: str) -> tuple[Body, tuple[Problem, ...]]:
     plain = payload["plain"]
-    return Body.stored(payload["html"], absolute(payload["html"], issue_url),
+    # Made again from html, unless the process that rendered it sent it (render_piece).
+    made = payload["html_absolute"] if "html_absolute" in payload else \
+        absolute(payload["html"], issue_url)
+    return Body.stored(payload["html"], made,
                        tuple(Path(a) for a in payload["assets"]),
                        tuple((p, s) for p, s in payload["probes"]),
                        tuple((q, a) for q, a in payload["lookups"]),

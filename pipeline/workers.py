@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 from . import bodies, memo, stages
 from . import cache as c
 from . import render as r
-from .ahead import Ahead, fork
 from .config import Config
 from .errors import PipelineError, Problem, has_errors
 from .feeds import FEEDS, Entry
+from .forks import Forked, fork
 from .model import Issue
 from .seasons import IssueId
 from .writer import Staged, discard, stage
@@ -134,7 +134,7 @@ PRERENDER_MIN = 6
 
 @contextmanager
 def prerendering(site: stages.Site, issue: Issue, cache: c.Cache,
-                 ahead: Ahead | None = None) -> Iterator[None]:
+                 ahead: Forked | None = None) -> Iterator[None]:
     """Render the Markdown of an issue's changed pieces on every core while the body of the
     ``with`` runs (what the build can do meanwhile), then put what the workers rendered in
     ``cache`` (in memory, stored with the issue's bodies when they are used: use it inside
@@ -144,7 +144,7 @@ def prerendering(site: stages.Site, issue: Issue, cache: c.Cache,
     rendered is taken instead."""
     if ahead is not None:
         yield
-        for kind, entry_key, payload in ahead.entries():
+        for kind, entry_key, payload in ahead.result([]):
             cache.remember(kind, entry_key, payload)
         return
     jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
@@ -218,30 +218,28 @@ def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
     chosen = stages.chosen_entries(config, entries)
     if sum(len(e.content_html) for e in chosen) < ASIDE_MIN:
         return None
-    forked = fork(_feeds_apart, (config, entries, out_dir, now), "newsletter-feeds")
+    forked = fork(_feeds_apart, (config, entries, out_dir, now))
     if forked is None:
         return None
 
     def done() -> tuple[Staged, bool]:
-        try:
-            staged, clocked, failed = forked.result()
-        except (EOFError, OSError):
-            staged, clocked, failed = None, False, "the process making the feeds stopped"
+        made: tuple[Staged | None, bool, str] | None = forked.result(None)
+        if made is None:  # the process failed: they are made here (an error is then told)
+            return staged_feeds(config, entries, out_dir, now, ASIDE).files()
+        staged, clocked, unwritable = made
         if staged is None:
-            raise PipelineError(failed)
+            raise PipelineError(unwritable)
         return staged, clocked
 
     return AsideFeeds(chosen, ASIDE, done)
 
 
-def _feeds_apart(send: Any, config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
-                 now: datetime | None) -> None:
+def _feeds_apart(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
+                 now: datetime | None) -> tuple[Staged | None, bool, str]:
     """:func:`staged_feeds` in the process :func:`feeds_aside` started: what it staged, or
     why it could not (as :func:`read_and_render` says it)."""
     try:
         staged, clocked = staged_feeds(config, entries, out_dir, now, ASIDE).files()
-        send.send((staged, clocked, ""))
     except PipelineError as exc:
-        send.send((None, False, str(exc)))
-    finally:
-        send.close()
+        return None, False, str(exc)
+    return staged, clocked, ""

@@ -394,6 +394,17 @@ def test_a_new_issue_s_feeds_made_in_a_process_of_their_own_are_the_build_s_feed
     assert made["apart"] == made["here"]
     assert unwritable["apart"] == unwritable["here"]
     assert "a folder is in the way" in unwritable["apart"]
+
+    def failing(*_: object) -> None:
+        raise RuntimeError("a mistake in the process that makes the feeds")
+
+    # A process that fails (a mistake, or killed) leaves the feeds to the build itself.
+    apart = workers._feeds_apart
+    monkeypatch.setattr(workers, "_feeds_apart", failing)
+    shutil.rmtree(archive.root / "public" / "feeds")
+    build_issue(load_config(archive.root), target, NOW, cache=False)
+    assert aside[-1] is not None and outputs(archive.root) == made["here"]
+    monkeypatch.setattr(workers, "_feeds_apart", apart)
     before = outputs(archive.root)
     archive.piece(ISSUES[1], "piece-2", title="")  # an error: nothing is written
     with pytest.raises(ContentError):

@@ -16,12 +16,12 @@ from ..config import Config, load_config
 from ..console import Console, newsletter_root, now
 from ..content import outside, resolve_issue
 from ..errors import display_path, plural
+from ..forks import Forked, forked
 from ..publication import RECORD_NAME, load_record, when
 from ..seasons import IssueId
 from .options import issue_argument, no_cache
 
 if TYPE_CHECKING:  # the build is imported only when the last one is not still the build
-    from ..ahead import Ahead
     from ..build import BuildResult
 
 DESCRIPTION = ("Build one issue into <out>/<issue_id>/email.html, email.txt and "
@@ -85,16 +85,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 @contextmanager
-def ahead(config: Config, issue_id: IssueId, drafts: bool, cache: bool) -> Iterator[Ahead | None]:
-    """The process rendering the issue's bodies ahead (:mod:`pipeline.ahead`), if it has a
-    folder and this is not a --drafts preview (which renders other bodies)."""
+def ahead(config: Config, issue_id: IssueId, drafts: bool,
+          cache: bool) -> Iterator[Forked | None]:
+    """The process rendering the issue's bodies ahead (:mod:`pipeline.ahead`, loaded in that
+    process only), if the issue has a folder and this is not a --drafts preview (which
+    renders other bodies)."""
     folder = config.issues_dir / str(issue_id)
     if drafts or not folder.is_dir() or outside(folder, config.root) is not None:
         yield None
         return
-    from ..ahead import rendering_ahead  # the Markdown engines, not the build
-
-    with rendering_ahead(config, issue_id, folder, cache) as rendering:
+    with forked("pipeline.ahead:serve", (config, issue_id, folder, cache)) as rendering:
         yield rendering
 
 
