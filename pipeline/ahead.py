@@ -4,27 +4,33 @@ of the build.
 ``build-issue`` knows it must build (the last build is not still the build) long before it
 has loaded what the build needs (the templates, the email's CSS inliner, the stages). It
 starts a process of its own at that moment (:func:`serve`): the process reads the
-issue, finds its bodies' ids and renders every body the render cache does not have, on the
-other core, while the build loads and reads the other issues. The build then takes what it
-rendered into its cache (:func:`pipeline.workers.prerendering`), under the keys the process
-computed from what it read, so a body the build reads otherwise (a file saved meanwhile) is
-rendered again, never mixed up. The process only reads: it writes nothing, not even the
+issue and sends it, then finds its bodies' ids and renders every body the render cache does
+not have, on the other core, while the build loads and reads the other issues. The build
+takes the issue as read, with the digest of the folder taken before it was read (what is
+made from it is stored only if the folder still has that digest when it is stored), and
+what was rendered into its cache (:func:`pipeline.workers.prerendering`), under the keys the
+process computed from what it read, so a body the build reads otherwise is rendered again,
+never mixed up. The process only reads: it writes nothing, not even the
 cache, and what it finds wrong the build finds and reports itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .bodies import anchors_key, body_contexts, piece_key, render_piece
-from .cache import CACHE_DIR, Cache
+from .cache import CACHE_DIR, Cache, inputs
 from .config import Config
 from .content import load_issue
 from .contributors import load_contributors
 from .engines import MarkdownOptions
-from .errors import Problems
+from .errors import Problem, Problems
+from .forks import Forked
 from .markup import anchors
+from .model import Issue
 from .seasons import IssueId
 
 #: An entry of the render cache the process made: its kind, its key and its payload.
@@ -35,23 +41,63 @@ Entry = tuple[str, str, dict[str, Any]]
 AHEAD_MIN = 6
 
 
-def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> list[Entry]:
+@dataclass(frozen=True)
+class Read:
+    """The issue as the process read it (as a build reads it: no drafts, not yet dated with
+    a recorded publication), with what reading it found and the digest of its folder's
+    inputs taken before (:func:`pipeline.cache.inputs`)."""
+
+    inputs: str
+    issue: Issue
+    problems: tuple[Problem, ...]
+
+
+def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> Iterator[Any]:
     """What the process ``build-issue`` forks does (:func:`pipeline.forks.fork`, by name, so
-    this module and the Markdown engines are loaded there): :func:`rendered`, or nothing if
-    that fails (the build then reads and renders the issue itself, and says what is wrong)."""
-    try:
-        return rendered(config, issue_id, folder, use_cache)
-    except Exception:
-        return []
-
-
-def rendered(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> list[Entry]:
-    """The ids and renderings of the bodies of an issue (as a build reads it: no drafts)
-    that the render cache does not have, as entries of the cache (none for an issue of
-    fewer than :data:`AHEAD_MIN` bodies to render)."""
+    this module and the Markdown engines are loaded there): send the build the issue as it
+    read it (:class:`Read`), then what it rendered (:func:`rendered`); nothing if reading
+    fails, and no rendering if rendering fails (the build then does it itself, and says
+    what is wrong)."""
     cache = Cache(config.root / CACHE_DIR if use_cache else None)
+    try:
+        read = _read(config, issue_id, folder, cache)
+    except Exception:
+        return
+    yield read
+    try:
+        made = rendered(config, read.issue, cache)
+    except Exception:
+        made = []
+    yield made
+
+
+def _read(config: Config, issue_id: IssueId, folder: Path, cache: Cache) -> Read:
+    found = inputs(folder, cache.folder, keep=False) if cache.folder else ""
+    problems = Problems()
     people = load_contributors(config.root, Problems(), remember=False)
-    issue = load_issue(issue_id, folder, config, people, Problems())
+    issue = load_issue(issue_id, folder, config, people, problems)
+    return Read(found, issue, tuple(problems.items))
+
+
+def issue_read(forked: Forked) -> Read | None:
+    """The issue as the process read it (the first thing it sends), or None."""
+    read = forked.receive(None)
+    return read if isinstance(read, Read) else None
+
+
+def entries(forked: Forked) -> list[Entry]:
+    """What the process rendered (the second thing it sends: the first is passed over if
+    it was not asked for), or nothing."""
+    made: Any = forked.receive([])
+    if isinstance(made, Read):
+        made = forked.receive([])
+    return made if isinstance(made, list) else []
+
+
+def rendered(config: Config, issue: Issue, cache: Cache) -> list[Entry]:
+    """The ids and renderings of the bodies of ``issue`` that ``cache`` does not have, as
+    entries of the cache (none for an issue of fewer than :data:`AHEAD_MIN` bodies to
+    render)."""
     made: list[Entry] = []
 
     def ids(source: str, options: MarkdownOptions) -> tuple[str, ...]:

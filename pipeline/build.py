@@ -19,6 +19,7 @@ from . import cache as c
 from . import feeds as feeds_mod
 from . import memo, stages, workers
 from . import render as r
+from .ahead import issue_read
 from .cache import Stats
 from .config import Config
 from .crossings import check_crossings
@@ -95,8 +96,11 @@ def build_issue(
 
     site = open_site(config, cache, record)
     store = c.Cache(site.rendering.cache_folder)
-    issue, found, inputs = memo.read_issue(site.rendering, issue_id, site.folders[issue_id],
-                                           drafts)
+    folder = site.folders[issue_id]
+    first = issue_read(ahead) if ahead is not None and not drafts else None
+    issue, found, inputs = memo.read_issue(
+        site.rendering, issue_id, folder, drafts,
+        first if first is not None and first.issue.path == folder else None)
     if not drafts:  # what the next build of another issue needs to know of this one
         memo.store_summary(site.rendering, store, issue, inputs, found)
     problems = [*site.found, *found, *_left_out(issue)]

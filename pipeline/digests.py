@@ -96,7 +96,7 @@ SETTLED_NS = 2_000_000_000
 
 
 def inputs(folder: Path, memo: Path | None = None,
-           clock: Callable[[], int] = time.time_ns) -> str:
+           clock: Callable[[], int] = time.time_ns, keep: bool = True) -> str:
     """An issue folder as reading it sees it: each entry's name and kind, and the bytes of
     every Markdown file (images are looked at by the bodies' probes).
 
@@ -105,7 +105,8 @@ def inputs(folder: Path, memo: Path | None = None,
     of its entries what it said when it was made (kind, size, modification and change times,
     inode: an edit changes the change time, which no program can set back). It is kept only
     when every entry last changed :data:`SETTLED_NS` before ``clock()``; a folder with a
-    symbolic link in it, or reached through one, is always read."""
+    symbolic link in it, or reached through one, is always read. Not ``keep``: the memo is
+    only read (a process that writes nothing)."""
     found = _stamp(folder) if memo is not None else None
     if memo is None or found is None:
         return _inputs(folder)
@@ -116,7 +117,7 @@ def inputs(folder: Path, memo: Path | None = None,
         if known["stamp"] == stamp and known["code"] == code_digest():
             return str(known["digest"])
     digest = _inputs(folder)
-    if newest < clock() - SETTLED_NS and _stamp(folder) == found:  # and not changed meanwhile
+    if keep and newest < clock() - SETTLED_NS and _stamp(folder) == found:  # not changed since
         with contextlib.suppress(OSError):
             replace_file(kept, json.dumps({"stamp": stamp, "code": code_digest(),
                                            "digest": digest}).encode())

@@ -1,11 +1,12 @@
 """A process forked from this one to make one thing while this one goes on, and the pipe that
 brings it back: the build's way to use another core for work that needs what this process
 holds (the entries of the feeds: megabytes that a fork does not copy), or that should start
-before this process has loaded what the work needs (:mod:`pipeline.ahead`).
+before this process has loaded what the work needs (:mod:`pipeline.ahead`). What it makes
+comes back pickled, each thing as soon as it is made.
 
 It is :func:`os.fork` and a pipe, not :mod:`multiprocessing`, whose loading alone (about
 8 ms) costs more than a small issue's bodies take to render. The forked process runs one
-function, sends back what it returns (pickled) and leaves with :func:`os._exit`: no exit
+function, sends back what it returns and leaves with :func:`os._exit`: no exit
 handler of this process runs twice, no buffered output is written twice. If it fails or is
 stopped, the result is the caller's ``stopped`` value, and the caller does the work itself.
 """
@@ -17,58 +18,57 @@ import importlib
 import os
 import pickle
 import signal
+import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from types import GeneratorType
+from typing import Any, BinaryIO, TypeVar
 
 T = TypeVar("T")
 
-#: What a process that sent nothing returned.
-_STOPPED = object()
+#: Before each thing sent: its length.
+_HEAD = struct.Struct("<Q")
 
 
 class Forked:
-    """A process started by :func:`fork` (``pid``), and what it returns."""
+    """A process started by :func:`fork` (``pid``), and what it sends."""
 
     def __init__(self, pid: int, pipe: int) -> None:
-        self.pid, self._pipe = pid, pipe
-        self._done = False
-        self._value: Any = _STOPPED
+        self.pid = pid
+        self._pipe: BinaryIO | None = os.fdopen(pipe, "rb")
 
-    def result(self, stopped: T) -> Any | T:
-        """What its function returned (waiting for it), or ``stopped`` if it failed, was
-        stopped, or this was closed first."""
-        if not self._done:
-            self._done = True
-            try:
-                with os.fdopen(self._pipe, "rb") as pipe:
-                    data = pipe.read()
-                self._value = pickle.loads(data) if data else _STOPPED
-            except (OSError, EOFError, pickle.UnpicklingError):
-                self._value = _STOPPED
-            finally:
-                self._reap()
-        return stopped if self._value is _STOPPED else self._value
+    def receive(self, stopped: T) -> Any | T:
+        """The next thing it sent (waiting for it), or ``stopped`` when it sends no more:
+        it is done, it failed, it was stopped, or this was closed."""
+        if self._pipe is None:
+            return stopped
+        try:
+            head = self._pipe.read(_HEAD.size)
+            if len(head) == _HEAD.size:
+                data = self._pipe.read(_HEAD.unpack(head)[0])
+                return pickle.loads(data)
+        except (OSError, EOFError, pickle.UnpicklingError):
+            pass
+        self.close()
+        return stopped
 
     def close(self) -> None:
-        """Stop it unless its result was taken: a build that ends without asking for it
-        leaves no process behind."""
-        if self._done:
+        """Stop it if it still runs: a build that ends without asking for everything it
+        sends leaves no process behind."""
+        if self._pipe is None:
             return
-        self._done = True
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, signal.SIGTERM)
         with contextlib.suppress(OSError):
-            os.close(self._pipe)
-        self._reap()
-
-    def _reap(self) -> None:
+            self._pipe.close()
+        self._pipe = None
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, 0)
 
 
 def fork(target: Callable[..., Any] | str, args: tuple[Any, ...]) -> Forked | None:
-    """``target(*args)`` in a process forked from this one; ``target`` may be named
+    """``target(*args)`` in a process forked from this one, which sends what it returns (or
+    each thing it yields, as it yields it: :meth:`Forked.receive`); ``target`` may be named
     (``"module:function"``) to be imported in that process only. None on one core or where
     processes cannot be forked (then the caller does the work itself). Call it when no other
     thread runs (a fork copies one)."""
@@ -80,9 +80,12 @@ def fork(target: Callable[..., Any] | str, args: tuple[Any, ...]) -> Forked | No
         code = 1
         try:
             os.close(receive)
-            data = pickle.dumps(_run(target, args), protocol=pickle.HIGHEST_PROTOCOL)
             with os.fdopen(send, "wb") as pipe:
-                pipe.write(data)
+                made = _run(target, args)
+                for value in made if isinstance(made, GeneratorType) else (made,):
+                    data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+                    pipe.write(_HEAD.pack(len(data)) + data)
+                    pipe.flush()
             code = 0
         finally:
             os._exit(code)

@@ -24,6 +24,7 @@ from . import errors, stages
 from . import feeds as feeds_mod
 from . import images as images_mod
 from . import render as r
+from .ahead import Read
 from .bodies import anchors_key, body_json, piece_key, real_folder, render_body
 from .config import CONFIG_NAME, Config
 from .contributors import CONTRIBUTORS_NAME
@@ -108,11 +109,15 @@ def environment(site: stages.Site) -> jinja2.Environment:
 
 
 def read_issue(site: stages.Site, issue_id: IssueId, folder: Path, drafts: bool = False,
-               ) -> tuple[Issue, tuple[Problem, ...], str]:
+               read: Read | None = None) -> tuple[Issue, tuple[Problem, ...], str]:
     """:func:`pipeline.stages.read_issue`, and the digest of the folder's inputs
     (:func:`pipeline.cache.inputs`) taken before reading it. What is made from the issue is
     stored under that digest only if the folder still has it afterwards (:func:`_unchanged`):
-    a file saved during the build is then never paired with a rendering of another version."""
+    a file saved during the build is then never paired with a rendering of another version.
+    ``read`` is the issue as the process rendering it ahead read it (:mod:`pipeline.ahead`),
+    with its digest: used as it is, dated here."""
+    if read is not None and not drafts:
+        return stages.dated(site, read.issue), read.problems, read.inputs
     inputs = c.inputs(folder, site.cache_folder) if site.cache_folder else ""
     issue, found = stages.read_issue(site, issue_id, folder, drafts)
     return issue, found, inputs

@@ -64,11 +64,16 @@ def read_issue(site: Site, issue_id: IssueId, folder: Path,
     """Read an issue, dated with its recorded publication when there is one."""
     problems = Problems()
     issue = load_issue(issue_id, folder, site.config, site.people, problems, drafts)
-    when = site.published.get(issue_id)
-    if when is not None:
-        issue = replace(issue, published=when,
-                        publication_date=when.astimezone(site.config.time_zone).date())
-    return issue, tuple(problems.items)
+    return dated(site, issue), tuple(problems.items)
+
+
+def dated(site: Site, issue: Issue) -> Issue:
+    """The issue dated with its recorded publication, when it has one."""
+    when = site.published.get(issue.issue_id)
+    if when is None:
+        return issue
+    return replace(issue, published=when,
+                   publication_date=when.astimezone(site.config.time_zone).date())
 
 
 #: One Jinja2 environment per process and site: it keeps its compiled templates (and checks

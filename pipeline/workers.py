@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from . import bodies, memo, stages
 from . import cache as c
 from . import render as r
+from .ahead import entries as rendered_ahead
 from .config import Config
 from .errors import PipelineError, Problem, has_errors
 from .feeds import FEEDS, Entry
@@ -144,7 +145,7 @@ def prerendering(site: stages.Site, issue: Issue, cache: c.Cache,
     rendered is taken instead."""
     if ahead is not None:
         yield
-        for kind, entry_key, payload in ahead.result([]):
+        for kind, entry_key, payload in rendered_ahead(ahead):
             cache.remember(kind, entry_key, payload)
         return
     jobs = r.body_contexts(issue, site.config, memo.cached_anchors(cache))
@@ -223,7 +224,7 @@ def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
         return None
 
     def done() -> tuple[Staged, bool]:
-        made: tuple[Staged | None, bool, str] | None = forked.result(None)
+        made: tuple[Staged | None, bool, str] | None = forked.receive(None)
         if made is None:  # the process failed: they are made here (an error is then told)
             return staged_feeds(config, entries, out_dir, now, ASIDE).files()
         staged, clocked, unwritable = made

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import pytest
 
 from pipeline import bodies, memo, workers
-from pipeline.ahead import AHEAD_MIN, rendered
+from pipeline import build as build_module
+from pipeline.ahead import AHEAD_MIN, Read, issue_read, rendered, serve
 from pipeline.build import build_issue
-from pipeline.cache import CACHE_DIR
+from pipeline.cache import CACHE_DIR, Cache
 from pipeline.config import Config, load_config
 from pipeline.content import load_issue
 from pipeline.contributors import load_contributors
 from pipeline.errors import Problems
 from pipeline.forks import Forked, forked
 from pipeline.seasons import IssueId
+from pipeline.site import open_site
 
 from .conftest import Scratch
 from .test_build import outputs
@@ -45,25 +48,37 @@ def issue(scratch: Scratch) -> Scratch:
     return scratch
 
 
-def test_what_is_rendered_ahead_is_what_the_build_renders(issue: Scratch) -> None:
+def test_what_is_read_and_rendered_ahead_is_what_the_build_reads_and_renders(
+        issue: Scratch) -> None:
     config = load_config(issue.root)
-    folder = issue.root / "issues" / ISSUE
-    made = rendered(config, IssueId.parse(ISSUE), folder, use_cache=True)
+    issue_id, folder = IssueId.parse(ISSUE), issue.root / "issues" / ISSUE
+    issue.write("contributors.toml", '[ada]\nname = "Ada Example"\nteam = "Policy"\n')
+    issue.piece(ISSUE, "piece-7", title="Piece 7", body="Unknown [[wiki]] link.\n",
+                authors="[Nobody Known]")  # a warning: read as the build reads it
+    sent = list(serve(config, issue_id, folder, True))
+    assert len(sent) == 2 and isinstance(sent[0], Read)
+    assert not (issue.root / CACHE_DIR).exists()  # it wrote nothing
+    site = open_site(config, True).rendering
+    assert memo.read_issue(site, issue_id, folder) == \
+        (sent[0].issue, sent[0].problems, sent[0].inputs)
+    assert [p.rule for p in sent[0].problems] == ["unknown-author"]
+    made = sent[1]
     pieces = {key: payload for kind, key, payload in made if kind == "piece"}
     assert len(pieces) == 9 and len([k for k, _, _ in made if k == "anchors"]) == 9
-    read = load_issue(IssueId.parse(ISSUE), folder, config,
-                      load_contributors(issue.root, Problems()), Problems())
+    people = load_contributors(issue.root, Problems())
+    read = load_issue(issue_id, folder, config, people, Problems())
     for source, ctx in bodies.body_contexts(read, config):
         key = bodies.piece_key(source, ctx)
         body, found = bodies.render_body(source, ctx)
         assert pieces[key] == {**bodies.body_json((body, found)),
                                "html_absolute": body.html_absolute}
     # What the cache has is not rendered again; an issue of few bodies is left to the build.
-    build_issue(config, IssueId.parse(ISSUE), NOW)
-    assert rendered(config, IssueId.parse(ISSUE), folder, use_cache=True) == []
+    build_issue(config, issue_id, NOW)
+    assert rendered(config, read, Cache(issue.root / CACHE_DIR)) == []
     for n in range(8 - AHEAD_MIN + 2):
         (folder / f"piece-{n}.md").unlink()
-    assert rendered(config, IssueId.parse(ISSUE), folder, use_cache=False) == []
+    fewer = load_issue(issue_id, folder, config, people, Problems())
+    assert rendered(config, fewer, Cache(None)) == []
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing renders ahead")
@@ -82,7 +97,7 @@ def test_a_build_with_bodies_rendered_ahead_writes_what_one_without_writes(
         monkeypatch.setattr(workers, "PRERENDER_MIN", 10**6)
         monkeypatch.setattr(memo, "render_body", lambda s, c: here.append(s) or real(s, c))
         result = build_issue(config, issue_id, NOW, ahead=ahead)
-        assert len(ahead.result([])) == 18 and here == []
+        assert here == []
     assert outputs(issue.root) == made
     assert result.cache.rendered("piece") == 9
     # Stored as the build stores what it renders: the absolute HTML is made again when read.
@@ -92,15 +107,26 @@ def test_a_build_with_bodies_rendered_ahead_writes_what_one_without_writes(
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing renders ahead")
-def test_a_piece_saved_while_it_rendered_ahead_is_built_as_saved(issue: Scratch) -> None:
+def test_a_piece_saved_after_it_was_read_ahead_is_built_as_read_and_then_as_saved(
+        issue: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build is of the issue as the process read it when the build started; what it
+    made of that version is not kept for the version saved since, which the next build
+    builds."""
     issue_id = IssueId.parse(ISSUE)
     config = load_config(issue.root)
+    page = issue.root / "public" / ISSUE / "index.html"
     with rendering_ahead(config, issue_id) as ahead:
-        assert ahead is not None and len(ahead.result([])) == 18  # rendered the first version
+        assert ahead is not None
+        first = issue_read(ahead)  # read: the first version
+        assert first is not None
         issue.piece(ISSUE, "piece-3", title="Piece 3", body="Saved meanwhile: *new* text.\n")
+        monkeypatch.setattr(build_module, "issue_read", lambda _: first)
         build_issue(config, issue_id, NOW, ahead=ahead)
-    page = (issue.root / "public" / ISSUE / "index.html").read_text("utf-8")
-    assert "Saved meanwhile: <em>new</em> text." in page and "Intro 3" not in page
+    assert "Intro 3" in page.read_text("utf-8")
+    monkeypatch.undo()
+    build_issue(config, issue_id, NOW)
+    text = page.read_text("utf-8")
+    assert "Saved meanwhile: <em>new</em> text." in text and "Intro 3" not in text
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing renders ahead")
@@ -111,7 +137,7 @@ def test_a_build_that_never_asks_leaves_no_process(issue: Scratch) -> None:
         os.kill(ahead.pid, 0)  # it runs
     with pytest.raises(ProcessLookupError):
         os.kill(ahead.pid, 0)  # stopped, and reaped
-    assert ahead.result([]) == []  # closed: nothing is waited for
+    assert ahead.receive([]) == []  # closed: nothing is waited for
 
 
 def _square(n: int) -> int:
@@ -122,12 +148,20 @@ def _fail(n: int) -> int:
     raise ValueError(n)
 
 
+def _count(n: int) -> Iterator[int]:
+    yield from range(n)
+    raise ValueError("a mistake after the first ones")
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing is forked")
 def test_a_forked_process_returns_its_result_or_the_stopped_value() -> None:
     for target, expected in ((_square, 49), ("tests.test_ahead:_square", 49), (_fail, "stop")):
         with forked(target, (7,)) as started:
             assert started is not None
-            assert started.result("stop") == expected
-            assert started.result("again") == (expected if expected != "stop" else "again")
+            assert started.receive("stop") == expected
+            assert started.receive("no more") == "no more"
         with pytest.raises(ProcessLookupError):
             os.kill(started.pid, 0)
+    with forked(_count, (3,)) as started:  # each thing as it is made, until it fails
+        assert started is not None
+        assert [started.receive(None) for _ in range(5)] == [0, 1, 2, None, None]

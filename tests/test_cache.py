@@ -395,11 +395,14 @@ def test_a_new_issue_s_feeds_made_in_a_process_of_their_own_are_the_build_s_feed
     assert unwritable["apart"] == unwritable["here"]
     assert "a folder is in the way" in unwritable["apart"]
 
-    def failing(*_: object) -> None:
-        raise RuntimeError("a mistake in the process that makes the feeds")
+    apart, build_process = workers._feeds_apart, os.getpid()
 
-    # A process that fails (a mistake, or killed) leaves the feeds to the build itself.
-    apart = workers._feeds_apart
+    def failing(*args: Any) -> Any:
+        if os.getpid() != build_process:
+            raise RuntimeError("a mistake in the process that makes the feeds")
+        return apart(*args)
+
+    # A process that fails (a mistake, or killed) leaves its feeds to the build itself.
     monkeypatch.setattr(workers, "_feeds_apart", failing)
     shutil.rmtree(archive.root / "public" / "feeds")
     build_issue(load_config(archive.root), target, NOW, cache=False)
