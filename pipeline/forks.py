@@ -53,8 +53,8 @@ class Forked:
         return stopped
 
     def close(self) -> None:
-        """Stop it if it still runs: a build that ends without asking for everything it
-        sends leaves no process behind."""
+        """Stop it if it still runs, and reap it: a build that ends without asking for
+        everything it sends leaves no process behind."""
         if self._pipe is None:
             return
         with contextlib.suppress(ProcessLookupError):

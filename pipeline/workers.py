@@ -225,6 +225,7 @@ def feeds_aside(config: Config, entries: Mapping[IssueId, Entry], out_dir: Path,
 
     def done() -> tuple[Staged, bool]:
         made: tuple[Staged | None, bool, str] | None = forked.receive(None)
+        forked.close()  # it sends nothing more: ended, and reaped
         if made is None:  # the process failed: they are made here (an error is then told)
             return staged_feeds(config, entries, out_dir, now, ASIDE).files()
         staged, clocked, unwritable = made

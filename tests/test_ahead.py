@@ -8,10 +8,11 @@ import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from pipeline import bodies, memo, workers
+from pipeline import bodies, forks, memo, workers
 from pipeline import build as build_module
 from pipeline.ahead import AHEAD_MIN, Read, issue_read, rendered, serve
 from pipeline.build import build_issue
@@ -24,7 +25,7 @@ from pipeline.forks import Forked, forked
 from pipeline.seasons import IssueId
 from pipeline.site import open_site
 
-from .conftest import Scratch
+from .conftest import RunCli, Scratch
 from .test_build import outputs
 
 ISSUE = "2026-12-solstice"
@@ -165,3 +166,27 @@ def test_a_forked_process_returns_its_result_or_the_stopped_value() -> None:
     with forked(_count, (3,)) as started:  # each thing as it is made, until it fails
         assert started is not None
         assert [started.receive(None) for _ in range(5)] == [0, 1, 2, None, None]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing is forked")
+def test_a_build_leaves_no_process_behind(issue: Scratch, cli: RunCli,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """build-issue forks a process to render ahead and one to make large feeds: both are
+    reaped before it returns (none is left a zombie)."""
+    monkeypatch.setattr(workers, "ASIDE_MIN", 0)
+    started: list[int] = []
+    real = forks.fork
+
+    def recording(*args: Any) -> forks.Forked | None:
+        made = real(*args)
+        started.extend([made.pid] if made is not None else [])
+        return made
+
+    monkeypatch.setattr(forks, "fork", recording)
+    monkeypatch.setattr(workers, "fork", recording)
+    code, _, err = cli("build-issue", ISSUE, "--root", str(issue.root))
+    assert code == 0, err
+    assert len(started) == 2
+    for pid in started:
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # not a child any more: reaped
