@@ -4,9 +4,12 @@ other issues, feed entries, archive, feeds, write.
 :func:`build_issue` is the editor's main job; :func:`build_all` rebuilds every issue of the
 archive. Both run the stages of :mod:`pipeline.stages` in that order, through the render cache
 (:mod:`pipeline.memo`), so only what changed is rendered, and on every core
-(:mod:`pipeline.workers`): a whole-archive build one issue per worker, a new issue one piece
-per worker. Every stage returns the problems it found; ``--strict`` is applied once, at the
-end, and nothing is written unless the whole build succeeded.
+(:mod:`pipeline.workers`): a whole-archive build one issue per worker; a new issue's bodies
+in the process ``build-issue`` started for them (:mod:`pipeline.ahead`), or one piece per
+worker, and its feeds in a process of their own while its email is made. What the build needs
+of the issues it does not render is :mod:`pipeline.others`. Every stage returns the problems
+it found; ``--strict`` is applied once, at the end, and nothing is written unless the whole
+build succeeded.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from . import cache as c
 from . import feeds as feeds_mod
-from . import memo, stages, workers
+from . import memo, others, stages, workers
 from . import render as r
 from .ahead import issue_read
 from .cache import Stats
@@ -30,16 +33,16 @@ from .errors import (
     Problems,
     count_errors,
     has_errors,
-    plural,
     strictly,
 )
 from .forks import Forked
 from .model import Issue
+from .others import Made
 from .publication import is_published, load_record, record_output
 from .render import run_template
 from .seasons import IssueId
 from .site import OpenSite, check_out_dir, open_site, out_dir_for, remove_unpublished
-from .writer import Output, Staged, Written, commit, discard, stage
+from .writer import Output, Written, commit, discard, stage
 
 
 @dataclass(frozen=True)
@@ -112,12 +115,12 @@ def build_issue(
                                 "no ready piece (the notes say why each piece was left out)",
                                 "nothing-to-publish"))
     out_dir = out_dir_for(site.config, issue_id, out, preview)
-    targets, others, digests = [issue], [], {issue_id: inputs}
+    targets, elsewhere, digests = [issue], [], {issue_id: inputs}
     for other in sorted(site.folders):
         if other == issue_id or not is_published(other, now, record):
             continue
         if (out_dir / str(other) / "index.html").is_file():
-            others.append(other)
+            elsewhere.append(other)
             continue
         # Published, but not in the output folder: written too, so the archive's link lands.
         more, read, more_inputs = memo.read_issue(site.rendering, other, site.folders[other])
@@ -127,9 +130,9 @@ def build_issue(
             targets.append(more)
             digests[other] = more_inputs
         else:
-            others.append(other)
+            elsewhere.append(other)
     extra = [record_output(root, record)] if recording else []
-    result = _build(site, store, _Plan(targets, others, out_dir, feeds=not preview,
+    result = _build(site, store, _Plan(targets, elsewhere, out_dir, feeds=not preview,
                                        drafts=drafts, inputs=digests, now=now,
                                        ahead=None if drafts else ahead),
                     problems, strict, extra)
@@ -185,53 +188,18 @@ class _Plan:
     ahead: Forked | None = None  # the first target's bodies, rendering ahead
 
 
-@dataclass
-class _Made:
-    """What a build has made so far: staged by workers, or still in memory; and the issues
-    other than its target that have errors (how many)."""
-
-    problems: list[Problem]
-    staged: list[Staged] = field(default_factory=list)
-    outputs: list[Output] = field(default_factory=list)
-    sizes: dict[str, int] = field(default_factory=dict)
-    teasers: dict[str, tuple[int, int]] = field(default_factory=dict)
-    weights: dict[str, int] = field(default_factory=dict)
-    entries: dict[IssueId, feeds_mod.Entry] = field(default_factory=dict)
-    broken: dict[IssueId, int] = field(default_factory=dict)
-    #: Feeds made and staged apart: in a worker while the target's email was made, or while
-    #: the older issues still rendered.
-    early_feeds: workers.AsideFeeds | None = None
-    #: The newest issues and the others' feed entries, read while the target's pieces
-    #: rendered.
-    read_ahead: ReadAhead | None = None
-
-    def take(self, issue: Issue, pages: stages.Pages, outputs: list[Output],
-             problems: bool = True) -> None:
-        self.outputs.extend(outputs)
-        if problems:
-            self.problems.extend(pages.problems)
-        key = str(issue.issue_id)
-        if pages.size:
-            self.sizes[key] = pages.size
-            self.weights[key] = pages.image_weight
-        if pages.teasers:
-            self.teasers[key] = (pages.full_size, pages.teasers)
-        if pages.entry is not None:
-            self.entries[issue.issue_id] = pages.entry
-
-
 def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem], strict: bool,
            extra: list[Output] | None = None) -> BuildResult:
     """Render what ``plan`` asks, then write it all with ``extra``, or nothing at all:
     render the issues -> read the others -> feed entries -> archive -> feeds -> write."""
-    made = _Made(problems, outputs=list(extra or []))
+    made = Made(problems, outputs=list(extra or []))
     try:
         # The others are read while the target's pieces render on the other cores.
         targets, summaries = _render(site, store, plan, made)
         targets = [t for t in targets if t.issue_id not in made.broken]
-        entries = _feed_entries(site, store, targets, summaries, made,
+        entries = others.feed_entries(site, store, targets, summaries, made,
                                 *(made.read_ahead or (None, None))) if plan.feeds else {}
-        archive = _archive(site, store, targets, summaries, entries, made)
+        archive = others.archive(site, store, targets, summaries, entries, made)
         site_files = _site_files(site, archive, plan.out_dir)
         clocked, feeds = False, list[Output]()
         early = made.early_feeds
@@ -273,16 +241,17 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
 
 
 def _render(site: OpenSite, store: c.Cache, plan: _Plan,
-            made: _Made) -> tuple[list[Issue], dict[IssueId, memo.Summary]]:
+            made: Made) -> tuple[list[Issue], dict[IssueId, memo.Summary]]:
     """Render the plan's issues: its targets here, or (``every``) all of them on every core;
     and read the other issues, while the first target's pieces render on the other cores.
     The first target's problems are the build's; another target is written only because it
     was missing from the site, so its problems are its own: with errors it is not written
     (and a note names it). A single target's feeds are made in a worker from the moment its
     entry is made, while its email and web pages render (when they are worth a worker)."""
-    others = [] if plan.every else plan.others
+    reading = [] if plan.every else plan.others
     if plan.every:
-        return _render_every(site, plan, made, store.stats), _others(site, store, others, made)
+        return _render_every(site, plan, made, store.stats), others.summaries(site, store, reading,
+                                                                              made)
     summaries: dict[IssueId, memo.Summary] = {}
     single = plan.feeds and len(plan.targets) == 1
 
@@ -290,7 +259,7 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
         # The target is in the feeds whatever its pages find: with errors nothing is written.
         made.entries[plan.targets[0].issue_id] = entry
         made.early_feeds = workers.feeds_aside(
-            site.config, _feed_entries(site, store, plan.targets, summaries, made,
+            site.config, others.feed_entries(site, store, plan.targets, summaries, made,
                                        *(made.read_ahead or (None, None))),
             plan.out_dir, plan.now)
 
@@ -299,9 +268,10 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
             with workers.prerendering(site.rendering, issue, store,
                                       None if index else plan.ahead):
                 if not index:
-                    summaries = _others(site, store, others, made)
+                    summaries = others.summaries(site, store, reading, made)
                     if single:  # the other issues' feed entries too, from the cache
-                        made.read_ahead = _read_ahead(site, store, plan.targets, summaries, made)
+                        made.read_ahead = others.read_ahead(site, store, plan.targets,
+                                                            summaries, made)
             pages = memo.pages(site.rendering, store, site.env, issue,
                                plan.inputs[issue.issue_id], plan.drafts,
                                on_entry=feeds_aside if single else None)
@@ -311,11 +281,11 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
         else:
             made.take(issue, pages, pages.outputs(issue, plan.out_dir), problems=not index)
     if not plan.targets:
-        summaries = _others(site, store, others, made)
+        summaries = others.summaries(site, store, reading, made)
     return list(plan.targets), summaries
 
 
-def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> list[Issue]:
+def _render_every(site: OpenSite, plan: _Plan, made: Made, stats: c.Stats) -> list[Issue]:
     """Every issue of the plan, read and rendered one per task on every core; the ones that
     have a ready piece (each issue's problems reported in order: reading, left out,
     rendering)."""
@@ -349,106 +319,6 @@ def _render_every(site: OpenSite, plan: _Plan, made: _Made, stats: c.Stats) -> l
                                      "issue has a ready piece; nothing to build",
                                      "nothing-to-publish"))
     return targets
-
-
-def _others(site: OpenSite, store: c.Cache, others: list[IssueId],
-            made: _Made) -> dict[IssueId, memo.Summary]:
-    """What the archive needs of the issues not built. Another issue's problems are that
-    issue's: they never stop this build; one with errors is counted in ``made.broken``."""
-    summaries = {}
-    for issue_id in others:
-        summaries[issue_id] = found = memo.summary(site.rendering, store, issue_id,
-                                                   site.folders[issue_id])
-        errors = count_errors(found.problems)
-        if errors:
-            made.broken[issue_id] = errors
-    return summaries
-
-
-def _feed_ids(site: OpenSite, targets: list[Issue], summaries: dict[IssueId, memo.Summary],
-              made: _Made) -> list[IssueId]:
-    """The newest issues, which the feeds carry: of the targets and the published others
-    without errors."""
-    published = [i for i, s in summaries.items() if s.archive is not None and
-                 i not in made.broken]
-    built = [t.issue_id for t in targets]
-    return sorted([*built, *published], reverse=True)[: site.config.feed_issues]
-
-
-#: The newest issues (:func:`_feed_ids`) and the feed entries of those not built, read
-#: before the targets' pages are made (:func:`_read_ahead`).
-ReadAhead = tuple[list[IssueId], dict[IssueId, feeds_mod.Entry]]
-
-
-def _read_ahead(site: OpenSite, store: c.Cache, targets: list[Issue],
-                summaries: dict[IssueId, memo.Summary], made: _Made) -> ReadAhead:
-    """The newest issues and the feed entries of those not among ``targets``, read while the
-    targets' pieces still render; an issue whose entry has errors is broken."""
-    ids = _feed_ids(site, targets, summaries, made)
-    built = {t.issue_id for t in targets}
-    others = [i for i in ids if i not in built]
-    return ids, _feed_entries(site, store, [], summaries, made, others)
-
-
-def _feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
-                  summaries: dict[IssueId, memo.Summary], made: _Made,
-                  ids: list[IssueId] | None = None,
-                  read: dict[IssueId, feeds_mod.Entry] | None = None,
-                  ) -> dict[IssueId, feeds_mod.Entry]:
-    """The entries of the newest issues (``ids``, or :func:`_feed_ids`), which the feeds
-    carry: the targets' as rendered, the others' through the cache, or as they were ``read``
-    ahead (:func:`_read_ahead`). An issue whose entry has errors is broken."""
-    entries: dict[IssueId, feeds_mod.Entry] = {}
-    built = {t.issue_id for t in targets}
-    for issue_id in ids if ids is not None else _feed_ids(site, targets, summaries, made):
-        if issue_id in made.entries:
-            entries[issue_id] = made.entries[issue_id]
-            continue
-        if read is not None and issue_id not in built:
-            if issue_id in read:  # else its entry had errors
-                entries[issue_id] = read[issue_id]
-            continue
-        # A target whose entry was not kept: its problems were reported when it was
-        # rendered. Another issue: its problems are its own.
-        known = summaries.get(issue_id)
-        issue = (known.issue, known.inputs) if known and known.issue else None
-        try:
-            entries[issue_id], found = memo.feed_entry(
-                site.rendering, store, site.env, issue_id, site.folders[issue_id], issue)
-        except ContentError as exc:  # a template mistake, reported with the others
-            if issue_id in built:
-                made.problems.extend(exc.problems)
-                continue
-            found = exc.problems
-        errors = count_errors(found)
-        if errors and issue_id not in built:
-            made.broken[issue_id] = made.broken.get(issue_id, 0) + errors
-            entries.pop(issue_id, None)
-    return entries
-
-
-def _archive(site: OpenSite, store: c.Cache, targets: list[Issue],
-             summaries: dict[IssueId, memo.Summary], entries: dict[IssueId, feeds_mod.Entry],
-             made: _Made) -> list[r.ArchiveEntry]:
-    """The archive page's lines. An issue with errors keeps the line and feed entry of its
-    last good build (or is left out), and a note says so; the others' are kept as good."""
-    goods = {issue_id: memo.last_good(store, site.folders[issue_id]) for issue_id in made.broken}
-    archive = [entry for entry in map(stages.archive_entry, targets) if entry is not None]
-    archive += [s.archive for i, s in summaries.items() if s.archive is not None and
-                i not in made.broken]
-    archive += [good.archive for good in goods.values() if good.archive is not None]
-    for issue_id, summary in summaries.items():
-        if issue_id not in made.broken:
-            memo.store_good(store, site.folders[issue_id], summary.archive, entries.get(issue_id))
-    for issue_id, errors in sorted(made.broken.items()):
-        kept = ("its archive and feed entries are kept from its last good build"
-                if goods[issue_id].archive is not None else
-                "it is left out of the archive and the feeds until it builds without errors")
-        made.problems.append(Problem(
-            site.folders[issue_id], None, "note", f"{issue_id} has {plural(errors, 'error')}; "
-            f"{kept} (newsletter check {issue_id} lists them)", "other-issue"))
-    entries.update({i: g.entry for i, g in goods.items() if g.entry is not None})
-    return archive
 
 
 def _site_files(site: OpenSite, archive: list[r.ArchiveEntry], out_dir: Path) -> list[Output]:
