@@ -197,8 +197,8 @@ def _build(site: OpenSite, store: c.Cache, plan: _Plan, problems: list[Problem],
         # The others are read while the target's pieces render on the other cores.
         targets, summaries = _render(site, store, plan, made)
         targets = [t for t in targets if t.issue_id not in made.broken]
-        entries = others.feed_entries(site, store, targets, summaries, made,
-                                *(made.read_ahead or (None, None))) if plan.feeds else {}
+        entries = others.feed_entries(site, store, targets, summaries, made) \
+            if plan.feeds else {}
         archive = others.archive(site, store, targets, summaries, entries, made)
         site_files = _site_files(site, archive, plan.out_dir)
         clocked, feeds = False, list[Output]()
@@ -259,8 +259,7 @@ def _render(site: OpenSite, store: c.Cache, plan: _Plan,
         # The target is in the feeds whatever its pages find: with errors nothing is written.
         made.entries[plan.targets[0].issue_id] = entry
         made.early_feeds = workers.feeds_aside(
-            site.config, others.feed_entries(site, store, plan.targets, summaries, made,
-                                       *(made.read_ahead or (None, None))),
+            site.config, others.feed_entries(site, store, plan.targets, summaries, made),
             plan.out_dir, plan.now)
 
     for index, issue in enumerate(plan.targets):

@@ -86,23 +86,32 @@ ReadAhead = tuple[list[IssueId], dict[IssueId, feeds_mod.Entry]]
 
 
 def read_ahead(site: OpenSite, store: c.Cache, targets: list[Issue],
-                summaries: dict[IssueId, memo.Summary], made: Made) -> ReadAhead:
+               summaries: dict[IssueId, memo.Summary], made: Made) -> ReadAhead:
     """The newest issues and the feed entries of those not among ``targets``, read while the
-    targets' pieces still render; an issue whose entry has errors is broken."""
+    targets' pieces still render (:func:`feed_entries` then uses them); an issue whose entry
+    has errors is broken."""
     ids = feed_ids(site, targets, summaries, made)
     built = {t.issue_id for t in targets}
-    others = [i for i in ids if i not in built]
-    return ids, feed_entries(site, store, [], summaries, made, others)
+    return ids, _entries(site, store, [], summaries, made, [i for i in ids if i not in built])
 
 
 def feed_entries(site: OpenSite, store: c.Cache, targets: list[Issue],
-                  summaries: dict[IssueId, memo.Summary], made: Made,
-                  ids: list[IssueId] | None = None,
-                  read: dict[IssueId, feeds_mod.Entry] | None = None,
-                  ) -> dict[IssueId, feeds_mod.Entry]:
-    """The entries of the newest issues (``ids``, or :func:`feed_ids`), which the feeds
-    carry: the targets' as rendered, the others' through the cache, or as they were ``read``
-    ahead (:func:`read_ahead`). An issue whose entry has errors is broken."""
+                 summaries: dict[IssueId, memo.Summary],
+                 made: Made) -> dict[IssueId, feeds_mod.Entry]:
+    """The entries of the newest issues, which the feeds carry: the targets' as rendered,
+    the others' as :func:`read_ahead` read them (``made.read_ahead``) or through the cache.
+    An issue whose entry has errors is broken."""
+    ids, read = made.read_ahead if made.read_ahead is not None else (None, None)
+    return _entries(site, store, targets, summaries, made, ids, read)
+
+
+def _entries(site: OpenSite, store: c.Cache, targets: list[Issue],
+             summaries: dict[IssueId, memo.Summary], made: Made,
+             ids: list[IssueId] | None = None,
+             read: dict[IssueId, feeds_mod.Entry] | None = None,
+             ) -> dict[IssueId, feeds_mod.Entry]:
+    """The entries of ``ids`` (or :func:`feed_ids`): the targets' as rendered, the others'
+    as ``read`` has them (an issue read with errors is not there) or through the cache."""
     entries: dict[IssueId, feeds_mod.Entry] = {}
     built = {t.issue_id for t in targets}
     for issue_id in ids if ids is not None else feed_ids(site, targets, summaries, made):
