@@ -18,19 +18,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .bodies import anchors_key, body_contexts, piece_key, render_piece
 from .cache import CACHE_DIR, Cache, inputs
 from .config import Config
-from .content import load_issue
+from .content import list_issues, load_issue
 from .contributors import load_contributors
+from .crossings import check_crossings
 from .engines import MarkdownOptions
-from .errors import Problem, Problems
+from .errors import ContentError, Problem, Problems
 from .forks import Forked
 from .markup import anchors
 from .model import Issue
+from .publication import load_record
 from .seasons import IssueId
 
 #: An entry of the render cache the process made: its kind, its key and its payload.
@@ -44,15 +47,18 @@ AHEAD_MIN = 6
 @dataclass(frozen=True)
 class Read:
     """The issue as the process read it (as a build reads it: no drafts, not yet dated with
-    a recorded publication), with what reading it found and the digest of its folder's
-    inputs taken before (:func:`pipeline.cache.inputs`)."""
+    a recorded publication), with what reading it found, the digest of its folder's inputs
+    taken before (:func:`pipeline.cache.inputs`), and what its links to other issues' pieces
+    found (:func:`pipeline.crossings.check_crossings`; None if that could not be asked)."""
 
     inputs: str
     issue: Issue
     problems: tuple[Problem, ...]
+    crossings: tuple[Problem, ...] | None = None
 
 
-def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> Iterator[Any]:
+def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool,
+          now: datetime) -> Iterator[Any]:
     """What the process ``build-issue`` forks does (:func:`pipeline.forks.fork`, by name, so
     this module and the Markdown engines are loaded there): send the build the issue as it
     read it (:class:`Read`), then what it rendered (:func:`rendered`); nothing if reading
@@ -60,7 +66,7 @@ def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> I
     what is wrong)."""
     cache = Cache(config.root / CACHE_DIR if use_cache else None)
     try:
-        read = _read(config, issue_id, folder, cache)
+        read = _read(config, issue_id, folder, cache, now)
     except Exception:
         return
     yield read
@@ -71,12 +77,19 @@ def serve(config: Config, issue_id: IssueId, folder: Path, use_cache: bool) -> I
     yield made
 
 
-def _read(config: Config, issue_id: IssueId, folder: Path, cache: Cache) -> Read:
+def _read(config: Config, issue_id: IssueId, folder: Path, cache: Cache,
+          now: datetime) -> Read:
     found = inputs(folder, cache.folder, keep=False) if cache.folder else ""
     problems = Problems()
     people = load_contributors(config.root, Problems(), remember=False)
     issue = load_issue(issue_id, folder, config, people, problems)
-    return Read(found, issue, tuple(problems.items))
+    crossings = Problems()
+    try:  # as the build asks it (the issue's own publication does not count)
+        check_crossings(issue, config, dict(list_issues(config, Problems())), people,
+                        load_record(config.root), now, crossings)
+    except ContentError:  # published.toml has errors: the build says so
+        return Read(found, issue, tuple(problems.items))
+    return Read(found, issue, tuple(problems.items), tuple(crossings.items))
 
 
 def issue_read(forked: Forked) -> Read | None:

@@ -101,15 +101,18 @@ def build_issue(
     store = c.Cache(site.rendering.cache_folder)
     folder = site.folders[issue_id]
     first = issue_read(ahead) if ahead is not None and not drafts else None
-    issue, found, inputs = memo.read_issue(
-        site.rendering, issue_id, folder, drafts,
-        first if first is not None and first.issue.path == folder else None)
+    if first is not None and first.issue.path != folder:
+        first = None
+    issue, found, inputs = memo.read_issue(site.rendering, issue_id, folder, drafts, first)
     if not drafts:  # what the next build of another issue needs to know of this one
         memo.store_summary(site.rendering, store, issue, inputs, found)
     problems = [*site.found, *found, *_left_out(issue)]
-    crossings = Problems()
-    check_crossings(issue, config, site.folders, site.people, record, now, crossings)
-    problems += crossings.items
+    if first is not None and first.crossings is not None:  # asked as it read the issue
+        problems += first.crossings
+    else:
+        crossings = Problems()
+        check_crossings(issue, config, site.folders, site.people, record, now, crossings)
+        problems += crossings.items
     if not issue.pieces and not has_errors(strictly(problems, strict)):
         problems.append(Problem(issue.path, None, "error", "nothing to publish: the issue has "
                                 "no ready piece (the notes say why each piece was left out)",

@@ -28,6 +28,10 @@ T = TypeVar("T")
 
 #: Before each thing sent: its length.
 _HEAD = struct.Struct("<Q")
+#: What the pipe holds before the process that writes waits for this one to read (where
+#: the system lets it be set): room for the issue :mod:`pipeline.ahead` sends first, so it
+#: renders on while the build is still loading.
+PIPE_BYTES = 1 << 20
 
 
 class Forked:
@@ -75,6 +79,10 @@ def fork(target: Callable[..., Any] | str, args: tuple[Any, ...]) -> Forked | No
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return None
     receive, send = os.pipe()
+    with contextlib.suppress(OSError, AttributeError, ImportError):  # Linux: room for 1 MB
+        import fcntl
+
+        fcntl.fcntl(send, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     pid = os.fork()
     if pid == 0:  # the forked process: it never returns from here
         code = 1

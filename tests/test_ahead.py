@@ -20,7 +20,8 @@ from pipeline.cache import CACHE_DIR, Cache
 from pipeline.config import Config, load_config
 from pipeline.content import load_issue
 from pipeline.contributors import load_contributors
-from pipeline.errors import Problems
+from pipeline.crossings import check_crossings
+from pipeline.errors import ContentError, Problems
 from pipeline.forks import Forked, forked
 from pipeline.seasons import IssueId
 from pipeline.site import open_site
@@ -34,7 +35,8 @@ NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
 def rendering_ahead(config: Config, issue_id: IssueId) -> AbstractContextManager[Forked | None]:
     """The process build-issue starts for the issue's bodies."""
-    return forked("pipeline.ahead:serve", (config, issue_id, config.issues_dir / ISSUE, True))
+    return forked("pipeline.ahead:serve",
+                  (config, issue_id, config.issues_dir / ISSUE, True, NOW))
 
 
 @pytest.fixture
@@ -54,15 +56,22 @@ def test_what_is_read_and_rendered_ahead_is_what_the_build_reads_and_renders(
     config = load_config(issue.root)
     issue_id, folder = IssueId.parse(ISSUE), issue.root / "issues" / ISSUE
     issue.write("contributors.toml", '[ada]\nname = "Ada Example"\nteam = "Policy"\n')
-    issue.piece(ISSUE, "piece-7", title="Piece 7", body="Unknown [[wiki]] link.\n",
-                authors="[Nobody Known]")  # a warning: read as the build reads it
-    sent = list(serve(config, issue_id, folder, True))
+    issue.piece(ISSUE, "piece-7", title="Piece 7", authors="[Nobody Known]",
+                body="See [last time](../2026-09-equinox/earlier.md#no-such-heading) and "
+                     "[next time](../2027-03-equinox/later.md).\n")  # two warnings, one error
+    issue.piece("2026-09-equinox", "earlier", title="Earlier", body="## Findings\n")
+    issue.piece("2027-03-equinox", "later", title="Later", body="Not out yet.\n")
+    sent = list(serve(config, issue_id, folder, True, NOW))
     assert len(sent) == 2 and isinstance(sent[0], Read)
     assert not (issue.root / CACHE_DIR).exists()  # it wrote nothing
-    site = open_site(config, True).rendering
-    assert memo.read_issue(site, issue_id, folder) == \
+    opened = open_site(config, True)
+    assert memo.read_issue(opened.rendering, issue_id, folder) == \
         (sent[0].issue, sent[0].problems, sent[0].inputs)
     assert [p.rule for p in sent[0].problems] == ["unknown-author"]
+    crossings = Problems()
+    check_crossings(sent[0].issue, config, opened.folders, opened.people, {}, NOW, crossings)
+    assert sent[0].crossings == tuple(crossings.items)
+    assert [p.rule for p in crossings.items] == ["dangling-anchor", "not-a-piece"]
     made = sent[1]
     pieces = {key: payload for kind, key, payload in made if kind == "piece"}
     assert len(pieces) == 9 and len([k for k, _, _ in made if k == "anchors"]) == 9
@@ -73,8 +82,10 @@ def test_what_is_read_and_rendered_ahead_is_what_the_build_reads_and_renders(
         body, found = bodies.render_body(source, ctx)
         assert pieces[key] == {**bodies.body_json((body, found)),
                                "html_absolute": body.html_absolute}
-    # What the cache has is not rendered again; an issue of few bodies is left to the build.
-    build_issue(config, issue_id, NOW)
+    # What the cache has is not rendered again (the cache is written by a build that stops
+    # at the link to an unpublished issue too); an issue of few bodies is left to the build.
+    with pytest.raises(ContentError):
+        build_issue(config, issue_id, NOW)
     assert rendered(config, read, Cache(issue.root / CACHE_DIR)) == []
     for n in range(8 - AHEAD_MIN + 2):
         (folder / f"piece-{n}.md").unlink()
@@ -87,9 +98,12 @@ def test_a_build_with_bodies_rendered_ahead_writes_what_one_without_writes(
         issue: Scratch, monkeypatch: pytest.MonkeyPatch) -> None:
     issue_id = IssueId.parse(ISSUE)
     config = load_config(issue.root)
-    build_issue(config, issue_id, NOW, cache=False)
+    issue.piece("2026-09-equinox", "earlier", title="Earlier", body="## Findings\n")
+    issue.piece(ISSUE, "piece-7", title="Piece 7",
+                body="As [last time](../2026-09-equinox/earlier.md#findngs) said.\n")
+    cold = build_issue(config, issue_id, NOW, cache=False)  # and the other issue, not yet built
     made = outputs(issue.root)
-    for name in ("public", "feeds"):
+    for name in (f"public/{ISSUE}", "public/feeds", "feeds"):
         shutil.rmtree(issue.root / name)
     with rendering_ahead(config, issue_id) as ahead:
         assert ahead is not None
@@ -98,13 +112,17 @@ def test_a_build_with_bodies_rendered_ahead_writes_what_one_without_writes(
         monkeypatch.setattr(workers, "PRERENDER_MIN", 10**6)
         monkeypatch.setattr(memo, "render_body", lambda s, c: here.append(s) or real(s, c))
         result = build_issue(config, issue_id, NOW, ahead=ahead)
-        assert here == []
+        target = load_issue(issue_id, issue.root / "issues" / ISSUE, config, None, Problems())
+        assert not set(here) & {target.letter, *(p.body for p in target.pieces)}
+        assert here == ["\n## Findings\n"]  # the other issue's entry, not in the cache yet
     assert outputs(issue.root) == made
-    assert result.cache.rendered("piece") == 9
+    assert result.problems == cold.problems
+    assert [p.message for p in result.problems if "2026-09-equinox" in p.message]  # crossing
+    assert result.cache.rendered("piece") == 10  # 9 ahead, the other issue's here
     # Stored as the build stores what it renders: the absolute HTML is made again when read.
     packs = [p.read_bytes() for p in (issue.root / CACHE_DIR / "bodies").rglob("*.json")]
-    assert len(packs) == 1 and packs[0].count(b'"lookups"') == 9
-    assert b"html_absolute" not in packs[0]
+    assert len(packs) == 2 and sorted(p.count(b'"lookups"') for p in packs) == [1, 9]
+    assert not [p for p in packs if b"html_absolute" in p]
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing renders ahead")

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0
     issue_id = resolve_issue(args.issue, config)
     # The issue's bodies render on another core while the build loads (pipeline.ahead).
-    with ahead(config, issue_id, args.drafts, args.cache) as rendering:
+    with ahead(config, issue_id, args.drafts, args.cache, at) as rendering:
         from ..build import build_issue
 
         result = build_issue(config, issue_id, at, out=args.out, drafts=args.drafts,
@@ -85,8 +85,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 @contextmanager
-def ahead(config: Config, issue_id: IssueId, drafts: bool,
-          cache: bool) -> Iterator[Forked | None]:
+def ahead(config: Config, issue_id: IssueId, drafts: bool, cache: bool,
+          at: datetime) -> Iterator[Forked | None]:
     """The process rendering the issue's bodies ahead (:mod:`pipeline.ahead`, loaded in that
     process only), if the issue has a folder and this is not a --drafts preview (which
     renders other bodies)."""
@@ -94,7 +94,7 @@ def ahead(config: Config, issue_id: IssueId, drafts: bool,
     if drafts or not folder.is_dir() or outside(folder, config.root) is not None:
         yield None
         return
-    with forked("pipeline.ahead:serve", (config, issue_id, folder, cache)) as rendering:
+    with forked("pipeline.ahead:serve", (config, issue_id, folder, cache, at)) as rendering:
         yield rendering
 
 
