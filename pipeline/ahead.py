@@ -3,15 +3,16 @@ of the build.
 
 ``build-issue`` knows it must build (the last build is not still the build) long before it
 has loaded what the build needs (the templates, the email's CSS inliner, the stages). It
-starts a process of its own at that moment (:func:`serve`): the process reads the
-issue and sends it, then finds its bodies' ids and renders every body the render cache does
-not have, on the other core, while the build loads and reads the other issues. The build
-takes the issue as read, with the digest of the folder taken before it was read (what is
-made from it is stored only if the folder still has that digest when it is stored), and
-what was rendered into its cache (:func:`pipeline.workers.prerendering`), under the keys the
-process computed from what it read, so a body the build reads otherwise is rendered again,
-never mixed up. The process only reads: it writes nothing, not even the
-cache, and what it finds wrong the build finds and reports itself.
+starts a process of its own at that moment (:func:`serve`): the process reads the issue,
+checks its links to other issues' pieces and sends that, then finds its bodies' ids and
+renders every body the render cache does not have, on the other core, while the build loads
+and reads the other issues. The build takes the issue as read, with what reading it found
+and the digest of the folder taken before it was read (what is made from it is stored only
+if the folder still has that digest when it is stored), and what was rendered into its
+cache (:func:`pipeline.workers.prerendering`), under the keys the process computed from what
+it read, so a body the build reads otherwise is rendered again, never mixed up. The process
+only reads: it stores nothing, in the cache or elsewhere (a corrupt cache entry it finds is
+deleted, as the build would). If it fails, the build reads and renders the issue itself.
 """
 
 from __future__ import annotations
