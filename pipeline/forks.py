@@ -73,17 +73,25 @@ class Forked:
 def fork(target: Callable[..., Any] | str, args: tuple[Any, ...]) -> Forked | None:
     """``target(*args)`` in a process forked from this one, which sends what it returns (or
     each thing it yields, as it yields it: :meth:`Forked.receive`); ``target`` may be named
-    (``"module:function"``) to be imported in that process only. None on one core or where
-    processes cannot be forked (then the caller does the work itself). Call it when no other
-    thread runs (a fork copies one)."""
+    (``"module:function"``) to be imported in that process only. None on one core, where
+    processes cannot be forked, or when the system has none left to give (then the caller
+    does the work itself). Call it when no other thread runs (a fork copies one)."""
     if (os.cpu_count() or 1) < 2 or not hasattr(os, "fork"):
         return None
-    receive, send = os.pipe()
+    try:
+        receive, send = os.pipe()
+    except OSError:  # no file descriptor left: the work is done here
+        return None
     with contextlib.suppress(OSError, AttributeError, ImportError):  # Linux: room for 1 MB
         import fcntl
 
         fcntl.fcntl(send, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process left to start: the work is done here
+        os.close(receive)
+        os.close(send)
+        return None
     if pid == 0:  # the forked process: it never returns from here
         code = 1
         try:

@@ -208,3 +208,13 @@ def test_a_build_leaves_no_process_behind(issue: Scratch, cli: RunCli,
     for pid in started:
         with pytest.raises(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)  # not a child any more: reaped
+
+
+def test_a_system_that_cannot_fork_leaves_the_work_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_more(*_: object) -> int:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_more)
+    before = len(os.listdir("/proc/self/fd"))
+    assert forks.fork(_square, (3,)) is None
+    assert len(os.listdir("/proc/self/fd")) == before  # the pipe was closed
