@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
+import struct
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -218,3 +220,18 @@ def test_a_system_that_cannot_fork_leaves_the_work_here(monkeypatch: pytest.Monk
     before = len(os.listdir("/proc/self/fd"))
     assert forks.fork(_square, (3,)) is None
     assert len(os.listdir("/proc/self/fd")) == before  # the pipe was closed
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="on one core nothing is forked")
+def test_a_message_cut_short_is_no_result() -> None:
+    """A process that ends in the middle of what it sends (killed, or out of memory) gives
+    the stopped value, not part of a value."""
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(send, struct.pack("<Q", 1000) + pickle.dumps("x" * 900)[:10])
+        os._exit(0)
+    os.close(send)
+    assert forks.Forked(pid, receive).receive("stopped") == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # reaped

@@ -16,13 +16,13 @@ from ..config import Config, load_config
 from ..console import Console, newsletter_root, now
 from ..content import outside, resolve_issue
 from ..errors import display_path, plural
-from ..forks import Forked, forked
 from ..publication import RECORD_NAME, load_record, when
 from ..seasons import IssueId
 from .options import issue_argument, no_cache
 
 if TYPE_CHECKING:  # the build is imported only when the last one is not still the build
     from ..build import BuildResult
+    from ..forks import Forked
 
 DESCRIPTION = ("Build one issue into <out>/<issue_id>/email.html, email.txt and "
                "index.html, the archive <out>/index.html, and the feeds in "
@@ -94,6 +94,8 @@ def ahead(config: Config, issue_id: IssueId, drafts: bool, cache: bool,
     if drafts or not folder.is_dir() or outside(folder, config.root) is not None:
         yield None
         return
+    from ..forks import forked  # not for a build that is replayed
+
     with forked("pipeline.ahead:serve", (config, issue_id, folder, cache, at)) as rendering:
         yield rendering
 
